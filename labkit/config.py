@@ -1,0 +1,285 @@
+"""One source of truth for the numbers that two stages share.
+
+Everything numeric that crosses a stage boundary (window, ADC, classes, split, fixed-point
+formats, stream packing, IP/DMA names, boards) is read from ``labkit/course.ini``; the Vivado
+TCL reads the same file and the C++ stream wrapper gets a header generated from it.  Run-time
+settings (fast mode, artifact folder) come from environment variables.
+
+This module imports nothing beyond the standard library and numpy, so it works on the board.
+"""
+from __future__ import annotations
+
+import configparser
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Tuple
+
+import numpy as np
+
+INI_PATH = Path(__file__).with_name("course.ini")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _read_ini(path: Path = INI_PATH) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
+    if not parser.read(path):
+        raise FileNotFoundError(f"{path} is missing: reinstall labkit (it ships with the package).")
+    return parser
+
+
+def _list(value: str) -> Tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class FixedFormat:
+    """An ``ap_fixed<width, integer>`` (signed) or ``ap_ufixed`` number format."""
+
+    width: int
+    integer: int
+    signed: bool = True
+
+    @property
+    def frac(self) -> int:
+        return self.width - self.integer
+
+    @property
+    def lsb(self) -> float:
+        return 2.0 ** -self.frac
+
+    @property
+    def min(self) -> float:
+        return -(2.0 ** (self.integer - 1)) if self.signed else 0.0
+
+    @property
+    def max(self) -> float:
+        top = self.integer - 1 if self.signed else self.integer
+        return 2.0 ** top - self.lsb
+
+    def hls(self) -> str:
+        kind = "ap_fixed" if self.signed else "ap_ufixed"
+        return f"{kind}<{self.width},{self.integer}>"
+
+    # -- bit patterns (two's complement), never value conversions ---------------------------
+    def to_bits(self, values) -> np.ndarray:
+        """Values that lie exactly on this format's grid -> raw two's-complement bit patterns."""
+        v = np.asarray(values, dtype=np.float64)
+        q = np.round(v / self.lsb)
+        if not np.array_equal(q * self.lsb, v):
+            raise ValueError(f"values are not on the {self.hls()} grid (lsb {self.lsb}); quantise first")
+        if v.size and (v.min() < self.min or v.max() > self.max):
+            raise ValueError(f"values outside the {self.hls()} range [{self.min}, {self.max}]")
+        return q.astype(np.int64) & ((1 << self.width) - 1)
+
+    def from_bits(self, bits) -> np.ndarray:
+        """Raw bit patterns (any integer dtype; upper bits ignored) -> float values."""
+        b = np.asarray(bits).astype(np.int64) & ((1 << self.width) - 1)
+        if self.signed:
+            b = np.where(b >= (1 << (self.width - 1)), b - (1 << self.width), b)
+        return b.astype(np.float64) * self.lsb
+
+    def to_word(self, values) -> np.ndarray:
+        """Values -> 32-bit stream words: the bit pattern sign-extended to 32 bits."""
+        raw = self.from_bits(self.to_bits(values)) / self.lsb
+        return raw.astype(np.int64).astype(np.int32).view(np.uint32)
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str
+    title: str
+    part: str
+    board_part: str
+    ps_ip: str
+    ps_vlnv: str
+    ps_master: str
+    ps_master_clk: str
+    hp_slave: str
+    hp_slave_clk: str
+    hp_enable: str
+    master_enable: str
+    pl_clk: str
+    pl_clk_freq_property: str
+    pl_resetn: str
+    clk_source_property: str
+    clk_source: str
+    dma_addr_width: int
+
+
+@dataclass(frozen=True)
+class Config:
+    # data
+    window_start: int
+    window_stop: int
+    raw_trace_samples: int
+    sample_rate_hz: float
+    adc_bits: int
+    class_names: Tuple[str, ...]
+    split: Tuple[float, float, float]
+    seed: int
+    # input stage
+    baseline_log2: int
+    input_frac_bits: int
+    input_format: FixedFormat
+    # stream
+    word_bits: int
+    samples_per_word: int
+    lane_bits: int
+    max_batch: int
+    # quantisation defaults
+    weight_bits: int
+    weight_integer: int
+    activation_bits: int
+    activation_integer: int
+    logit_format: FixedFormat
+    target_sparsity: float
+    # overlay
+    ip_name: str
+    dma_name: str
+    vendor: str
+    library: str
+    ip_version: str
+    overlay_name: str
+    hls_top: str
+    clock_mhz: float
+    vivado_versions: Tuple[str, ...]
+    boards: Dict[str, Board] = field(default_factory=dict)
+
+    # -- derived numbers (never stored twice) ------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self.window_stop - self.window_start + 1
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def sample_period_us(self) -> float:
+        return 1e6 / self.sample_rate_hz
+
+    @property
+    def adc_max(self) -> int:
+        return (1 << self.adc_bits) - 1
+
+    @property
+    def baseline_samples(self) -> int:
+        return 1 << self.baseline_log2
+
+    @property
+    def words_per_pulse(self) -> int:
+        return math.ceil(self.n_samples / self.samples_per_word)
+
+    @property
+    def words_per_result(self) -> int:
+        return self.n_classes
+
+    @property
+    def vlnv(self) -> str:
+        return f"{self.vendor}:{self.library}:{self.hls_top}:{self.ip_version}"
+
+    @property
+    def dma_length_width(self) -> int:
+        """Bits of the AXI DMA buffer-length register so one transfer holds ``max_batch`` pulses."""
+        nbytes = self.max_batch * max(self.words_per_pulse, self.words_per_result) * self.word_bits // 8
+        return max(14, math.ceil(math.log2(nbytes + 1)))
+
+    def class_index(self, name: str) -> int:
+        return self.class_names.index(name)
+
+    def board(self, key: str) -> Board:
+        try:
+            return self.boards[key]
+        except KeyError:
+            raise KeyError(f"unknown board {key!r}: choose one of {', '.join(self.boards)}") from None
+
+
+def load(path: Path = INI_PATH) -> Config:
+    ini = _read_ini(path)
+    d, i, s, q, o = (ini[k] for k in ("data", "input_stage", "stream", "quant", "overlay"))
+    boards = {}
+    for section in ini.sections():
+        if section.startswith("board:"):
+            b = dict(ini[section])
+            key = section.split(":", 1)[1]
+            boards[key] = Board(key=key, dma_addr_width=int(b.pop("dma_addr_width")), **b)
+    cfg = Config(
+        window_start=d.getint("window_start"),
+        window_stop=d.getint("window_stop"),
+        raw_trace_samples=d.getint("raw_trace_samples"),
+        sample_rate_hz=d.getfloat("sample_rate_hz"),
+        adc_bits=d.getint("adc_bits"),
+        class_names=_list(d["class_names"]),
+        split=(d.getfloat("split_train"), d.getfloat("split_val"), d.getfloat("split_test")),
+        seed=d.getint("seed"),
+        baseline_log2=i.getint("baseline_log2"),
+        input_frac_bits=i.getint("input_frac_bits"),
+        input_format=FixedFormat(i.getint("input_width"), i.getint("input_integer")),
+        word_bits=s.getint("word_bits"),
+        samples_per_word=s.getint("samples_per_word"),
+        lane_bits=s.getint("lane_bits"),
+        max_batch=s.getint("max_batch"),
+        weight_bits=q.getint("weight_bits"),
+        weight_integer=q.getint("weight_integer"),
+        activation_bits=q.getint("activation_bits"),
+        activation_integer=q.getint("activation_integer"),
+        logit_format=FixedFormat(q.getint("logit_width"), q.getint("logit_integer")),
+        target_sparsity=q.getfloat("target_sparsity"),
+        ip_name=o["ip_name"],
+        dma_name=o["dma_name"],
+        vendor=o["vendor"],
+        library=o["library"],
+        ip_version=o["version"],
+        overlay_name=o["overlay_name"],
+        hls_top=o["hls_top"],
+        clock_mhz=o.getfloat("clock_mhz"),
+        vivado_versions=_list(o["vivado_versions"]),
+        boards=boards,
+    )
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: Config) -> None:
+    if abs(sum(cfg.split) - 1.0) > 1e-9:
+        raise ValueError(f"course.ini: split fractions {cfg.split} must sum to 1")
+    if cfg.samples_per_word * cfg.lane_bits != cfg.word_bits or cfg.lane_bits < cfg.adc_bits:
+        raise ValueError("course.ini: samples_per_word * lane_bits must equal word_bits and hold an ADC code")
+    need = cfg.adc_bits + 1  # signed difference baseline - sample spans +-adc_max
+    if cfg.input_format.width - cfg.input_format.frac < need - cfg.input_frac_bits or \
+            cfg.input_format.frac != cfg.input_frac_bits:
+        raise ValueError("course.ini: input_width/input_integer cannot hold (baseline - sample) exactly")
+
+
+# ------------------------------------------------------------------------------------------
+# run-time settings
+# ------------------------------------------------------------------------------------------
+
+def fast_mode() -> bool:
+    """``LABKIT_FAST=1`` (set by ``make test``): small data, few trials, few epochs."""
+    return os.environ.get("LABKIT_FAST", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def project_root() -> Path:
+    """The checkout when labkit runs from one (editable install), else the working directory."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").exists() and (root / "labs").is_dir() else Path.cwd()
+
+
+def artifacts_dir(*parts: str, create: bool = True) -> Path:
+    """``$LABKIT_ARTIFACTS`` or ``<project>/artifacts``: every stage writes its outputs here."""
+    base = Path(os.environ.get("LABKIT_ARTIFACTS") or project_root() / "artifacts")
+    path = base.joinpath(*parts)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def datasets_dir() -> Path:
+    """``$LABKIT_DATASETS`` or ``<project>/datasets``: downloaded real data lives here."""
+    return Path(os.environ.get("LABKIT_DATASETS") or project_root() / "datasets")
+
+
+CFG = load()
