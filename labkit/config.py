@@ -143,6 +143,11 @@ class Config:
     ip_version: str
     overlay_name: str
     hls_top: str
+    ip_in_stream: str
+    ip_out_stream: str
+    ip_ctrl: str
+    ip_clk: str
+    ip_resetn: str
     clock_mhz: float
     vivado_versions: Tuple[str, ...]
     boards: Dict[str, Board] = field(default_factory=dict)
@@ -234,6 +239,11 @@ def load(path: Path = INI_PATH) -> Config:
         ip_version=o["version"],
         overlay_name=o["overlay_name"],
         hls_top=o["hls_top"],
+        ip_in_stream=o["ip_in_stream"],
+        ip_out_stream=o["ip_out_stream"],
+        ip_ctrl=o["ip_ctrl"],
+        ip_clk=o["ip_clk"],
+        ip_resetn=o["ip_resetn"],
         clock_mhz=o.getfloat("clock_mhz"),
         vivado_versions=_list(o["vivado_versions"]),
         boards=boards,
@@ -269,8 +279,15 @@ def project_root() -> Path:
 
 
 def artifacts_dir(*parts: str, create: bool = True) -> Path:
-    """``$LABKIT_ARTIFACTS`` or ``<project>/artifacts``: every stage writes its outputs here."""
-    base = Path(os.environ.get("LABKIT_ARTIFACTS") or project_root() / "artifacts")
+    """Where every stage writes its outputs.
+
+    ``$LABKIT_ARTIFACTS`` if set, else ``<project>/artifacts`` (full settings) or
+    ``<project>/artifacts/fast`` (fast mode), so a test run never overwrites a course run.
+    """
+    default = project_root() / "artifacts"
+    if fast_mode():
+        default = default / "fast"
+    base = Path(os.environ.get("LABKIT_ARTIFACTS") or default)
     path = base.joinpath(*parts)
     if create:
         path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,72 @@
+"""AXI-Stream word packing shared by the HLS wrapper, the emulation and the board driver.
+
+numpy only (imports on the board).  The layout is fixed by ``[stream]`` in ``course.ini``:
+
+* input: ``samples_per_word`` lanes of ``lane_bits`` per 32-bit word, sample 2k in the low
+  lane, zero-extended raw ADC codes; ``words_per_pulse`` words per pulse, pulses back to back.
+* output: ``n_classes`` words per pulse, each the logit's ``ap_fixed`` bit pattern sign-extended
+  to 32 bits (two's complement: bits are reinterpreted, never value-converted).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import CFG, FixedFormat
+
+
+def check_pulses(X) -> np.ndarray:
+    """Validate raw ADC windows for the hardware: shape (n, n_samples), integer codes in range."""
+    X = np.asarray(X)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != CFG.n_samples:
+        raise ValueError(f"pulses must have shape (n, {CFG.n_samples}) (raw samples {CFG.window_start}…"
+                         f"{CFG.window_stop}); got {X.shape}")
+    if X.dtype.kind == "f":
+        if np.isnan(X).any():
+            raise ValueError("pulses contain NaN: drop those rows before sending them to the IP")
+        if not np.array_equal(X, np.round(X)):
+            raise ValueError("pulses must be raw integer ADC codes, not preprocessed floats")
+    elif X.dtype.kind not in "iu":
+        raise ValueError(f"pulses must be integer ADC codes, got dtype {X.dtype}")
+    if X.size and (X.min() < 0 or X.max() > CFG.adc_max):
+        raise ValueError(f"ADC codes must lie in 0…{CFG.adc_max} ({CFG.adc_bits}-bit); got {X.min()}…{X.max()}")
+    return X.astype(np.uint16)
+
+
+def pack_pulses(X) -> np.ndarray:
+    """(n, n_samples) raw codes -> (n * words_per_pulse,) uint32 stream words."""
+    X = check_pulses(X)
+    lanes = CFG.words_per_pulse * CFG.samples_per_word
+    padded = np.zeros((len(X), lanes), np.uint32)
+    padded[:, : CFG.n_samples] = X
+    padded = padded.reshape(len(X), CFG.words_per_pulse, CFG.samples_per_word)
+    shifts = np.arange(CFG.samples_per_word, dtype=np.uint32) * CFG.lane_bits
+    return (padded << shifts).sum(axis=2, dtype=np.uint32).reshape(-1)
+
+
+def unpack_pulses(words, n: int | None = None) -> np.ndarray:
+    """Inverse of :func:`pack_pulses`."""
+    words = np.asarray(words, dtype=np.uint32).reshape(-1)
+    if words.size % CFG.words_per_pulse:
+        raise ValueError(f"{words.size} words is not a whole number of pulses ({CFG.words_per_pulse} words each)")
+    n = words.size // CFG.words_per_pulse if n is None else n
+    mask = np.uint32((1 << CFG.lane_bits) - 1)
+    shifts = np.arange(CFG.samples_per_word, dtype=np.uint32) * CFG.lane_bits
+    lanes = (words.reshape(n, CFG.words_per_pulse, 1) >> shifts) & mask
+    return lanes.reshape(n, -1)[:, : CFG.n_samples].astype(np.uint16)
+
+
+def decode_logits(words, fmt: FixedFormat | None = None) -> np.ndarray:
+    """(n * n_classes,) output words -> (n, n_classes) float logits (bit reinterpretation)."""
+    fmt = fmt or CFG.logit_format
+    words = np.asarray(words, dtype=np.uint32).reshape(-1)
+    if words.size % CFG.n_classes:
+        raise ValueError(f"{words.size} output words is not a whole number of results ({CFG.n_classes} each)")
+    return fmt.from_bits(words).reshape(-1, CFG.n_classes)
+
+
+def encode_logits(logits, fmt: FixedFormat | None = None) -> np.ndarray:
+    """(n, n_classes) logits on the format's grid -> output words (what the IP emits)."""
+    fmt = fmt or CFG.logit_format
+    return fmt.to_word(np.asarray(logits, dtype=np.float64).reshape(-1))
