@@ -109,6 +109,19 @@ class Board:
 
 
 @dataclass(frozen=True)
+class Training:
+    batch_size: int
+    teacher_trials: int
+    teacher_epochs: int
+    student_trials: int
+    student_epochs: int
+    early_stopping_patience: int
+    kd_temperatures: Tuple[float, ...]
+    kd_alphas: Tuple[float, ...]
+    max_nonzero: int
+
+
+@dataclass(frozen=True)
 class Config:
     # data
     window_start: int
@@ -151,6 +164,13 @@ class Config:
     clock_mhz: float
     vivado_versions: Tuple[str, ...]
     boards: Dict[str, Board] = field(default_factory=dict)
+    training_full: Training = None
+    training_fast: Training = None
+
+    @property
+    def training(self) -> Training:
+        """Training budgets for the current mode (``LABKIT_FAST``)."""
+        return self.training_fast if fast_mode() else self.training_full
 
     # -- derived numbers (never stored twice) ------------------------------------------------
     @property
@@ -210,6 +230,21 @@ def load(path: Path = INI_PATH) -> Config:
             b = dict(ini[section])
             key = section.split(":", 1)[1]
             boards[key] = Board(key=key, dma_addr_width=int(b.pop("dma_addr_width")), **b)
+    t = ini["training"]
+
+    def training(prefix: str) -> Training:
+        return Training(
+            batch_size=t.getint("batch_size"),
+            teacher_trials=t.getint(prefix + "teacher_trials"),
+            teacher_epochs=t.getint(prefix + "teacher_epochs"),
+            student_trials=t.getint(prefix + "student_trials"),
+            student_epochs=t.getint(prefix + "student_epochs"),
+            early_stopping_patience=t.getint("early_stopping_patience"),
+            kd_temperatures=tuple(float(v) for v in _list(t["kd_temperatures"])),
+            kd_alphas=tuple(float(v) for v in _list(t["kd_alphas"])),
+            max_nonzero=t.getint("max_nonzero"),
+        )
+
     cfg = Config(
         window_start=d.getint("window_start"),
         window_stop=d.getint("window_stop"),
@@ -247,6 +282,8 @@ def load(path: Path = INI_PATH) -> Config:
         clock_mhz=o.getfloat("clock_mhz"),
         vivado_versions=_list(o["vivado_versions"]),
         boards=boards,
+        training_full=training(""),
+        training_fast=training("fast_"),
     )
     _check(cfg)
     return cfg

@@ -1,0 +1,62 @@
+"""Stage checkpoints: each lab writes one, the next lab reads it (or recomputes it).
+
+``artifacts/teacher/teacher.h5`` → ``artifacts/student/student.h5`` → (lab 04) HLS project and
+test vectors.  A participant who falls behind calls ``student_model()`` at the top of lab 04: it
+loads the saved student or, if there is none, runs the previous stages with the current
+settings (quick in fast mode).  Replacing a checkpoint keeps the previous one as ``*.prev.h5``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .config import CFG, artifacts_dir
+
+
+def teacher_path() -> Path:
+    return artifacts_dir("teacher") / "teacher.h5"
+
+
+def student_path() -> Path:
+    return artifacts_dir("student") / "student.h5"
+
+
+def save(model, path: Path, **info) -> Path:
+    """Save a stage model; an existing one is kept as ``<name>.prev.h5`` (nothing lost)."""
+    from .compress import save_model
+    path = Path(path)
+    if path.exists():
+        path.replace(path.with_name(path.stem + ".prev.h5"))
+    save_model(model, path)
+    path.with_suffix(".json").write_text(json.dumps(info, indent=2, default=str))
+    return path
+
+
+def info(path: Path) -> dict:
+    p = Path(path).with_suffix(".json")
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def teacher_model(split=None, *, retrain: bool = False, verbose: int = 0):
+    """The saved teacher, or a freshly searched and trained one (saved)."""
+    from .compress import load_model
+    if teacher_path().exists() and not retrain:
+        return load_model(teacher_path())
+    from . import data, tuning
+    split = split or data.load_split(progress=False)
+    model, hp, _, _ = tuning.teacher_stage(split, verbose=verbose)
+    save(model, teacher_path(), hp=hp.values, test_accuracy=tuning.accuracy(model, split.test))
+    return model
+
+
+def student_model(split=None, *, retrain: bool = False, verbose: int = 0):
+    """The saved (stripped, quantized) student, or one made now from the teacher (saved)."""
+    from .compress import load_model
+    if student_path().exists() and not retrain:
+        return load_model(student_path())
+    from . import data, tuning
+    split = split or data.load_split(progress=False)
+    teacher = teacher_model(split, verbose=verbose)
+    student, hp, _, _, sparsity = tuning.student_stage(split, teacher, verbose=verbose)
+    save(student, student_path(), hp=hp.values, sparsity=sparsity, test_accuracy=tuning.accuracy(student, split.test))
+    return student

@@ -1,0 +1,243 @@
+"""Stage 3 — compression: knowledge distillation, quantization-aware pruning, compression metrics.
+
+* :class:`Distiller` — a ``keras.Model`` with its own ``train_step``: the student learns from the
+  labels (cross-entropy on its logits) and from the teacher (KL divergence between the two
+  **logit** distributions softened by the temperature T, scaled by T²).  Both models output logits;
+  softmax is only for reporting.
+* Quantization-aware pruning — QKeras layers wrapped by ``tfmot`` pruning in the same training;
+  :func:`finalize_student` strips the wrappers and snaps weights onto the quantizer grid before saving.
+* :func:`model_metrics` — parameters, nonzero parameters, bits, memory, compression ratio, BOPs.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from .config import CFG
+
+
+# ------------------------------------------------------------------------------------------
+# knowledge distillation
+# ------------------------------------------------------------------------------------------
+
+def distillation_loss(teacher_logits, student_logits, temperature: float):
+    """T² · KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over the batch.
+
+    Takes **logits**: dividing probabilities by T would not soften anything (the mistake this
+    course's reference code makes)."""
+    t = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
+    log_t = tf.nn.log_softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
+    log_s = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
+    kl = tf.reduce_sum(t * (log_t - log_s), axis=-1)
+    return tf.reduce_mean(kl) * temperature ** 2
+
+
+class Distiller(tf.keras.Model):
+    """Train ``student`` from labels and from a frozen ``teacher``.
+
+    loss = α · CE(y, student_logits) + (1 − α) · distillation_loss(teacher_logits, student_logits, T)
+    Logged: ``loss``, ``student_loss``, ``kd_loss``, ``accuracy`` (and the ``val_`` versions).
+    """
+
+    def __init__(self, student: tf.keras.Model, teacher: tf.keras.Model, temperature: float = 4.0,
+                 alpha: float = 0.3, **kw):
+        super().__init__(**kw)
+        check_logit_model(teacher, "teacher")
+        check_logit_model(student, "student")
+        if teacher.input_shape[-1] != student.input_shape[-1]:
+            raise ValueError(f"teacher expects {teacher.input_shape[-1]} inputs but the student "
+                             f"{student.input_shape[-1]}: train the teacher on the same windows")
+        self.student, self.teacher = student, teacher
+        self.teacher.trainable = False
+        self.temperature, self.alpha = float(temperature), float(alpha)
+        self.ce = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.trackers = {k: tf.keras.metrics.Mean(k) for k in ("loss", "student_loss", "kd_loss")}
+        self.acc = tf.keras.metrics.SparseCategoricalAccuracy("accuracy")
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values()) + [self.acc]
+
+    def call(self, x, training=False):
+        return self.student(x, training=training)
+
+    def train_step(self, data):
+        x, y = data
+        teacher_logits = self.teacher(x, training=False)
+        with tf.GradientTape() as tape:
+            student_logits = self.student(x, training=True)
+            student_loss = self.ce(y, student_logits)
+            kd_loss = distillation_loss(teacher_logits, student_logits, self.temperature)
+            loss = self.alpha * student_loss + (1.0 - self.alpha) * kd_loss
+            loss += sum(self.student.losses) if self.student.losses else 0.0
+        variables = self.student.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._update(loss, student_loss, kd_loss, y, student_logits)
+
+    def test_step(self, data):
+        x, y = data
+        student_logits = self.student(x, training=False)
+        student_loss = self.ce(y, student_logits)
+        kd_loss = distillation_loss(self.teacher(x, training=False), student_logits, self.temperature)
+        loss = self.alpha * student_loss + (1.0 - self.alpha) * kd_loss
+        return self._update(loss, student_loss, kd_loss, y, student_logits)
+
+    def _update(self, loss, student_loss, kd_loss, y, logits):
+        for k, v in (("loss", loss), ("student_loss", student_loss), ("kd_loss", kd_loss)):
+            self.trackers[k].update_state(v)
+        self.acc.update_state(y, logits)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def check_logit_model(model: tf.keras.Model, what: str) -> None:
+    """Both models must output logits (linear last layer), not probabilities."""
+    last = model.layers[-1]
+    while hasattr(last, "layer"):  # pruning wrapper
+        last = last.layer
+    act = getattr(last, "activation", None)
+    name = getattr(act, "__name__", "") or str(getattr(act, "get_config", lambda: act)())
+    if act is not None and "linear" not in name:
+        raise ValueError(f"the {what} must output logits (linear last layer), but its last layer "
+                         f"{last.name!r} applies {name!r}: remove that activation; softmax is for reporting only")
+
+
+# ------------------------------------------------------------------------------------------
+# pruning (tensorflow-model-optimization)
+# ------------------------------------------------------------------------------------------
+
+def pruning_schedule(n_train: int, batch_size: int, epochs: int, target_sparsity: float):
+    """Polynomial ramp from 0 to ``target_sparsity`` derived from the data size, batch and epochs.
+
+    Pruning starts after the first epoch and reaches the target at 60 % of training, leaving the
+    rest to fine-tune the surviving weights; masks update four times per epoch."""
+    import tensorflow_model_optimization as tfmot
+
+    steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+    begin = steps_per_epoch if epochs > 2 else 0
+    end = max(begin + 1, int(round(steps_per_epoch * epochs * 0.6)))
+    return tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=float(target_sparsity), begin_step=begin, end_step=end,
+        frequency=max(1, steps_per_epoch // 4)), end // steps_per_epoch + 1
+
+
+def prune(layer, schedule):
+    import tensorflow_model_optimization as tfmot
+    return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+
+
+def pruning_callbacks():
+    import tensorflow_model_optimization as tfmot
+    return [tfmot.sparsity.keras.UpdatePruningStep()]
+
+
+def strip(model: tf.keras.Model) -> tf.keras.Model:
+    """Remove the pruning wrappers (the pruned weights stay exactly zero)."""
+    import tensorflow_model_optimization as tfmot
+    return tfmot.sparsity.keras.strip_pruning(model)
+
+
+def finalize_student(model: tf.keras.Model) -> tf.keras.Model:
+    """Strip pruning wrappers and put every weight on its quantizer grid (what hls4ml will see)."""
+    from qkeras.utils import model_save_quantized_weights
+
+    stripped = strip(model)
+    model_save_quantized_weights(stripped)
+    return stripped
+
+
+def custom_objects() -> dict:
+    from qkeras.utils import _add_supported_quantized_objects
+    co: dict = {}
+    _add_supported_quantized_objects(co)
+    return co
+
+
+def save_model(model: tf.keras.Model, path: Path, *, overwrite: bool = False) -> Path:
+    """Save ``.h5`` atomically; refuses to replace an existing file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it (or choose another path)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part.h5")
+    model.save(tmp, include_optimizer=False)
+    tmp.replace(path)
+    return path
+
+
+def load_model(path: Path) -> tf.keras.Model:
+    """Load a teacher or student ``.h5`` (QKeras objects registered) with clear errors."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}: run the lab that trains it (02 teacher, 03 student) "
+                                f"or labkit.checkpoints.teacher_model()/student_model()")
+    try:
+        return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path} is not a loadable Keras model ({type(err).__name__}: {err}). It may be "
+                         f"truncated by an interrupted save: delete it and rerun the lab that writes it.") from None
+
+
+# ------------------------------------------------------------------------------------------
+# metrics
+# ------------------------------------------------------------------------------------------
+
+def _dense_layers(model):
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if hasattr(inner, "kernel"):
+            yield inner
+
+
+def _bits(quantizer, default: int) -> int:
+    return int(getattr(quantizer, "bits", default)) if quantizer is not None else default
+
+
+def model_metrics(model: tf.keras.Model, teacher: Optional[tf.keras.Model] = None, *,
+                  float_bits: int = 32) -> Dict[str, object]:
+    """Size and cost of a dense model (QKeras or float).
+
+    memory_bits = Σ nonzero weights × weight bits + biases × bias bits;
+    BOPs (Baskin et al.) = Σ_layers n_in·n_out·[(1−s)·b_a·b_w + b_a + b_w + log2 n_in];
+    compression_ratio = teacher memory_bits / this model's memory_bits.
+    """
+    params = nonzero = mem = bops = 0
+    per_layer = {}
+    act_bits = float_bits
+    wbits_seen = []
+    for layer in _dense_layers(model):
+        k = np.asarray(layer.get_weights()[0])
+        b = np.asarray(layer.get_weights()[1]) if len(layer.get_weights()) > 1 else np.zeros(0)
+        qk = getattr(layer, "kernel_quantizer_internal", None)
+        qb = getattr(layer, "bias_quantizer_internal", None)
+        if qk is not None:
+            k = np.asarray(qk(k))
+        if qb is not None and b.size:
+            b = np.asarray(qb(b))
+        wb, bb = _bits(qk, float_bits), _bits(qb, float_bits)
+        wbits_seen.append(wb)
+        nz_k, nz_b = int(np.count_nonzero(k)), int(np.count_nonzero(b))
+        n_in, n_out = k.shape
+        sparsity = 1 - nz_k / k.size
+        params += k.size + b.size
+        nonzero += nz_k + nz_b
+        mem += nz_k * wb + b.size * bb
+        bops += n_in * n_out * ((1 - sparsity) * act_bits * wb + act_bits + wb + math.log2(n_in))
+        per_layer[layer.name] = {"shape": [int(n_in), int(n_out)], "sparsity": round(sparsity, 4),
+                                 "weight_bits": wb, "nonzero": nz_k + nz_b}
+        act_bits = CFG.activation_bits if qk is not None else float_bits
+    out = {"params": params, "nonzero": nonzero, "weight_bits": max(wbits_seen) if wbits_seen else float_bits,
+           "memory_bits": mem, "bops": int(round(bops)), "layers": per_layer}
+    if teacher is not None:
+        out["compression_ratio"] = round(model_metrics(teacher)["memory_bits"] / max(mem, 1), 1)
+    return out
+
+
+def kernel_sparsity(model: tf.keras.Model) -> float:
+    """Fraction of exact zeros over all kernels (pruning acts on kernels, not biases)."""
+    ks = [np.asarray(layer.get_weights()[0]) for layer in _dense_layers(model)]
+    total = sum(k.size for k in ks)
+    return float(sum((k == 0).sum() for k in ks) / total)

@@ -1,0 +1,85 @@
+"""``labkit course``: run every lab headless, in order, and summarise.
+
+Executed copies go to ``artifacts/executed/``; ``artifacts/summary.md`` and ``summary.json`` hold
+each lab's status and wall time plus the numbers the labs recorded (``labkit.results``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+from .config import artifacts_dir, fast_mode, project_root
+
+
+def labs(folder: Path | None = None):
+    folder = folder or project_root() / "labs"
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no notebooks NN_*.ipynb in {folder}: run from the labkit checkout")
+    return found
+
+
+def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    t0 = time.time()
+    status, error = "ok", ""
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        status, error = "failed", str(err).strip().splitlines()[-1][:500]
+    wall = time.time() - t0
+    out = out_dir / path.name
+    nbformat.write(nb, out)
+    return {"lab": path.stem, "status": status, "wall_s": round(wall, 1), "executed": str(out), "error": error}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="labkit course", description=__doc__)
+    ap.add_argument("--labs", nargs="*", help="only these notebooks (default: every labs/NN_*.ipynb)")
+    ap.add_argument("--keep-going", action="store_true", help="run the remaining labs after a failure")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    out_dir = artifacts_dir("executed")
+    notebooks = [Path(p) for p in args.labs] if args.labs else labs()
+    mode = "fast" if fast_mode() else "full"
+    print(f"labkit course: {len(notebooks)} labs, {mode} settings, artifacts in {artifacts_dir()}")
+    rows, t0 = [], time.time()
+    for nb in notebooks:
+        print(f"  running {nb.name} …", flush=True)
+        row = run_notebook(nb, out_dir)
+        rows.append(row)
+        print(f"  {row['lab']}: {row['status']} in {row['wall_s']} s" + (f" — {row['error']}" if row["error"] else ""), flush=True)
+        if row["status"] != "ok" and not args.keep_going:
+            break
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    from .results import load_all
+    summary = {"mode": mode, "total_wall_s": round(time.time() - t0, 1), "peak_kernel_rss_mib": round(peak_kib / 1024),
+               "labs": rows, "results": load_all()}
+    (artifacts_dir() / "summary.json").write_text(json.dumps(summary, indent=2))
+    lines = [f"# labkit course run ({mode} settings)", "",
+             f"total {summary['total_wall_s']} s, peak kernel memory {summary['peak_kernel_rss_mib']} MiB", "",
+             "| lab | status | wall s |", "|---|---|---|"]
+    lines += [f"| {r['lab']} | {r['status']} | {r['wall_s']} |" for r in rows]
+    lines += ["", "## Recorded numbers", ""]
+    for stage, nums in summary["results"].items():
+        lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {v}" for k, v in nums.items() if not isinstance(v, (dict, list))))
+    (artifacts_dir() / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    ok = all(r["status"] == "ok" for r in rows) and len(rows) == len(notebooks)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
