@@ -43,11 +43,47 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
     return {"lab": path.stem, "status": status, "wall_s": round(wall, 1), "executed": str(out), "error": error}
 
 
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def refresh_checked_outputs(path: Path) -> int:
+    """Execute a lab and store outputs only for its ``# NBVAL_CHECK_OUTPUT`` cells (for nbval);
+    every other cell is left without output.  Returns the number of checked cells."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.source.lstrip().startswith(CHECK_MARK):
+            n += 1
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout"]
+            for o in cell.outputs:
+                o.pop("execution_count", None)
+            # nbval only compares cells that were run in the stored copy
+            cell.execution_count = n
+        else:
+            cell.outputs = []
+            cell.execution_count = None
+    nbformat.write(nb, path)
+    return n
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="labkit course", description=__doc__)
     ap.add_argument("--labs", nargs="*", help="only these notebooks (default: every labs/NN_*.ipynb)")
     ap.add_argument("--keep-going", action="store_true", help="run the remaining labs after a failure")
+    ap.add_argument("--refresh-checks", action="store_true",
+                    help="for contributors: re-execute the labs and store the outputs of their "
+                         "NBVAL_CHECK_OUTPUT cells (only those) in labs/ for nbval")
     args = ap.parse_args(argv)
+    if args.refresh_checks:
+        for nb in [Path(p) for p in args.labs] if args.labs else labs():
+            print(f"{nb.name}: {refresh_checked_outputs(nb)} checked cell(s) stored")
+        return 0
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONHASHSEED", "0")

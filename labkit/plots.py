@@ -1,0 +1,134 @@
+"""Plotting helpers for the labs (matplotlib imported lazily; not needed on the board)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import CFG
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _time_us(n=None):
+    n = CFG.n_samples if n is None else n
+    return (CFG.window_start + np.arange(n)) * CFG.sample_period_us
+
+
+def pulses(p, n_per_class: int = 5, seed: int = CFG.seed, ax=None):
+    """A few raw pulses per class (ADC codes vs time)."""
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    rng = np.random.default_rng(seed)
+    for c, name in enumerate(CFG.class_names):
+        idx = rng.choice(np.flatnonzero(p.y == c), size=min(n_per_class, int((p.y == c).sum())), replace=False)
+        for k, i in enumerate(idx):
+            ax.plot(_time_us(), p.X[i], color=f"C{c}", lw=0.8, alpha=0.8, label=name if k == 0 else None)
+    ax.set(xlabel="time in trace (µs)", ylabel="ADC code", title="Raw pulses (window of the leading edge)")
+    ax.legend()
+    return ax
+
+
+def mean_shapes(p, ax=None):
+    """Mean peak-normalised pulse per class, with the ±1σ band."""
+    from .baselines import pulse_counts
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    q = pulse_counts(p.X)
+    q = q / np.maximum(q.max(axis=1, keepdims=True), 1e-9)
+    for c, name in enumerate(CFG.class_names):
+        m, s = q[p.y == c].mean(0), q[p.y == c].std(0)
+        ax.plot(_time_us(), m, color=f"C{c}", label=name)
+        ax.fill_between(_time_us(), m - s, m + s, color=f"C{c}", alpha=0.2)
+    ax.set(xlabel="time in trace (µs)", ylabel="peak-normalised height", title="Mean pulse shape per class")
+    ax.legend()
+    return ax
+
+
+def amplitude_spectra(p, ax=None, bins=100):
+    from .baselines import amplitude
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    a = amplitude(p.X)
+    edges = np.linspace(0, max(a.max(), 1), bins + 1)
+    for c, name in enumerate(CFG.class_names):
+        ax.hist(a[p.y == c], bins=edges, histtype="step", color=f"C{c}", label=name)
+    ax.set(xlabel="amplitude (ADC counts above baseline)", ylabel="pulses", yscale="log", title="Amplitude spectra")
+    ax.legend()
+    return ax
+
+
+def psd_scatter(p, clf, ax=None):
+    """PSD feature vs amplitude, with the cut."""
+    from .baselines import amplitude
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 5))[1]
+    a, s = amplitude(p.X), clf.score(p.X)
+    for c, name in enumerate(CFG.class_names):
+        ax.scatter(a[p.y == c], s[p.y == c], s=3, alpha=0.4, color=f"C{c}", label=name)
+    ax.axhline(clf.threshold, color="k", ls="--", lw=1, label=f"cut (FoM {clf.fom:.2f})")
+    ax.set(xlabel="amplitude (counts)", ylabel=clf.name, xscale="log", title="Pulse-shape discrimination")
+    ax.legend(markerscale=4)
+    return ax
+
+
+def pulse_browser(p):
+    """ipywidgets slider to step through pulses (falls back to a static plot without widgets)."""
+    plt = _plt()
+    try:
+        import ipywidgets as w
+    except ImportError:  # pragma: no cover
+        return pulses(p)
+
+    def show(index=0):
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.plot(_time_us(), p.X[index], color=f"C{int(p.y[index])}")
+        ax.set(xlabel="time in trace (µs)", ylabel="ADC code",
+               title=f"pulse {index}: {CFG.class_names[int(p.y[index])]}")
+        plt.show()
+
+    return w.interact(show, index=w.IntSlider(0, 0, len(p) - 1, 1, continuous_update=False))
+
+
+def history(hist, keys=("loss", "accuracy"), title=""):
+    plt = _plt()
+    h = hist.history if hasattr(hist, "history") else hist
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5))
+    for ax, k in zip(np.atleast_1d(axes), keys):
+        for kk, style in ((k, "-"), (f"val_{k}", "--")):
+            if kk in h:
+                ax.plot(np.arange(1, len(h[kk]) + 1), h[kk], style, label=kk)
+        ax.set(xlabel="epoch", title=f"{title} {k}".strip())
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion(y_true, y_pred, ax=None, title=""):
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(3.6, 3.2))[1]
+    m = np.zeros((CFG.n_classes, CFG.n_classes), int)
+    np.add.at(m, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    ax.imshow(m, cmap="Blues")
+    for i in range(CFG.n_classes):
+        for j in range(CFG.n_classes):
+            ax.text(j, i, m[i, j], ha="center", va="center", color="k" if m[i, j] < m.max() / 2 else "w")
+    ax.set(xticks=range(CFG.n_classes), yticks=range(CFG.n_classes), xticklabels=CFG.class_names,
+           yticklabels=CFG.class_names, xlabel="predicted", ylabel="true",
+           title=f"{title} acc {np.trace(m) / max(m.sum(), 1):.4f}".strip())
+    return m
+
+
+def roc(curves, ax=None):
+    """``curves``: {label: (y_true, neutron_score)} — ROC with the area in the legend."""
+    from sklearn.metrics import auc, roc_curve
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(5, 5))[1]
+    for label, (y, s) in curves.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, label=f"{label} (AUC {auc(fpr, tpr):.4f})")
+    ax.set(xlabel="gammas called neutron (FPR)", ylabel="neutrons found (TPR)", xscale="log", xlim=(1e-4, 1),
+           title="ROC")
+    ax.legend(fontsize=8)
+    return ax
