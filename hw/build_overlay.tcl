@@ -1,0 +1,294 @@
+# hw/build_overlay.tcl -- the labkit overlay (block design -> bitstream) for one board.
+#
+#   vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir>
+#
+#   <board>    a [board:<key>] section of labkit/course.ini (pynq-z1, kv260)
+#   <ip_repo>  the folder with the exported classifier IP (make ip -> artifacts/hls/ip)
+#   <out_dir>  receives <overlay_name>.bit, .hwh (same basename, what PYNQ's Overlay() loads)
+#              and .xsa; the Vivado project goes to <out_dir>/vivado
+#
+# Every number and name comes from labkit/course.ini (LABKIT_INI overrides its path), so the
+# board driver (labkit), the HLS IP and this design agree.  The design:
+#
+#   PS general-purpose master -> ctrl_interconnect -> DMA S_AXI_LITE, classifier s_axi_control
+#   DMA M_AXIS_MM2S -> classifier in_stream ; classifier out_stream -> DMA S_AXIS_S2MM
+#   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS high-performance slave (DDR)
+#   one PL clock (clock_mhz) for everything; rst_pl (proc_sys_reset) resets everything
+#
+# Environment: LABKIT_INI (path of course.ini), LABKIT_VIVADO_JOBS (parallel jobs, default 4).
+# The pytest suite runs this script in plain tclsh against recording stubs (hw/stubs/).
+
+set script_dir [file dirname [file normalize [info script]]]
+source [file join $script_dir ini.tcl]
+
+proc fail {message} {
+    puts stderr "ERROR: \[labkit\] $message"
+    exit 1
+}
+
+# -- arguments ----------------------------------------------------------------------------------
+if {[info commands create_bd_design] eq ""} {
+    puts stderr "ERROR: \[labkit\] this script runs inside Vivado: vivado -mode batch -source [info script] -tclargs <board> <ip_repo> <out_dir>"
+    exit 1
+}
+if {$argc != 3} {
+    fail "usage: vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir> (got $argc arguments: $argv)"
+}
+lassign $argv board ip_repo out_dir
+set ip_repo [file normalize $ip_repo]
+set out_dir [file normalize $out_dir]
+
+# -- course.ini ---------------------------------------------------------------------------------
+if {[info exists ::env(LABKIT_INI)] && $::env(LABKIT_INI) ne ""} {
+    set ini_path $::env(LABKIT_INI)
+} else {
+    set ini_path [file join $script_dir .. labkit course.ini]
+}
+set ini [ini::read $ini_path]
+if {$board ni [ini::boards $ini]} {
+    fail "unknown board '$board': course.ini has \[board:*\] sections for [join [ini::boards $ini] {, }]"
+}
+set B "board:$board"
+
+set overlay_name   [ini::get $ini overlay overlay_name]
+set ip_name        [ini::get $ini overlay ip_name]
+set dma_name       [ini::get $ini overlay dma_name]
+set ip_vlnv        [join [list [ini::get $ini overlay vendor] [ini::get $ini overlay library] \
+                               [ini::get $ini overlay hls_top] [ini::get $ini overlay version]] ":"]
+set ip_in_stream   [ini::get $ini overlay ip_in_stream]
+set ip_out_stream  [ini::get $ini overlay ip_out_stream]
+set ip_ctrl        [ini::get $ini overlay ip_ctrl]
+set ip_clk         [ini::get $ini overlay ip_clk]
+set ip_resetn      [ini::get $ini overlay ip_resetn]
+set clock_mhz      [ini::get $ini overlay clock_mhz]
+set vivado_versions [ini::list_value [ini::get $ini overlay vivado_versions]]
+
+set part           [ini::get $ini $B part]
+set board_part     [ini::get $ini $B board_part]
+set ps_ip          [ini::get $ini $B ps_ip]
+set ps_vlnv        [ini::get $ini $B ps_vlnv]
+set ps_master      [ini::get $ini $B ps_master]
+set ps_master_clk  [ini::get $ini $B ps_master_clk]
+set hp_slave       [ini::get $ini $B hp_slave]
+set hp_slave_clk   [ini::get $ini $B hp_slave_clk]
+set hp_enable      [ini::get $ini $B hp_enable]
+set master_enable  [ini::get $ini $B master_enable]
+set pl_clk         [ini::get $ini $B pl_clk]
+set pl_clk_freq_property [ini::get $ini $B pl_clk_freq_property]
+set pl_resetn      [ini::get $ini $B pl_resetn]
+set clk_source_property  [ini::get $ini $B clk_source_property ""]
+set clk_source     [ini::get $ini $B clk_source ""]
+set dma_addr_width [ini::get $ini $B dma_addr_width]
+
+# -- DMA buffer length register width (same formula as labkit.config.Config.dma_length_width) ---
+# bytes of the largest transfer = max_batch pulses * max(words in, words out) * bytes per word
+set n_samples [expr {[ini::get $ini data window_stop] - [ini::get $ini data window_start] + 1}]
+set samples_per_word [ini::get $ini stream samples_per_word]
+set words_per_pulse [expr {($n_samples + $samples_per_word - 1) / $samples_per_word}]
+set n_classes [llength [ini::list_value [ini::get $ini data class_names]]]
+set word_bits [ini::get $ini stream word_bits]
+set max_batch [ini::get $ini stream max_batch]
+set batch_bytes [expr {$max_batch * max($words_per_pulse, $n_classes) * $word_bits / 8}]
+set length_width 0
+while {(1 << $length_width) < $batch_bytes + 1} { incr length_width }   ;# ceil(log2(bytes + 1))
+set length_width [expr {max(14, $length_width)}]
+if {$length_width > 26} {
+    fail "a batch of $max_batch pulses is $batch_bytes bytes, more than the AXI DMA's 26-bit length register holds: lower max_batch in course.ini \[stream\]"
+}
+
+# -- Vivado version -----------------------------------------------------------------------------
+set vivado_version [version -short]
+set vivado_release [join [lrange [split $vivado_version .] 0 1] .]
+if {$vivado_release ni $vivado_versions} {
+    fail "Vivado $vivado_version is not supported: run this script with Vivado [join $vivado_versions { or }] (course.ini \[overlay\] vivado_versions) and export the classifier IP with the Vitis HLS of the same release"
+}
+
+puts "labkit: building overlay '$overlay_name' for $board ($part) with Vivado $vivado_version"
+puts "labkit: clock $clock_mhz MHz, DMA length register $length_width bits ($max_batch pulses = $batch_bytes bytes)"
+
+# -- helpers: look up a pin / interface pin and fail with its name when it does not exist ---------
+proc pin {path} {
+    set p [get_bd_pins -quiet $path]
+    if {$p eq ""} { fail "block design pin '$path' does not exist (check the names in course.ini)" }
+    return $p
+}
+proc intf {path} {
+    set p [get_bd_intf_pins -quiet $path]
+    if {$p eq ""} { fail "block design interface '$path' does not exist (check the names in course.ini)" }
+    return $p
+}
+
+# Folders under $dir (inclusive) holding a component.xml (an IP-XACT packaged IP).
+proc find_component_xml {dir {depth 4}} {
+    set found [glob -nocomplain -directory $dir -types f component.xml]
+    if {$depth > 0} {
+        foreach sub [glob -nocomplain -directory $dir -types d *] {
+            lappend found {*}[find_component_xml $sub [expr {$depth - 1}]]
+        }
+    }
+    return $found
+}
+
+# -- project + IP repository ----------------------------------------------------------------------
+if {![file isdirectory $ip_repo]} {
+    fail "IP repository '$ip_repo' does not exist: export the classifier IP first (make ip), or pass its folder"
+}
+if {[llength [find_component_xml $ip_repo]] == 0} {
+    set zips [glob -nocomplain -directory $ip_repo -types f *.zip]
+    if {[llength $zips] == 0} {
+        fail "no packaged IP (component.xml or .zip) in '$ip_repo': export the classifier IP first (make ip)"
+    }
+    foreach zip $zips {
+        update_ip_catalog -add_ip $zip -repo_path $ip_repo
+    }
+}
+
+file mkdir $out_dir
+set proj_dir [file join $out_dir vivado]
+create_project -force $overlay_name $proj_dir -part $part
+if {[get_board_parts -quiet $board_part] eq ""} {
+    fail "board part '$board_part' is not installed: add the board files (PYNQ-Z1: Digilent vivado-boards, set_param board.repoPaths; KV260: Vivado's XHub board store) and rerun"
+}
+set_property board_part $board_part [current_project]
+set_property ip_repo_paths [list $ip_repo] [current_project]
+update_ip_catalog
+if {[get_ipdefs -filter "VLNV == $ip_vlnv"] eq ""} {
+    fail "IP $ip_vlnv is not in '$ip_repo': re-export it (make ip) with the names from course.ini \[overlay\]"
+}
+
+set bd_name $overlay_name
+create_bd_design $bd_name
+
+# -- processing system: board preset, then our ports and the PL clock ----------------------------
+set ps_name "${ps_ip}_0"
+set ps [create_bd_cell -type ip -vlnv $ps_vlnv $ps_name]
+if {$ps_ip eq "processing_system7"} {
+    # Zynq-7000: DDR and FIXED_IO become top-level ports; we connect the AXI ports ourselves
+    apply_bd_automation -rule xilinx.com:bd_rule:$ps_ip \
+        -config {make_external "FIXED_IO, DDR" apply_board_preset "1" Master "Disable" Slave "Disable"} $ps
+} else {
+    apply_bd_automation -rule xilinx.com:bd_rule:$ps_ip -config {apply_board_preset "1"} $ps
+}
+set ps_config [list CONFIG.$master_enable 1 CONFIG.$hp_enable 1 CONFIG.$pl_clk_freq_property $clock_mhz]
+if {$clk_source_property ne ""} {
+    # Kria: PYNQ expects the PL clock from IOPLL
+    lappend ps_config CONFIG.$clk_source_property $clk_source
+}
+if {$ps_ip eq "zynq_ultra_ps_e"} {
+    # the board preset also enables the second FPD master and the LPD master; unused masters
+    # would leave their clock pins undriven, so switch them off
+    lappend ps_config CONFIG.PSU__USE__M_AXI_GP1 0 CONFIG.PSU__USE__M_AXI_GP2 0
+}
+set_property -dict $ps_config $ps
+
+# -- AXI DMA: simple (register) mode, 32-bit streams, length register sized for max_batch -------
+set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma $dma_name]
+set_property -dict [list \
+    CONFIG.c_include_sg 0 \
+    CONFIG.c_sg_include_stscntrl_str 0 \
+    CONFIG.c_include_mm2s 1 \
+    CONFIG.c_include_s2mm 1 \
+    CONFIG.c_sg_length_width $length_width \
+    CONFIG.c_addr_width $dma_addr_width \
+    CONFIG.c_m_axi_mm2s_data_width $word_bits \
+    CONFIG.c_m_axis_mm2s_tdata_width $word_bits \
+    CONFIG.c_m_axi_s2mm_data_width $word_bits \
+    CONFIG.c_s_axis_s2mm_tdata_width $word_bits \
+] $dma
+if {[get_property CONFIG.c_sg_length_width $dma] != $length_width} {
+    fail "the AXI DMA did not accept c_sg_length_width $length_width (got [get_property CONFIG.c_sg_length_width $dma])"
+}
+
+# -- the classifier IP (stage 3), interconnects, reset -----------------------------------------
+set ip [create_bd_cell -type ip -vlnv $ip_vlnv $ip_name]
+
+set ctrl_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect ctrl_interconnect]
+set_property -dict [list CONFIG.NUM_SI 1 CONFIG.NUM_MI 2] $ctrl_ic
+set mem_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect mem_interconnect]
+set_property -dict [list CONFIG.NUM_SI 2 CONFIG.NUM_MI 1] $mem_ic
+set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset rst_pl]
+
+# -- control path: PS general-purpose master -> registers of the DMA and of the classifier -----
+connect_bd_intf_net [intf $ps_name/$ps_master]       [intf ctrl_interconnect/S00_AXI]
+connect_bd_intf_net [intf ctrl_interconnect/M00_AXI] [intf $dma_name/S_AXI_LITE]
+connect_bd_intf_net [intf ctrl_interconnect/M01_AXI] [intf $ip_name/$ip_ctrl]
+
+# -- data path: DDR -> DMA -> classifier -> DMA -> DDR ---------------------------------------------
+connect_bd_intf_net [intf $dma_name/M_AXIS_MM2S]     [intf $ip_name/$ip_in_stream]
+connect_bd_intf_net [intf $ip_name/$ip_out_stream]   [intf $dma_name/S_AXIS_S2MM]
+connect_bd_intf_net [intf $dma_name/M_AXI_MM2S]      [intf mem_interconnect/S00_AXI]
+connect_bd_intf_net [intf $dma_name/M_AXI_S2MM]      [intf mem_interconnect/S01_AXI]
+connect_bd_intf_net [intf mem_interconnect/M00_AXI]  [intf $ps_name/$hp_slave]
+
+# -- one clock for everything ------------------------------------------------------------------------
+connect_bd_net [pin $ps_name/$pl_clk] \
+    [pin $ps_name/$ps_master_clk] [pin $ps_name/$hp_slave_clk] \
+    [pin $dma_name/s_axi_lite_aclk] [pin $dma_name/m_axi_mm2s_aclk] [pin $dma_name/m_axi_s2mm_aclk] \
+    [pin $ip_name/$ip_clk] \
+    [pin ctrl_interconnect/aclk] [pin mem_interconnect/aclk] \
+    [pin rst_pl/slowest_sync_clk]
+
+# -- resets: PS PL reset -> proc_sys_reset -> every block, synchronous to the PL clock ---------
+connect_bd_net [pin $ps_name/$pl_resetn] [pin rst_pl/ext_reset_in]
+connect_bd_net [pin rst_pl/peripheral_aresetn] \
+    [pin $dma_name/axi_resetn] [pin $ip_name/$ip_resetn] \
+    [pin ctrl_interconnect/aresetn] [pin mem_interconnect/aresetn]
+
+# The DMA (mm2s_introut, s2mm_introut) and classifier (interrupt) interrupt pins stay open: the
+# labkit driver polls the DMA status register, once per direction per batch.
+
+# -- addresses -----------------------------------------------------------------------------------------
+assign_bd_address
+foreach {space minimum} [list $ps_name/Data 2 $dma_name/Data_MM2S 1 $dma_name/Data_S2MM 1] {
+    set segs [get_bd_addr_segs -of_objects [get_bd_addr_spaces $space]]
+    foreach seg $segs {
+        puts [format "labkit: %-28s %-44s offset %s range %s" $space $seg \
+                  [get_property OFFSET $seg] [get_property RANGE $seg]]
+    }
+    if {[llength $segs] < $minimum} {
+        fail "address space $space has [llength $segs] mapped segments, expected at least $minimum: a slave is not connected"
+    }
+}
+
+validate_bd_design
+save_bd_design
+
+# -- HDL wrapper, synthesis, implementation, bitstream ----------------------------------------------
+set bd_file [get_files $bd_name.bd]
+add_files -norecurse [make_wrapper -files $bd_file -top]
+set_property top ${bd_name}_wrapper [current_fileset]
+update_compile_order -fileset sources_1
+
+set jobs 4
+if {[info exists ::env(LABKIT_VIVADO_JOBS)] && [string is integer -strict $::env(LABKIT_VIVADO_JOBS)]} {
+    set jobs $::env(LABKIT_VIVADO_JOBS)
+}
+launch_runs impl_1 -to_step write_bitstream -jobs $jobs
+wait_on_run impl_1
+set run_dir [get_property DIRECTORY [get_runs impl_1]]
+if {[get_property PROGRESS [get_runs impl_1]] ne "100%"} {
+    fail "implementation stopped at [get_property PROGRESS [get_runs impl_1]]: read $run_dir/runme.log"
+}
+set wns [get_property STATS.WNS [get_runs impl_1]]
+if {$wns ne "" && $wns < 0} {
+    puts "CRITICAL WARNING: \[labkit\] timing not met (WNS $wns ns at $clock_mhz MHz): lower clock_mhz or the IP's reuse factor"
+}
+
+# -- outputs: <name>.bit and <name>.hwh side by side (PYNQ pairs them by basename), <name>.xsa ----
+set bit_file [file join $run_dir ${bd_name}_wrapper.bit]
+set hwh_file ""
+foreach where {gen srcs} {
+    set candidate [file join $proj_dir $overlay_name.$where sources_1 bd $bd_name hw_handoff $bd_name.hwh]
+    if {[file exists $candidate]} { set hwh_file $candidate; break }
+}
+if {![file exists $bit_file]} { fail "no bitstream at $bit_file: read $run_dir/runme.log" }
+if {$hwh_file eq ""} { fail "no hardware handoff (.hwh) for $bd_name under $proj_dir" }
+
+file copy -force $bit_file [file join $out_dir $overlay_name.bit]
+file copy -force $hwh_file [file join $out_dir $overlay_name.hwh]
+write_hw_platform -fixed -include_bit -force -file [file join $out_dir $overlay_name.xsa]
+
+foreach ext {bit hwh xsa} {
+    puts "labkit: wrote [file join $out_dir $overlay_name.$ext]"
+}
+close_project

@@ -1,0 +1,353 @@
+"""Stage 4: hw/build_overlay.tcl, checked without Vivado.
+
+The real build script runs in plain tclsh against recording Vivado stubs (hw/stubs); the
+recorded block design is checked for both boards with labkit.overlay.check_design (the same
+checks lab 05 uses), plus a negative test: a copy of the script with one connection removed
+must fail those checks.  The real build runs only where Vivado is on PATH.
+"""
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from labkit import overlay
+from labkit.config import CFG, INI_PATH, artifacts_dir, load
+
+BOARDS = list(CFG.boards)
+HAVE_TCLSH = shutil.which("tclsh") is not None or shutil.which("tclsh8.6") is not None
+needs_tclsh = pytest.mark.skipif(not HAVE_TCLSH, reason="tclsh not found: install Tcl 8.6 (apt-get install tcl)")
+
+
+@pytest.fixture(scope="module", params=BOARDS)
+def recorded(request):
+    if not HAVE_TCLSH:
+        pytest.skip("tclsh not found: install Tcl 8.6 (apt-get install tcl)")
+    board = request.param
+    return board, overlay.record_design(board)
+
+
+def _net_driver(record, pin):
+    for net in record["nets"]:
+        if pin in net["pins"]:
+            return net["driver"]
+    return None
+
+
+def _copy_hw(tmp_path: Path) -> Path:
+    """A private copy of hw/ (script + INI reader) to edit."""
+    dst = tmp_path / "hw"
+    dst.mkdir()
+    for name in ("build_overlay.tcl", "ini.tcl"):
+        shutil.copy(overlay.HW_DIR / name, dst / name)
+    return dst / "build_overlay.tcl"
+
+
+# -- the recorded design, both boards -----------------------------------------------------------
+
+def test_design_passes_all_checks(recorded):
+    board, record = recorded
+    assert record["exit_code"] == 0, record["stderr"]
+    assert overlay.check_design(record, board) == []
+
+
+def test_project_part_and_board_part_from_ini(recorded):
+    board, record = recorded
+    b = CFG.board(board)
+    assert record["project"]["part"] == b.part
+    assert record["project"]["board_part"] == b.board_part
+    assert record["project"]["ip_repo_paths"], "the IP repository must be added"
+    assert record["catalog_updates"] >= 1
+
+
+def test_cells_and_vlnvs(recorded):
+    board, record = recorded
+    cells = record["cells"]
+    assert cells[CFG.ip_name]["vlnv"] == CFG.vlnv
+    assert cells[CFG.dma_name]["vlnv"].startswith("xilinx.com:ip:axi_dma")
+    ps = overlay.cell_roles(record, board)["ps"]
+    assert cells[ps]["vlnv"].startswith(CFG.board(board).ps_vlnv)
+    assert any(c["vlnv"].startswith("xilinx.com:ip:proc_sys_reset") for c in cells.values())
+
+
+def test_streams_between_dma_and_ip(recorded):
+    _, record = recorded
+    nets = {(n["master"], n["slave"]) for n in record["intf_nets"]}
+    assert (f"{CFG.dma_name}/M_AXIS_MM2S", f"{CFG.ip_name}/{CFG.ip_in_stream}") in nets
+    assert (f"{CFG.ip_name}/{CFG.ip_out_stream}", f"{CFG.dma_name}/S_AXIS_S2MM") in nets
+
+
+def test_registers_reachable_from_ps_master(recorded):
+    board, record = recorded
+    ps = overlay.cell_roles(record, board)["ps"]
+    reach = overlay._reachable(record, f"{ps}/{CFG.board(board).ps_master}")
+    assert f"{CFG.dma_name}/S_AXI_LITE" in reach
+    assert f"{CFG.ip_name}/{CFG.ip_ctrl}" in reach
+
+
+def test_dma_memory_ports_reach_hp_slave(recorded):
+    board, record = recorded
+    ps = overlay.cell_roles(record, board)["ps"]
+    for master in ("M_AXI_MM2S", "M_AXI_S2MM"):
+        assert f"{ps}/{CFG.board(board).hp_slave}" in overlay._reachable(record, f"{CFG.dma_name}/{master}")
+
+
+def test_every_clock_and_reset_pin_driven(recorded):
+    board, record = recorded
+    ps = overlay.cell_roles(record, board)["ps"]
+    pl_clk = f"{ps}/{CFG.board(board).pl_clk}"
+    checked = 0
+    for cell, info in record["cells"].items():
+        for name, pin in info["pins"].items():
+            if pin["dir"] != "in" or not pin["required"]:
+                continue
+            driver = _net_driver(record, f"{cell}/{name}")
+            if pin["type"] == "clk":
+                assert driver == pl_clk, f"{cell}/{name} driven by {driver}"
+                checked += 1
+            elif pin["type"] == "rst":
+                assert driver is not None, f"{cell}/{name} undriven"
+                checked += 1
+    # PS master + HP clocks, 3 DMA clocks, ap_clk, 2 interconnect clocks, slowest_sync_clk = 9 clocks;
+    # axi_resetn, ap_rst_n, 2 interconnect resets, ext_reset_in = 5 resets
+    assert checked == 14
+    assert _net_driver(record, f"{CFG.ip_name}/{CFG.ip_resetn}").endswith("/peripheral_aresetn")
+    assert _net_driver(record, "rst_pl/ext_reset_in") == f"{ps}/{CFG.board(board).pl_resetn}"
+
+
+def test_addresses_for_both_control_slaves(recorded):
+    board, record = recorded
+    ps = overlay.cell_roles(record, board)["ps"]
+    ps_space = [a for a in record["addresses"] if a["space"] == f"{ps}/Data"]
+    slaves = {a["slave"].rsplit("/", 1)[0] for a in ps_space}
+    assert slaves == {f"{CFG.dma_name}/S_AXI_LITE", f"{CFG.ip_name}/{CFG.ip_ctrl}"}
+    assert len({a["offset"] for a in ps_space}) == 2
+    for space in ("Data_MM2S", "Data_S2MM"):
+        assert any(a["space"] == f"{CFG.dma_name}/{space}" for a in record["addresses"])
+
+
+def test_dma_configuration(recorded):
+    board, record = recorded
+    cfg = record["cells"][CFG.dma_name]["config"]
+    assert cfg["c_include_sg"] == "0"
+    assert cfg["c_sg_include_stscntrl_str"] == "0"
+    assert int(cfg["c_sg_length_width"]) == CFG.dma_length_width
+    assert int(cfg["c_addr_width"]) == CFG.board(board).dma_addr_width
+    for key in ("c_m_axi_mm2s_data_width", "c_m_axis_mm2s_tdata_width", "c_s_axis_s2mm_tdata_width"):
+        assert int(cfg[key]) == CFG.word_bits == 32
+    assert "m_axi_sg_aclk" not in record["cells"][CFG.dma_name]["pins"]
+    assert f"DMA length register {CFG.dma_length_width} bits" in record["stdout"]
+
+
+def test_ps_clock_and_enables(recorded):
+    board, record = recorded
+    b = CFG.board(board)
+    ps = overlay.cell_roles(record, board)["ps"]
+    cfg = record["cells"][ps]["config"]
+    assert float(cfg[b.pl_clk_freq_property]) == CFG.clock_mhz
+    assert cfg[b.master_enable] == "1" and cfg[b.hp_enable] == "1"
+    assert any(a["target"] == ps and 'apply_board_preset "1"' in a["config"] for a in record["automation"])
+
+
+def test_iopll_on_kria():
+    if not HAVE_TCLSH:
+        pytest.skip("tclsh not found: install Tcl 8.6 (apt-get install tcl)")
+    b = CFG.board("kv260")
+    assert b.clk_source == "IOPLL"
+    record = overlay.record_design("kv260")
+    cfg = record["cells"]["zynq_ultra_ps_e_0"]["config"]
+    assert cfg[b.clk_source_property] == "IOPLL"
+    # the preset's second FPD master is switched off, so no clock pin is left undriven
+    assert "maxihpm1_fpd_aclk" not in record["cells"]["zynq_ultra_ps_e_0"]["pins"]
+
+
+def test_bitstream_flow_and_output_names(recorded):
+    _, record = recorded
+    assert record["validated"] and record["saved"]
+    assert record["top"] == f"{record['bd_design']}_wrapper"
+    runs = [(r["run"], r["to_step"]) for r in record["runs"]]
+    assert ("impl_1", "write_bitstream") in runs
+    assert "impl_1" in record["waited"]
+    assert record["calls"].index("wait_on_run") > record["calls"].index("launch_runs")
+    name = CFG.overlay_name
+    assert {f"{name}.bit", f"{name}.hwh", f"{name}.xsa"} <= set(record["outputs"])
+    assert Path(record["hw_platform"]).name == f"{name}.xsa"
+
+
+# -- version check -------------------------------------------------------------------------------
+
+@needs_tclsh
+def test_unsupported_vivado_version_stops_with_clear_message():
+    record = overlay.run_stubbed("pynq-z1", vivado_version="2022.1")
+    assert record["exit_code"] != 0 and record["returncode"] != 0
+    message = " ".join(record["stderr"])
+    assert "Vivado 2022.1 is not supported" in message
+    for v in CFG.vivado_versions:
+        assert v in message
+    assert "create_project" not in record["calls"], "must stop before touching the project"
+    with pytest.raises(RuntimeError, match="2022.1 is not supported"):
+        overlay.record_design("pynq-z1", vivado_version="2022.1")
+
+
+@needs_tclsh
+@pytest.mark.parametrize("version", ["2023.2", "2024.1.1"])
+def test_supported_versions_accepted(version):
+    record = overlay.run_stubbed("kv260", vivado_version=version)
+    assert record["exit_code"] == 0, record["stderr"]
+
+
+# -- negative tests: a broken script must fail the checks ---------------------------------------
+
+NEGATIVE_EDITS = [
+    # (what, regex of the line(s) to delete or edit, replacement, the problem check_design must report)
+    ("out_stream -> S2MM removed",
+     r"^[ \t]*connect_bd_intf_net[^\n]*\$ip_out_stream[^\n]*S_AXIS_S2MM[^\n]*\n", "",
+     f"stream {CFG.ip_name}/{CFG.ip_out_stream} -> {CFG.dma_name}/S_AXIS_S2MM is not connected"),
+    ("IP control removed from the interconnect",
+     r"^[ \t]*connect_bd_intf_net[^\n]*M01_AXI[^\n]*\$ip_ctrl[^\n]*\n", "",
+     f"{CFG.ip_name}/{CFG.ip_ctrl} is not reachable from the PS master"),
+    ("interconnect clock dropped",
+     r"\[pin ctrl_interconnect/aclk\] ", "",
+     "clock pin ctrl_interconnect/aclk is driven by nothing"),
+    ("scatter-gather left on",
+     r"^[ \t]*CONFIG\.c_include_sg 0 \\\n", "",
+     "clock pin axi_dma_0/m_axi_sg_aclk is driven by nothing"),
+]
+
+
+@needs_tclsh
+@pytest.mark.parametrize("what,pattern,replacement,expected", NEGATIVE_EDITS, ids=[e[0] for e in NEGATIVE_EDITS])
+def test_checker_catches_broken_script(tmp_path, what, pattern, replacement, expected):
+    tcl = _copy_hw(tmp_path)
+    text = tcl.read_text()
+    edited, count = re.subn(pattern, replacement, text, flags=re.M)
+    assert count == 1, f"the edit '{what}' matched {count} places: update the pattern to the script"
+    assert edited != text
+    tcl.write_text(edited)
+    for board in BOARDS:
+        record = overlay.run_stubbed(board, tcl=tcl)
+        problems = overlay.check_design(record, board)
+        assert problems, f"{what}: the checks passed a broken design"
+        assert any(expected in p for p in problems), problems
+
+
+@needs_tclsh
+def test_unmodified_copy_passes(tmp_path):
+    """The negative tests' copy mechanism itself does not break the script."""
+    tcl = _copy_hw(tmp_path)
+    assert overlay.check_design(overlay.run_stubbed("kv260", tcl=tcl), "kv260") == []
+
+
+# -- the TCL reads course.ini like labkit.config does ------------------------------------------
+
+@needs_tclsh
+def test_tcl_ini_reader_matches_configparser(tmp_path):
+    script = tmp_path / "dump.tcl"
+    script.write_text(
+        f"source {{{overlay.HW_DIR / 'ini.tcl'}}}\n"
+        f"set ini [ini::read {{{INI_PATH}}}]\n"
+        "dict for {s kv} $ini { dict for {k v} $kv { puts \"$s\\t$k\\t$v\" } }\n")
+    out = subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(script)], capture_output=True, text=True,
+                         check=True).stdout
+    tcl = {(s, k): v for s, k, v in (line.split("\t") for line in out.splitlines())}
+    parser = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
+    parser.read(INI_PATH)
+    py = {(s, k): v for s in parser.sections() for k, v in parser[s].items()}
+    assert tcl == py
+
+
+@needs_tclsh
+@pytest.mark.parametrize("max_batch", [1, 64, 1000, 4096, 100000])
+def test_dma_length_width_formula_matches_python(tmp_path, max_batch):
+    ini = tmp_path / "course.ini"
+    ini.write_text(re.sub(r"^max_batch = \d+", f"max_batch = {max_batch}", INI_PATH.read_text(), flags=re.M))
+    want = load(ini).dma_length_width
+    record = overlay.run_stubbed("pynq-z1", ini=ini)
+    assert record["exit_code"] == 0, record["stderr"]
+    assert int(record["cells"][CFG.dma_name]["config"]["c_sg_length_width"]) == want
+
+
+@needs_tclsh
+def test_batch_too_big_for_dma_is_refused(tmp_path):
+    ini = tmp_path / "course.ini"
+    ini.write_text(re.sub(r"^max_batch = \d+", "max_batch = 1000000", INI_PATH.read_text(), flags=re.M))
+    record = overlay.run_stubbed("pynq-z1", ini=ini)
+    assert record["exit_code"] == 1
+    assert "lower max_batch" in " ".join(record["stderr"])
+
+
+@needs_tclsh
+def test_unknown_board_and_missing_ip_repo_name_the_fix(tmp_path):
+    record = overlay.run_stubbed("zedboard")
+    assert record["exit_code"] == 1 and "pynq-z1" in " ".join(record["stderr"])
+    record = overlay.run_stubbed("pynq-z1", ip_repo=tmp_path / "nowhere")
+    assert record["exit_code"] == 1 and "make ip" in " ".join(record["stderr"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    record = overlay.run_stubbed("pynq-z1", ip_repo=empty)
+    assert record["exit_code"] == 1 and "make ip" in " ".join(record["stderr"])
+
+
+@needs_tclsh
+def test_draw_design_headless(recorded):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    board, record = recorded
+    ax = overlay.draw_design(record)
+    assert len(ax.patches) > len(record["cells"])  # boxes + arrows
+    plt.close(ax.figure)
+
+
+# -- labkit overlay (command line) ---------------------------------------------------------------
+
+def test_build_command_shape(tmp_path):
+    cmd = overlay.build_command("kv260", tmp_path / "ip", tmp_path / "out")
+    assert cmd[:3] == ["vivado", "-mode", "batch"]
+    assert cmd[cmd.index("-source") + 1] == str(overlay.BUILD_TCL)
+    assert cmd[cmd.index("-tclargs") + 1:] == ["kv260", str((tmp_path / "ip").resolve()), str((tmp_path / "out").resolve())]
+    with pytest.raises(KeyError, match="choose one of"):
+        overlay.build_command("zedboard", tmp_path, tmp_path)
+
+
+def test_main_without_vivado_prints_one_sentence(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(overlay, "vivado_available", lambda: (False, "not on PATH"))
+    out = tmp_path / "out"
+    assert overlay.main(["--board", "pynq-z1", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out.strip()
+    assert len(text.splitlines()) == 1
+    assert text.startswith("Vivado was not found") and "-tclargs pynq-z1" in text
+    assert not out.exists(), "nothing is created when Vivado is missing"
+
+
+def test_main_dry_run_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 0
+    assert "would run: vivado -mode batch" in capsys.readouterr().out
+    out.mkdir()
+    (out / f"{CFG.overlay_name}.bit").write_text("old")
+    assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run", "--force"]) == 0
+
+
+# -- the real build (only with Vivado) -----------------------------------------------------------
+
+@pytest.mark.vivado
+@pytest.mark.skipif(shutil.which("vivado") is None, reason="Vivado is not on PATH: the real bitstream build is skipped")
+@pytest.mark.parametrize("board", BOARDS)
+def test_real_vivado_build(board, tmp_path):
+    ip_repo = artifacts_dir("hls", "ip", create=False)
+    if not ip_repo.is_dir():
+        pytest.skip(f"no exported IP in {ip_repo}: run make ip first")
+    out = tmp_path / board
+    assert overlay.main(["--board", board, "--ip-repo", str(ip_repo), "--out", str(out)]) == 0
+    for ext in ("bit", "hwh", "xsa"):
+        path = out / f"{CFG.overlay_name}.{ext}"
+        assert path.stat().st_size > 1000, f"{path} missing or a placeholder"
