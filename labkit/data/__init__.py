@@ -39,10 +39,13 @@ def synthetic_folder(n_per_class: Optional[int] = None, seed: int = CFG.seed) ->
 
     The generator writes the real Zenodo layout, so the same loader reads real and synthetic data.
     """
-    from .synth import write_zenodo_dataset
+    from .synth import DEFAULT_PARAMS, write_zenodo_dataset
 
     n = n_per_class or synthetic_pulses_per_class()
-    folder = artifacts_dir("data", f"synthetic-{n}-seed{seed}")
+    # the folder name carries a digest of the generator constants: a recalibrated generator
+    # writes a new set instead of silently reusing the old one
+    version = hashlib.sha1(repr(DEFAULT_PARAMS).encode()).hexdigest()[:8]
+    folder = artifacts_dir("data", f"synthetic-{n}-seed{seed}-{version}")
     done = folder / "COMPLETE"
     if not done.exists():
         write_zenodo_dataset(folder, n, seed=seed, overwrite=True)
