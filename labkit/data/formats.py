@@ -94,8 +94,8 @@ def _to_codes(block, where: str, first_row: int, columns: Sequence[str], on_bad:
         r, c = np.argwhere(bad)[0]
         raw = block.iat[r, c]
         if bad_nan[r, c]:
-            problem = "is empty or NaN" if (raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == "") \
-                else f"is {raw!r}, not a number"
+            empty = raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip().lower() in ("", "nan")
+            problem = "is empty or NaN" if empty else f"is {raw!r}, not a number"
         else:
             problem = f"is {raw!r}, outside the {CFG.adc_bits}-bit ADC range 0…{CFG.adc_max} (or not an integer code)"
         raise DataFormatError(
