@@ -1,0 +1,201 @@
+"""Stage 2: hypermodels, distillation on logits, QAT + pruning, save/load, resumable BO."""
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+kt = pytest.importorskip("keras_tuner")
+
+from labkit import checkpoints, compress, models, tuning  # noqa: E402
+from labkit.config import CFG  # noqa: E402
+from labkit.data import formats  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+
+
+def _toy_split(n=600, seed=0):
+    """Linearly separable pulses: neutrons are slower (a ramp) — enough for shape tests."""
+    from labkit.data import Split
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    t = np.arange(CFG.n_samples)
+    amp = rng.uniform(50, 300, n)
+    rise = np.where(y == 1, 40.0, 15.0)
+    pulse = amp[:, None] * (1 - np.exp(-np.clip(t[None, :] - 20, 0, None) / rise[:, None]))
+    X = np.clip(np.round(400 - pulse + rng.normal(0, 0.7, pulse.shape)), 0, 1023).astype(np.uint16)
+    p = formats.Pulses(X, y)
+    k1, k2 = int(0.7 * n), int(0.85 * n)
+    return Split(p.subset(slice(0, k1)), p.subset(slice(k1, k2)), p.subset(slice(k2, n)))
+
+
+def _hp(**values):
+    hp = kt.HyperParameters()
+    for k, v in values.items():
+        hp.Fixed(k, v)
+    return hp
+
+
+def test_teacher_hp_names_round_trip():
+    hm = models.TeacherHyperModel()
+    hp = _hp(layers=2, units_0=64, units_1=36, learning_rate=1e-3)
+    model = hm.build(hp)
+    dense = [l for l in model.layers if isinstance(l, tf.keras.layers.Dense)]
+    assert [l.units for l in dense] == [64, 36, CFG.n_classes]
+    assert model.layers[-1].get_config()["activation"] == "linear"   # logits
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    # the search space itself
+    space = kt.HyperParameters()
+    hm.build(space)
+    names = {p.name for p in space.space}
+    assert {"layers", "units_0", "learning_rate"} <= names
+    assert space.get("learning_rate") in (1e-2, 1e-3, 1e-4)
+
+
+def test_student_hp_names_round_trip():
+    hm = models.StudentHyperModel(None, 420, epochs=4, batch_size=64)
+    hp = _hp(layers=2, units_0=5, units_1=3, learning_rate=1e-2, temperature=4.0, alpha=0.3)
+    stripped = compress.strip(hm.build(hp))
+    qd = [l for l in stripped.layers if hasattr(l, "kernel_quantizer_internal")]
+    assert [l.units for l in qd] == [5, 3, CFG.n_classes]
+    assert all(l.kernel_quantizer_internal.bits == CFG.weight_bits for l in qd)
+    assert stripped.layers[-1].name == "logits"
+
+
+def test_sparsity_budget():
+    assert models.sparsity_for([2], 0.5, 200) == 0.5
+    s = models.sparsity_for([20], 0.5, 200)
+    assert s > 0.9 and models.student_nonzero_estimate([20], s) <= 200
+
+
+def test_distillation_loss_uses_logits_and_temperature():
+    t = np.array([[4.0, -2.0], [0.5, 1.5]], np.float32)
+    s = np.array([[1.0, 0.0], [0.0, 2.0]], np.float32)
+    T = 4.0
+
+    def ref(a, b):
+        pa = np.exp(a / T) / np.exp(a / T).sum(1, keepdims=True)
+        pb = np.exp(b / T) / np.exp(b / T).sum(1, keepdims=True)
+        return float((pa * (np.log(pa) - np.log(pb))).sum(1).mean() * T * T)
+
+    got = float(compress.distillation_loss(t, s, T))
+    assert got == pytest.approx(ref(t, s), rel=1e-5)
+    # distilling softmax outputs instead of logits gives a different (wrong) number
+    soft = lambda z: np.exp(z) / np.exp(z).sum(1, keepdims=True)  # noqa: E731
+    assert abs(float(compress.distillation_loss(soft(t), soft(s), T)) - got) > 1e-3
+    assert float(compress.distillation_loss(t, s, 1.0)) != pytest.approx(got)
+
+
+def test_distiller_logs_kd_loss_on_logits():
+    split = _toy_split(200)
+    x, y = tuning.xy(split.train)
+    teacher = models.TeacherHyperModel().build(_hp(layers=1, units_0=32, learning_rate=1e-3))
+    student = models.build_student([4])
+    d = compress.Distiller(student, teacher, temperature=4.0, alpha=0.3)
+    d.compile(optimizer=tf.keras.optimizers.SGD(0.0))        # lr 0: weights do not move
+    logs = d.evaluate(x, y, batch_size=len(x), return_dict=True, verbose=0)
+    want = float(compress.distillation_loss(teacher(x), student(x), 4.0))
+    assert logs["kd_loss"] == pytest.approx(want, rel=1e-4)
+    h = d.fit(x, y, epochs=1, batch_size=len(x), verbose=0)
+    assert {"loss", "student_loss", "kd_loss", "accuracy"} <= set(h.history)
+
+
+def test_distiller_rejects_softmax_models_and_mismatched_inputs():
+    student = models.build_student([4])
+    soft_teacher = tf.keras.Sequential([tf.keras.Input((CFG.n_samples,)), tf.keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(ValueError, match="logits"):
+        compress.Distiller(student, soft_teacher)
+    other = tf.keras.Sequential([tf.keras.Input((100,)), tf.keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="inputs"):
+        compress.Distiller(student, other)
+
+
+@pytest.fixture(scope="module")
+def trained_student(tmp_path_factory):
+    """A pruned, distilled QKeras student trained for real (small)."""
+    split = _toy_split(900)
+    x, y = tuning.xy(split.train)
+    tuning.seed_everything()
+    teacher = models.TeacherHyperModel().build(_hp(layers=1, units_0=32, learning_rate=1e-2))
+    teacher.fit(x, y, epochs=5, batch_size=64, verbose=0)
+    hm = models.StudentHyperModel(teacher, len(x), epochs=8, batch_size=64, target_sparsity=0.6)
+    hp = _hp(layers=1, units_0=3, learning_rate=1e-2, temperature=4.0, alpha=0.3)
+    model = hm.build(hp)
+    hm.fit(hp, model, x, y, validation_data=tuning.xy(split.val), epochs=8, batch_size=64, verbose=0,
+           callbacks=[tf.keras.callbacks.EarlyStopping("val_accuracy", patience=1)])
+    return split, hm, models.student_of(model)
+
+
+def test_stripped_student_reaches_target_sparsity(trained_student):
+    _, hm, student = trained_student
+    stripped = compress.strip(student)
+    assert abs(compress.kernel_sparsity(stripped) - hm.sparsity) <= 0.02
+
+
+def test_weights_on_quantizer_grid_and_save_load(trained_student, tmp_path):
+    split, hm, student = trained_student
+    final = compress.finalize_student(student)
+    for layer in final.layers:
+        if hasattr(layer, "kernel_quantizer_internal"):
+            k, b = layer.get_weights()
+            assert np.array_equal(np.asarray(layer.kernel_quantizer_internal(k)), k)
+            assert np.array_equal(np.asarray(layer.bias_quantizer_internal(b)), b)
+            step = 2.0 ** -(CFG.weight_bits - 1 - CFG.weight_integer)
+            assert np.array_equal(np.round(k / step) * step, k)
+    assert compress.kernel_sparsity(final) >= hm.sparsity - 0.02
+    x, _ = tuning.xy(split.test)
+    path = compress.save_model(final, tmp_path / "student.h5")
+    back = compress.load_model(path)
+    assert np.array_equal(back.predict(x, verbose=0), final.predict(x, verbose=0))
+    with pytest.raises(FileExistsError):
+        compress.save_model(final, path)
+    m = compress.model_metrics(back)
+    assert m["weight_bits"] == CFG.weight_bits and m["nonzero"] < m["params"]
+    assert tuning.accuracy(back, split.test) > 0.8
+
+
+def test_corrupt_and_missing_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match="lab"):
+        compress.load_model(tmp_path / "nothing.h5")
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(ValueError, match="not a loadable Keras model"):
+        compress.load_model(bad)
+
+
+def test_checkpoint_save_keeps_previous(tmp_path):
+    model = models.build_student([2])
+    path = tmp_path / "student.h5"
+    checkpoints.save(model, path, note=1)
+    checkpoints.save(model, path, note=2)
+    assert (tmp_path / "student.prev.h5").exists() and checkpoints.info(path)["note"] == 2
+
+
+def test_search_resumes_and_corrupt_state_is_explained(tmp_path):
+    split = _toy_split(300)
+    training = CFG.training_fast
+    hm = models.TeacherHyperModel(max_layers=1)
+    tuner, hp = tuning.search(hm, split, "t", trials=2, epochs=1, training=training, directory=tmp_path)
+    done = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    assert len(done) == 2
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("trial.json")}
+    tuner2, hp2 = tuning.search(hm, split, "t", trials=2, epochs=1, training=training, directory=tmp_path)
+    assert hp2.values == hp.values
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("trial.json")} == mtimes   # nothing retrained
+    (tmp_path / "t" / "oracle.json").write_text("{not json")
+    with pytest.raises(ValueError, match="overwrite=True"):
+        tuning.make_tuner(hm, "t", 2, directory=tmp_path)
+    tuner3 = tuning.make_tuner(hm, "t", 2, directory=tmp_path, overwrite=True)
+    assert len(tuner3.oracle.trials) == 0
+
+
+def test_final_model_is_rebuilt_from_best_hp(tmp_path):
+    split = _toy_split(300)
+    hm = models.TeacherHyperModel(max_layers=2)
+    tuner, hp = tuning.search(hm, split, "rb", trials=2, epochs=1, training=CFG.training_fast, directory=tmp_path)
+    model, _ = tuning.train_final(hm, hp, split, epochs=1, training=CFG.training_fast, progress=False)
+    units = [l.units for l in model.layers if isinstance(l, tf.keras.layers.Dense)][:-1]
+    assert units == [hp.get(f"units_{i}") for i in range(hp.get("layers"))]
