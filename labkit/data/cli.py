@@ -20,6 +20,11 @@ def main(argv=None) -> int:
     i = sub.add_parser("info", help="load a data source and print what it holds")
     i.add_argument("source", help="'synthetic', 'zenodo', a folder with gamma/neutron.csv or a window CSV")
     i.add_argument("--drop-bad", action="store_true", help="skip rows with bad samples (counted) instead of failing")
+    w = sub.add_parser("windows", help="write a 161-sample window CSV (header 120,…,280,class) from a "
+                                       "trace table (label, s0…) or a Zenodo folder")
+    w.add_argument("source", type=Path)
+    w.add_argument("--out", type=Path, required=True)
+    w.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
 
     if args.cmd == "fetch":
@@ -38,7 +43,17 @@ def main(argv=None) -> int:
         for name, p in paths.items():
             print(f"{name}: {p}")
         return 0
-    from . import load, split
+    from . import load, read_trace_table, split, windows_from_traces, write_windows
+    if args.cmd == "windows":
+        if Path(args.source).is_dir():
+            p = load(args.source, cache=False)
+            X, y = p.X, p.y
+        else:
+            traces, y = read_trace_table(args.source)
+            X = windows_from_traces(traces)
+        write_windows(args.out, X, y, overwrite=args.force)
+        print(f"{args.out}: {len(y)} windows (raw samples 120…280)")
+        return 0
     pulses = load(args.source, on_bad="drop" if args.drop_bad else "raise")
     print(f"{pulses.source}: {len(pulses)} pulses {pulses.counts()}; dropped {pulses.report.get('dropped', 0)}")
     print(split(pulses).table())
