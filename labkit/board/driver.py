@@ -1,0 +1,342 @@
+"""PYNQ driver for the CLYC classifier behind an AXI DMA (board or emulated overlay).
+
+* :class:`ClycClassifier` — a ``pynq.DefaultIP`` bound to the IP's VLNV, so
+  ``overlay.clyc_classifier`` is this driver on a board as well as in the emulation.
+* :func:`check_overlay` — the overlay has the IP and the DMA the course expects (names from
+  ``course.ini``), in the configuration the driver needs; errors name the fix.
+* :class:`Classifier` — batched streaming: pack pulses, write ``batch``, ``ap_start``, arm
+  ``recvchannel`` before ``sendchannel``, wait for both with a deadline (PYNQ 3.0.1's ``wait()``
+  has none), decode the logits by bit reinterpretation; times every batch.
+
+numpy + pynq only (runs on the PYNQ image).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+from pynq import DefaultIP, allocate
+
+from ..config import CFG, FixedFormat
+from ..stream import check_pulses, decode_logits, pack_pulses
+from . import regs as R
+from .regs import BoardError, DMATimeoutError
+
+DEFAULT_TIMEOUT_S = 5.0
+WORD_BYTES = CFG.word_bits // 8
+
+
+class InputSaturationWarning(UserWarning):
+    """Some pulses' baseline-subtracted samples do not fit the IP's input format (they clip)."""
+
+
+class ClycClassifier(DefaultIP):
+    """The HLS classifier's AXI-Lite side: ``batch`` register and the ap_ctrl_hs handshake."""
+
+    bindto = [CFG.vlnv]
+
+    def __init__(self, description):
+        super().__init__(description=description)
+
+    @property
+    def batch(self) -> int:
+        return self.read(R.BATCH)
+
+    @batch.setter
+    def batch(self, n: int):
+        self.write(R.BATCH, int(n))
+
+    def launch(self, batch: Optional[int] = None) -> None:
+        """(Optionally write ``batch``, then) set ap_start: the IP takes ``batch`` pulses from its input stream."""
+        if batch is not None:
+            self.batch = batch
+        self.write(R.CTRL, R.AP_START)
+
+    def status(self) -> dict:
+        """CTRL decoded (reading it clears ap_done / ap_ready, as on the hardware)."""
+        v = self.read(R.CTRL)
+        return {"ap_start": bool(v & R.AP_START), "ap_done": bool(v & R.AP_DONE),
+                "ap_idle": bool(v & R.AP_IDLE), "ap_ready": bool(v & R.AP_READY),
+                "auto_restart": bool(v & R.AUTO_RESTART)}
+
+
+# ------------------------------------------------------------------------------------------
+# overlay checks
+# ------------------------------------------------------------------------------------------
+
+def _params(desc: dict) -> dict:
+    return {str(k).lower(): v for k, v in (desc.get("parameters") or {}).items()}
+
+
+def check_overlay(overlay) -> None:
+    """Raise :class:`BoardError` unless the overlay has ``CFG.ip_name`` and ``CFG.dma_name`` as needed."""
+    ip_dict = getattr(overlay, "ip_dict", None)
+    if not ip_dict:
+        raise BoardError(
+            f"the overlay {getattr(overlay, 'bitfile_name', overlay)!r} lists no IP: PYNQ reads IP names "
+            f"from the .hwh next to the .bit (same basename, e.g. {CFG.overlay_name}.hwh); copy it from "
+            "the Vivado build (artifacts/overlay/<board>/) and load the overlay again")
+    names = ", ".join(sorted(ip_dict)) or "none"
+    bitfile = getattr(overlay, "bitfile_name", "the overlay")
+    top = CFG.vlnv.rsplit(":", 1)[0]
+    if CFG.ip_name not in ip_dict:
+        same_type = [k for k, v in ip_dict.items() if str(v.get("type", "")).startswith(top)]
+        if same_type:
+            raise BoardError(
+                f"the classifier IP is called {same_type[0]!r} in {bitfile}, the driver looks for "
+                f"{CFG.ip_name!r} (course.ini [overlay] ip_name): rebuild the overlay with `labkit overlay` "
+                "so the instance name matches, or rename it in the block design")
+        raise BoardError(
+            f"{bitfile} has no {CFG.ip_name!r} IP (it has: {names}): wrong bitstream? Load "
+            f"{CFG.overlay_name}.bit built by `labkit overlay --board <board>`, with its .hwh of the same "
+            "basename next to it")
+    ip_type = str(ip_dict[CFG.ip_name].get("type", ""))
+    if ip_type != CFG.vlnv:
+        raise BoardError(
+            f"{CFG.ip_name!r} is {ip_type!r}, expected {CFG.vlnv!r}: the bitstream was built from another "
+            "IP version; re-export the IP (`labkit hls export`) and rebuild the overlay")
+    if CFG.dma_name not in ip_dict:
+        raise BoardError(
+            f"{bitfile} has no {CFG.dma_name!r} AXI DMA (it has: {names}): rebuild the overlay with "
+            "`labkit overlay`, which connects the IP's streams to that DMA")
+    dma = ip_dict[CFG.dma_name]
+    if not str(dma.get("type", "")).startswith("xilinx.com:ip:axi_dma:"):
+        raise BoardError(f"{CFG.dma_name!r} is {dma.get('type')!r}, not an AXI DMA: wrong bitstream?")
+    p = _params(dma)
+    if p.get("c_include_sg", "0") not in ("0", 0):
+        raise BoardError(f"{CFG.dma_name!r} is in scatter-gather mode; the driver needs simple mode "
+                         "(c_include_sg = 0), as `labkit overlay` builds it")
+    for direction in ("mm2s", "s2mm"):
+        if str(p.get(f"c_include_{direction}", "1")) != "1":
+            raise BoardError(f"{CFG.dma_name!r} has no {direction.upper()} channel: rebuild the overlay")
+
+
+def dma_length_width(dma=None, description: Optional[dict] = None) -> int:
+    """Bits of the DMA's buffer-length register: the driver object, then the .hwh parameters, then course.ini."""
+    size = getattr(dma, "buffer_max_size", None)
+    if isinstance(size, int) and size > 0:
+        return int(size).bit_length()
+    p = _params(description or getattr(dma, "description", None) or {})
+    if "c_sg_length_width" in p:
+        return int(p["c_sg_length_width"])
+    return CFG.dma_length_width
+
+
+# ------------------------------------------------------------------------------------------
+# streaming
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class BoardRun:
+    """Everything one :meth:`Classifier.classify` call measured."""
+
+    words: np.ndarray                  # raw output words (n * n_classes,) uint32
+    logits: np.ndarray                 # (n, n_classes) float, decoded from the words
+    batch_size: int
+    batch_latency_s: List[float] = field(default_factory=list)
+    n_saturated: int = 0
+    mode: str = "board"
+
+    @property
+    def n(self) -> int:
+        return int(self.logits.shape[0])
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.argmax(self.logits, axis=1)
+
+    @property
+    def dma_time_s(self) -> float:
+        return float(np.sum(self.batch_latency_s))
+
+    @property
+    def inferences_per_s(self) -> float:
+        return self.n / self.dma_time_s if self.dma_time_s > 0 else float("inf")
+
+    def accuracy(self, labels) -> float:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.size != self.n:
+            raise ValueError(f"{labels.size} labels for {self.n} results")
+        return float(np.mean(self.predictions == labels))
+
+    def summary(self) -> dict:
+        lat = np.asarray(self.batch_latency_s) * 1e6
+        return {"n": self.n, "batch_size": self.batch_size, "batches": len(lat), "mode": self.mode,
+                "inferences_per_s": self.inferences_per_s,
+                "batch_latency_us_median": float(np.median(lat)) if lat.size else None,
+                "batch_latency_us_max": float(lat.max()) if lat.size else None,
+                "n_saturated": self.n_saturated}
+
+
+def count_saturating(X, fmt: Optional[FixedFormat] = None) -> int:
+    """Pulses with a baseline-subtracted sample outside ``fmt`` (the IP would clip it)."""
+    from ..data.prep import baseline
+
+    fmt = fmt or CFG.input_format
+    X = check_pulses(X).astype(np.int64)
+    diff = baseline(X)[:, None] - X                       # in input LSBs of 2**-input_frac_bits
+    shift = fmt.frac - CFG.input_frac_bits
+    raw = diff << shift if shift >= 0 else diff >> -shift
+    lo, hi = (-(1 << (fmt.width - 1)), (1 << (fmt.width - 1)) - 1) if fmt.signed else (0, (1 << fmt.width) - 1)
+    return int(np.count_nonzero(((raw < lo) | (raw > hi)).any(axis=1)))
+
+
+class Classifier:
+    """Batched DMA streaming through the classifier IP of a loaded overlay.
+
+    >>> clf = Classifier(overlay)                  # checks the overlay
+    >>> run = clf.classify(X_raw, batch_size=256)  # (n, 161) raw ADC codes
+    >>> run.accuracy(y), run.inferences_per_s
+    """
+
+    def __init__(self, overlay, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 input_format: Optional[FixedFormat] = None, logit_format: Optional[FixedFormat] = None):
+        check_overlay(overlay)
+        self.overlay = overlay
+        self.mode = getattr(overlay, "mode", "board")
+        self.ip = getattr(overlay, CFG.ip_name)
+        self.dma = getattr(overlay, CFG.dma_name)
+        if getattr(self.dma, "sendchannel", None) is None or getattr(self.dma, "recvchannel", None) is None:
+            raise BoardError(f"{CFG.dma_name!r} has no send/receive channel driver: is pynq.lib.dma loaded "
+                             "(PYNQ binds it from the .hwh)?")
+        self.timeout_s = float(timeout_s)
+        self.input_format = input_format or CFG.input_format
+        self.logit_format = logit_format or CFG.logit_format
+        self.length_width = dma_length_width(self.dma, overlay.ip_dict[CFG.dma_name])
+        max_bytes = (1 << self.length_width) - 1
+        per_pulse = max(CFG.words_per_pulse, CFG.n_classes) * WORD_BYTES
+        self.max_batch = min(CFG.max_batch, max_bytes // per_pulse)
+        self._in = self._out = None
+
+    # -- buffers ----------------------------------------------------------------------------
+    def _buffers(self, batch: int):
+        if self._in is None or self._in.shape[0] < batch * CFG.words_per_pulse:
+            device = getattr(self.ip, "device", None)
+            self._in = allocate(shape=(batch * CFG.words_per_pulse,), dtype=np.uint32, target=device)
+            self._out = allocate(shape=(batch * CFG.n_classes,), dtype=np.uint32, target=device)
+        return self._in, self._out
+
+    def check_batch_size(self, batch_size: int) -> int:
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if batch_size > self.max_batch:
+            need = batch_size * CFG.words_per_pulse * WORD_BYTES
+            bits = int(np.ceil(np.log2(need + 1)))
+            limit = ("the IP's max_batch (course.ini [stream] max_batch = "
+                     f"{CFG.max_batch})" if self.max_batch == CFG.max_batch else
+                     f"the {self.length_width}-bit length register of {CFG.dma_name!r} "
+                     f"(at most {(1 << self.length_width) - 1} bytes per transfer)")
+            raise ValueError(
+                f"batch_size {batch_size} needs {need} bytes per DMA transfer, more than {limit}: use "
+                f"batch_size <= {self.max_batch}"
+                + ("" if self.max_batch == CFG.max_batch else
+                   f", or rebuild the overlay with the DMA's c_sg_length_width >= {bits}"))
+        return batch_size
+
+    # -- one transfer -----------------------------------------------------------------------
+    def _wait(self, channel, what: str, deadline: float, batch: int):
+        try:
+            while True:
+                if channel.error:
+                    status = self.dma.mmio.read((R.MM2S if what == "send" else R.S2MM) + R.DMASR)
+                    raise BoardError(
+                        f"DMA {what} channel error (DMASR {status:#x}): "
+                        + ("internal error — the IP returned more data than the receive buffer holds, or a "
+                           "zero length" if status & R.SR_INT_ERR else
+                           "the DMA cannot reach the buffer — allocate it with pynq.allocate")
+                        + "; reload the overlay to reset the DMA")
+                if channel.idle:
+                    channel.wait()          # PYNQ's bookkeeping: invalidate caches, bytes transferred
+                    return
+                if time.perf_counter() > deadline:
+                    model = getattr(self.overlay, "dma_model", None)   # emulated overlays know why
+                    cause = ""
+                    if model is not None:
+                        cause = f" [emulation: {model.why_stalled(model.mm2s if what == 'send' else model.s2mm)}]"
+                    raise DMATimeoutError(
+                        f"DMA {what} did not complete within {self.timeout_s:g} s (batch of {batch} pulses): "
+                        + ("the IP is not taking input — was ap_start written, is the IP clocked and out of reset?"
+                           if what == "send" else
+                           "no end of packet from the IP — its output stream must end with TLAST, and the "
+                           "batch register must equal the number of pulses sent")
+                        + "; reload the overlay to reset the DMA and the IP" + cause)
+        except DMATimeoutError:
+            self._reset_dma()
+            raise
+
+    def _reset_dma(self, budget_s: float = 0.2):
+        """Soft-reset the DMA after a timeout so the next transfer is not refused.
+
+        Bounded: PYNQ's ``channel.start()`` spins until the channel runs, which a wedged DMA may
+        never do; here every poll has a deadline and failure is left to the error message
+        (which says: reload the overlay).
+        """
+        mmio = self.dma.mmio
+        try:
+            mmio.write(R.MM2S + R.DMACR, R.CR_RESET)           # resets both channels (PG021)
+            deadline = time.perf_counter() + budget_s
+            while mmio.read(R.MM2S + R.DMACR) & R.CR_RESET and time.perf_counter() < deadline:
+                pass
+            for base, ch in ((R.MM2S, self.dma.sendchannel), (R.S2MM, self.dma.recvchannel)):
+                mmio.write(base + R.DMACR, R.CR_RS)
+                while mmio.read(base + R.DMASR) & R.SR_HALTED and time.perf_counter() < deadline:
+                    pass
+                ch._first_transfer = True      # PYNQ's flag: allow transfer() before the first idle
+        except Exception:  # noqa: BLE001 - a wedged DMA may not come back; the raised error says reload
+            pass
+
+    def run_words(self, words, batch: int) -> tuple[np.ndarray, float]:
+        """One IP run / DMA transfer of ``batch`` pulses given as packed words -> (output words, seconds)."""
+        batch = self.check_batch_size(batch)
+        words = np.asarray(words, dtype=np.uint32).reshape(-1)
+        n_in, n_out = batch * CFG.words_per_pulse, batch * CFG.n_classes
+        if words.size != n_in:
+            raise ValueError(f"{words.size} input words for batch {batch}: need {n_in} "
+                             f"({CFG.words_per_pulse} per pulse, labkit.stream.pack_pulses)")
+        in_buf, out_buf = self._buffers(batch)
+        in_buf[:n_in] = words
+        send, recv = self.dma.sendchannel, self.dma.recvchannel
+        t0 = time.perf_counter()
+        self.ip.launch(batch)                                  # batch register, then ap_start
+        recv.transfer(out_buf, nbytes=n_out * WORD_BYTES)      # arm the receive first ...
+        send.transfer(in_buf, nbytes=n_in * WORD_BYTES)        # ... then stream the pulses in
+        deadline = t0 + self.timeout_s
+        self._wait(send, "send", deadline, batch)
+        self._wait(recv, "receive", deadline, batch)
+        dt = time.perf_counter() - t0
+        got = int(recv.transferred)
+        if got != n_out * WORD_BYTES:
+            raise BoardError(
+                f"short transfer: received {got} of {n_out * WORD_BYTES} bytes for {batch} pulses — the IP "
+                "asserted TLAST early (S2MM stops at TLAST); check the stream wrapper's TLAST logic and the "
+                "batch register; reload the overlay before the next transfer")
+        return np.array(out_buf[:n_out], dtype=np.uint32), dt
+
+    def classify(self, X, batch_size: Optional[int] = None) -> BoardRun:
+        """(n, 161) raw ADC codes -> :class:`BoardRun` (logits, timings, saturation count)."""
+        X = np.asarray(X)
+        if X.dtype.kind not in "iuf":
+            raise ValueError(f"pulses must be integer ADC codes, got dtype {X.dtype}")
+        X = check_pulses(X)
+        if len(X) == 0:
+            raise ValueError("no pulses to classify")
+        batch_size = self.check_batch_size(batch_size or min(self.max_batch, len(X)))
+        n_sat = count_saturating(X, self.input_format)
+        if n_sat:
+            warnings.warn(f"{n_sat} of {len(X)} pulses have baseline-subtracted samples outside "
+                          f"{self.input_format.hls()}: the IP clips them (check the ADC window / baseline)",
+                          InputSaturationWarning, stacklevel=2)
+        words = pack_pulses(X)
+        out, lat = [], []
+        for i in range(0, len(X), batch_size):
+            b = min(batch_size, len(X) - i)
+            w, dt = self.run_words(words[i * CFG.words_per_pulse:(i + b) * CFG.words_per_pulse], b)
+            out.append(w)
+            lat.append(dt)
+        out_words = np.concatenate(out)
+        return BoardRun(words=out_words, logits=decode_logits(out_words, self.logit_format),
+                        batch_size=batch_size, batch_latency_s=lat, n_saturated=n_sat, mode=self.mode)

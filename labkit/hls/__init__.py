@@ -1,0 +1,131 @@
+"""Stage 3: QKeras student -> hls4ml C simulation -> AXI-Stream IP (+ g++ emulation, test vectors).
+
+numpy-only at import time; TensorFlow / QKeras / hls4ml load inside the functions that need
+them.  Modules:
+
+* :mod:`labkit.hls.convert` -- hls4ml configuration (explicit precisions), convert, C simulation,
+  QKeras-vs-csim agreement;
+* :mod:`labkit.hls.wrapper` -- generated ``labkit_params.h``, the stream wrapper, ``libclyc_emu.so``;
+* :mod:`labkit.hls.vectors` -- board test vectors;
+* :mod:`labkit.hls.export` -- Vitis HLS TCL, IP export, csynth report parser;
+* :mod:`labkit.hls.cli` -- ``labkit hls convert|emulate|export``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+
+from ..config import CFG, artifacts_dir
+
+__all__ = ["build_all", "reuse_table", "bench_agreement"]
+
+
+def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
+    """Per dense layer and reuse factor: what hls4ml's rules give, computed from the weights.
+
+    * ``mults`` = n_in * n_out multiplications per inference, ``nonzero`` = unpruned weights;
+    * ``valid`` = whether hls4ml accepts the reuse factor for this layer shape (else it picks the
+      closest valid one) -- ``FPGABackend._validate_reuse_factor``;
+    * ``multiplier_limit`` = DIV_ROUNDUP(n_in*n_out, RF) - n_zeros/RF, the multiplier instances
+      hls4ml's dense config allows (``#pragma HLS ALLOCATION``);
+    * ``ii`` = the dense layer's initiation interval = the RF actually used (each multiplier reused RF times).
+    """
+    import hls4ml
+
+    backend = hls4ml.backends.get_backend("Vitis")
+    rows = []
+    for layer in model.layers:
+        if type(layer).__name__ != "QDense":
+            continue
+        w = np.asarray(layer.kernel_quantizer_internal(layer.kernel))
+        n_in, n_out = w.shape
+        n_zeros = int(np.sum(w == 0))
+        valid = backend.get_valid_reuse_factors(n_in, n_out)
+        for rf in reuse_factors:
+            rows.append({
+                "layer": layer.name, "n_in": n_in, "n_out": n_out, "mults": n_in * n_out,
+                "nonzero": n_in * n_out - n_zeros, "reuse_factor": rf, "valid": rf in valid,
+                "used_rf": rf if rf in valid else backend.get_closest_reuse_factor(valid, rf),
+                "multiplier_limit": math.ceil(n_in * n_out / rf) - n_zeros // rf,
+            })
+    for r in rows:  # what hls4ml would actually build after snapping to a valid RF
+        r["multiplier_limit_used"] = math.ceil(r["mults"] / r["used_rf"]) - (r["mults"] - r["nonzero"]) // r["used_rf"]
+        r["ii"] = r["used_rf"]
+    return rows
+
+
+def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_dir=None,
+              emu_path=None, vectors_dir=None, n_vectors: int = 1024, quiet: bool = False) -> dict:
+    """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does)."""
+    from ..emulation import EmulatedIP
+    from . import convert as conv
+    from .vectors import write_test_vectors
+    from .wrapper import build_emulation
+
+    if model is None:
+        model = conv.load_student()
+    if X_raw is None:
+        from ..data import load_split
+        split = load_split().test
+        X_raw, y = split.X, split.y
+    t0 = time.perf_counter()
+    hls_model = conv.convert(model, output_dir=project_dir, board=board)
+    compile_s = time.perf_counter() - t0
+    agree = conv.agreement(model, hls_model, X_raw)
+    t1 = time.perf_counter()
+    lib = build_emulation(hls_model.config.get_output_dir(), emu_path)
+    emu_s = time.perf_counter() - t1
+    n = min(n_vectors, len(X_raw), CFG.max_batch)
+    labels = y[:n] if y is not None else np.full(n, -1)
+    vec = write_test_vectors(X_raw[:n], labels, agree["qkeras_logits"][:n], agree["csim_logits"][:n],
+                             emu=EmulatedIP(lib), folder=vectors_dir)
+    summary = {k: v for k, v in agree.items() if not k.endswith("_logits")}
+    summary.update(wrapper_words_equal=vec["wrapper_words_equal"], tlast_ok=vec["tlast_ok"],
+                   compile_s=round(compile_s, 1), emulation_build_s=round(emu_s, 1),
+                   project=str(hls_model.config.get_output_dir()), emulation_library=str(lib),
+                   vectors=vec["folder"])
+    if not quiet:
+        print(json.dumps(summary, indent=1))
+    return {"summary": summary, "hls_model": hls_model, "agreement": agree}
+
+
+def bench_agreement(argv=None) -> int:
+    """``labkit bench agreement [--student PATH]``: one JSON line on the full test split."""
+    p = argparse.ArgumentParser(prog="labkit bench agreement",
+                                description="QKeras vs hls4ml C simulation vs stream-wrapper emulation")
+    p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+    p.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    args = p.parse_args(argv)
+
+    from ..data import load_split
+    from ..emulation import EmulatedIP
+    from ..stream import encode_logits, pack_pulses
+    from . import convert as conv
+    from .wrapper import build_emulation
+
+    model = conv.load_student(args.student)
+    test = load_split().test
+    prj = artifacts_dir("hls", "bench", "prj", create=False)
+    t0 = time.perf_counter()
+    hls_model = conv.convert(model, output_dir=prj, board=args.board)
+    compile_s = time.perf_counter() - t0
+    agree = conv.agreement(model, hls_model, test.X)
+    emu = EmulatedIP(build_emulation(prj, artifacts_dir("hls", "bench", "emu") / "libclyc_emu.so"))
+    words = []
+    for start in range(0, len(test.X), CFG.max_batch):
+        chunk = test.X[start:start + CFG.max_batch]
+        words.append(emu.run(len(chunk), pack_pulses(chunk))[0])
+    equal = bool(np.array_equal(np.concatenate(words), encode_logits(agree["csim_logits"])))
+    print(json.dumps({
+        "n": agree["n"],
+        "argmax_agreement": agree["argmax_agreement"],
+        "max_abs_logit_diff": agree["max_abs_logit_diff"],
+        "bit_exact_fraction": agree["bit_exact_fraction"],
+        "wrapper_words_equal": equal,
+        "compile_s": round(compile_s, 1),
+    }))
+    return 0

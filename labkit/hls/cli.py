@@ -1,0 +1,40 @@
+"""``labkit hls convert | emulate | export``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import CFG, artifacts_dir
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="labkit hls", description="hls4ml project, emulation library, "
+                                "test vectors and Vitis HLS IP export of the saved student")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("convert", help="hls4ml project + C simulation + agreement + emulation library + test vectors")
+    c.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+    c.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    c.add_argument("--n-vectors", type=int, default=1024, help="pulses in the board test vectors (one IP run)")
+    e = sub.add_parser("emulate", help="build artifacts/hls/emu/libclyc_emu.so from the written project")
+    e.add_argument("--project", default=None, help="hls4ml project folder (default artifacts/hls/prj)")
+    x = sub.add_parser("export", help="Vitis HLS C synthesis + IP export (skips with one sentence without Vitis)")
+    x.add_argument("--project", default=None, help="hls4ml project folder (default artifacts/hls/prj)")
+    x.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    args = p.parse_args(argv)
+
+    if args.cmd == "convert":
+        from . import build_all
+        from .convert import load_student
+        build_all(load_student(args.student), board=args.board, n_vectors=args.n_vectors)
+        return 0
+    if args.cmd == "emulate":
+        from .wrapper import build_emulation
+        # raises FileNotFoundError naming `labkit hls convert` when no project was written yet
+        build_emulation(args.project or artifacts_dir("hls", "prj", create=False), quiet=False)
+        return 0
+    if args.cmd == "export":
+        from .export import export_ip
+        export_ip(args.project, board=args.board)
+        return 0
+    return 2

@@ -1,0 +1,126 @@
+"""``labkit package``: folder + archive with wheel, INSTALL steps, lab 06, vectors (+ overlay when built)."""
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labkit.config import CFG
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _vectors(folder: Path):
+    """A vectors folder as stage 3 writes it; packaging copies the files verbatim."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, CFG.adc_max + 1, (4, CFG.n_samples)).astype(np.uint16)
+    np.save(folder / "inputs.npy", X)
+    np.save(folder / "input_words.npy", np.zeros(4 * CFG.words_per_pulse, np.uint32))
+    np.save(folder / "expected_words.npy", np.zeros(4 * CFG.n_classes, np.uint32))
+    (folder / "meta.json").write_text(json.dumps({"n": 4}))
+
+
+@pytest.fixture(scope="module")
+def art(tmp_path_factory):
+    if not (ROOT / "labs" / "06_on_board.ipynb").is_file():
+        pytest.skip("labs/06_on_board.ipynb missing")
+    art = tmp_path_factory.mktemp("artifacts")
+    _vectors(art / "hls" / "vectors")
+    return art
+
+
+@pytest.fixture(scope="module")
+def built(art):
+    """``labkit package --board pynq-z1`` once (no overlay: nobody ran Vivado)."""
+    import io
+    import os
+    from contextlib import redirect_stdout
+
+    from labkit.package import main
+
+    old = os.environ.get("LABKIT_ARTIFACTS")
+    os.environ["LABKIT_ARTIFACTS"] = str(art)
+    try:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            rc = main(["--board", "pynq-z1"])
+    finally:
+        if old is None:
+            os.environ.pop("LABKIT_ARTIFACTS")
+        else:
+            os.environ["LABKIT_ARTIFACTS"] = old
+    assert rc == 0
+    return art / "package" / "pynq-z1", art / "package" / "labkit_pynq-z1.tar.gz", out.getvalue()
+
+
+def test_package_contents(built):
+    folder, archive, printed = built
+    assert "No overlay in" in printed                     # one sentence, and the rest is packaged
+    wheels = list((folder / "wheel").glob("labkit-*-py3-none-any.whl"))
+    assert len(wheels) == 1
+    names = zipfile.ZipFile(wheels[0]).namelist()
+    for f in ("labkit/board/__init__.py", "labkit/board/emulated.py", "labkit/stream.py", "labkit/course.ini"):
+        assert f in names
+    assert (folder / "06_on_board.ipynb").is_file()
+    for f in ("meta.json", "inputs.npy", "input_words.npy", "expected_words.npy"):
+        assert (folder / "artifacts" / "hls" / "vectors" / f).is_file()
+    assert not (folder / "artifacts" / "overlay").exists()
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    assert manifest["overlay_included"] is False and manifest["wheel"] == wheels[0].name
+    assert "06_on_board.ipynb" in manifest["files"]
+
+    install = (folder / "INSTALL.md").read_text()
+    for step in ("scp labkit_pynq-z1.tar.gz", "source /etc/profile.d/pynq_venv.sh", "sudo -H",
+                 f"pip install --no-deps --force-reinstall wheel/{wheels[0].name}", "PYNQ_JUPYTER_NOTEBOOKS",
+                 "tar xzf labkit_pynq-z1.tar.gz", "no overlay"):
+        assert step in install, step
+
+    with tarfile.open(archive) as tar:
+        members = tar.getnames()
+    assert "labkit_pynq-z1/INSTALL.md" in members
+    assert f"labkit_pynq-z1/wheel/{wheels[0].name}" in members
+    assert "labkit_pynq-z1/artifacts/hls/vectors/expected_words.npy" in members
+
+
+def test_refuses_to_overwrite(built, art, monkeypatch, capsys):
+    from labkit.package import build_package, main
+
+    folder, archive, _ = built
+    monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
+    before = (folder / "MANIFEST.json").read_text()
+    assert main(["--board", "pynq-z1"]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert (folder / "MANIFEST.json").read_text() == before
+    with pytest.raises(FileExistsError, match="--timestamp"):
+        build_package("pynq-z1", quiet=True)
+
+
+def test_overlay_is_packaged_when_built(art, tmp_path, monkeypatch):
+    from labkit.package import build_package
+
+    monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
+    ov = art / "overlay" / "kv260"
+    ov.mkdir(parents=True)
+    (ov / f"{CFG.overlay_name}.bit").write_bytes(b"bit")
+    (ov / f"{CFG.overlay_name}.hwh").write_text("<hwh/>")
+    first = build_package("kv260", out_root=tmp_path, quiet=True)
+    target = Path(first["folder"]) / "artifacts" / "overlay" / "kv260"
+    assert first["overlay_included"] and (target / f"{CFG.overlay_name}.bit").read_bytes() == b"bit"
+    assert "no overlay" not in (Path(first["folder"]) / "INSTALL.md").read_text()
+    again = build_package("kv260", out_root=tmp_path, timestamp=True, quiet=True)   # new folder
+    assert again["folder"] != first["folder"] and Path(first["folder"]).is_dir()
+    forced = build_package("kv260", out_root=tmp_path, force=True, quiet=True)
+    assert forced["folder"] == first["folder"]
+
+
+def test_missing_vectors_name_the_fix(tmp_path, monkeypatch):
+    from labkit.package import build_package
+
+    monkeypatch.setenv("LABKIT_ARTIFACTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="lab 04"):
+        build_package("pynq-z1", quiet=True)
+    with pytest.raises(KeyError, match="unknown board"):
+        build_package("zcu104", quiet=True)
