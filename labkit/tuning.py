@@ -41,12 +41,46 @@ def _early_stopping(patience: int):
                                             restore_best_weights=True)
 
 
+_TUNER_CLASS = None
+
+
+def _progress_tuner_class():
+    """``kt.BayesianOptimization`` with a progress bar over trials (score of the last, best so far)."""
+    global _TUNER_CLASS
+    if _TUNER_CLASS is None:
+        import keras_tuner as kt
+        from tqdm.auto import tqdm
+
+        class BayesianOptimizationWithProgress(kt.BayesianOptimization):
+            def on_search_begin(self):
+                super().on_search_begin()
+                done = sum(1 for t in self.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID"))
+                self._bar = tqdm(total=self.oracle.max_trials, initial=min(done, self.oracle.max_trials),
+                                 desc=f"{self.project_name} trials", unit="trial")
+
+            def on_trial_end(self, trial):
+                super().on_trial_end(trial)
+                best = self.oracle.get_best_trials(1)
+                self._bar.set_postfix(last=f"{trial.score:.4f}" if trial.score is not None else trial.status,
+                                      best=f"{best[0].score:.4f}" if best and best[0].score is not None else "-")
+                self._bar.update(1)
+
+            def on_search_end(self):
+                super().on_search_end()
+                self._bar.close()
+
+        _TUNER_CLASS = BayesianOptimizationWithProgress
+    return _TUNER_CLASS
+
+
 def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = False,
                directory: Optional[Path] = None):
+    """A resumable ``keras_tuner.BayesianOptimization`` (objective: validation accuracy) under
+    ``artifacts/tuning/<project>``, showing a progress bar over its trials."""
     import keras_tuner as kt
     directory = Path(directory or artifacts_dir("tuning"))
     try:
-        return kt.BayesianOptimization(
+        return _progress_tuner_class()(
             hypermodel, objective=kt.Objective("val_accuracy", "max"), max_trials=max_trials,
             seed=CFG.seed, directory=str(directory), project_name=project, overwrite=overwrite,
             max_consecutive_failed_trials=max_trials)

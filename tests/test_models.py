@@ -174,16 +174,18 @@ def test_checkpoint_save_keeps_previous(tmp_path):
     assert (tmp_path / "student.prev.h5").exists() and checkpoints.info(path)["note"] == 2
 
 
-def test_search_resumes_and_corrupt_state_is_explained(tmp_path):
+def test_search_resumes_and_corrupt_state_is_explained(tmp_path, capfd):
     split = _toy_split(300)
     training = CFG.training_fast
     hm = models.TeacherHyperModel(max_layers=1)
     tuner, hp = tuning.search(hm, split, "t", trials=2, epochs=1, training=training, directory=tmp_path)
     done = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
     assert len(done) == 2
+    assert "t trials: 100%" in capfd.readouterr().err          # per-trial progress display
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("trial.json")}
     tuner2, hp2 = tuning.search(hm, split, "t", trials=2, epochs=1, training=training, directory=tmp_path)
     assert hp2.values == hp.values
+    assert "2 finished trial(s) reused" in capfd.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("trial.json")} == mtimes   # nothing retrained
     (tmp_path / "t" / "oracle.json").write_text("{not json")
     with pytest.raises(ValueError, match="overwrite=True"):
