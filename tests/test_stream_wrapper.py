@@ -197,6 +197,21 @@ def test_test_vectors_round_trip(build, pulses, csim, tmp_path):
     json.dumps(meta)  # plain JSON types only
 
 
+def test_test_vectors_larger_than_one_ip_run(build, tmp_path):
+    """The whole test split may exceed max_batch: vectors are then several IP runs, each closed by TLAST."""
+    from labkit.hls.convert import csim_logits, qkeras_logits
+    from labkit.hls.testing import toy_pulses
+    from labkit.hls.vectors import write_test_vectors
+    X, y = toy_pulses(CFG.max_batch + 5, seed=11)
+    summary = write_test_vectors(X, y, qkeras_logits(build["model"], X), csim_logits(build["hls_model"], X),
+                                 emu=EmulatedIP(build["lib"]), folder=tmp_path)
+    assert summary["wrapper_words_equal"] and summary["tlast_ok"] and summary["n"] == len(X)
+    vec = load_test_vectors(tmp_path)
+    assert vec["meta"]["batch"] == CFG.max_batch
+    last = vec["expected_last"]
+    assert np.flatnonzero(last).tolist() == [CFG.max_batch * CFG.n_classes - 1, len(last) - 1]
+
+
 def test_load_test_vectors_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="labkit hls convert"):
         load_test_vectors(tmp_path)

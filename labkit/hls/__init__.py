@@ -59,7 +59,7 @@ def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
 
 
 def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_dir=None,
-              emu_path=None, vectors_dir=None, n_vectors: int = 1024, quiet: bool = False) -> dict:
+              emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False) -> dict:
     """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does)."""
     from ..emulation import EmulatedIP
     from . import convert as conv
@@ -79,7 +79,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_di
     t1 = time.perf_counter()
     lib = build_emulation(hls_model.config.get_output_dir(), emu_path)
     emu_s = time.perf_counter() - t1
-    n = min(n_vectors, len(X_raw), CFG.max_batch)
+    n = len(X_raw) if n_vectors is None else min(n_vectors, len(X_raw))   # default: the whole test split
     labels = y[:n] if y is not None else np.full(n, -1)
     vec = write_test_vectors(X_raw[:n], labels, agree["qkeras_logits"][:n], agree["csim_logits"][:n],
                              emu=EmulatedIP(lib), folder=vectors_dir)

@@ -15,10 +15,12 @@ def _fmt(f: FixedFormat) -> dict:
     return {"width": f.width, "integer": f.integer, "signed": f.signed, "hls": f.hls()}
 
 
-def vector_meta(n: int) -> dict:
+def vector_meta(n: int, batch: int) -> dict:
     return {
         "n": int(n),
-        "batch": int(n),  # the vectors are ONE IP run: write batch=n, one DMA transfer each way
+        # the expected words were produced by IP runs of `batch` pulses (the last run may be
+        # shorter): TLAST closes each run
+        "batch": int(batch),
         "n_samples": CFG.n_samples,
         "n_out": CFG.n_classes,
         "words_per_pulse": CFG.words_per_pulse,
@@ -49,21 +51,30 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
                        folder=None) -> dict:
     """Write inputs, stream words, expected output words (from the emulation library) and meta.json.
 
-    ``X_raw`` (n <= max_batch) is sent as one IP run.  Returns a summary dict, including
-    ``wrapper_words_equal``: the emulated IP's words == the C simulation's logits encoded with
-    ``CFG.logit_format`` (bit for bit).
+    ``X_raw`` (any number of pulses, e.g. the whole test split) is sent as IP runs of up to
+    ``CFG.max_batch`` pulses.  Returns a summary dict, including ``wrapper_words_equal``: the
+    emulated IP's words == the C simulation's logits encoded with ``CFG.logit_format`` (bit for
+    bit), and ``tlast_ok``: exactly one TLAST, on the last word of every run.
     """
     X = np.asarray(X_raw, dtype=np.uint16)
     n = len(X)
-    if not 0 < n <= CFG.max_batch:
-        raise ValueError(f"test vectors are one IP run: 1…{CFG.max_batch} pulses (CFG.max_batch), got {n}")
+    if n == 0:
+        raise ValueError("test vectors need at least one pulse")
     folder = Path(folder) if folder is not None else artifacts_dir("hls", "vectors")
     folder.mkdir(parents=True, exist_ok=True)
     emu = emu or EmulatedIP()
     words = pack_pulses(X)
-    expected, last, consumed = emu.run(n, words)
-    if consumed != words.size:
-        raise RuntimeError(f"emulated IP read {consumed} of {words.size} input words")
+    batch = min(n, CFG.max_batch)
+    expected_parts, last_parts, tlast_ok = [], [], True
+    for start in range(0, n, batch):
+        chunk = pack_pulses(X[start:start + batch])
+        out, last, consumed = emu.run(len(chunk) // CFG.words_per_pulse, chunk)
+        if consumed != chunk.size:
+            raise RuntimeError(f"emulated IP read {consumed} of {chunk.size} input words")
+        tlast_ok &= bool(last[-1] and last.sum() == 1)
+        expected_parts.append(out)
+        last_parts.append(last)
+    expected, last = np.concatenate(expected_parts), np.concatenate(last_parts)
     csim_words = encode_logits(csim_logits)
     arrays = {
         "inputs": X,
@@ -76,10 +87,10 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
     }
     for name, arr in arrays.items():
         np.save(folder / f"{name}.npy", arr, allow_pickle=False)
-    (folder / "meta.json").write_text(json.dumps(vector_meta(n), indent=2) + "\n")
+    (folder / "meta.json").write_text(json.dumps(vector_meta(n, batch), indent=2) + "\n")
     return {
         "folder": str(folder),
         "n": n,
         "wrapper_words_equal": bool(np.array_equal(expected, csim_words)),
-        "tlast_ok": bool(last[-1] and last.sum() == 1),
+        "tlast_ok": tlast_ok,
     }
