@@ -40,11 +40,17 @@ class TeacherHyperModel(kt.HyperModel):
         return _compile(tf.keras.Model(inputs, logits, name="teacher"), hp.Choice("learning_rate", LEARNING_RATES))
 
 
-def qdense(units: int, name: str):
+# Hidden-layer biases start slightly positive: a 1–5-unit quantized ReLU layer initialised with zero
+# biases is often dead from the first step (all pre-activations < 0, no gradient). Measured here on
+# a 161-5-1-2 student: 5 of 6 seeds never left 50 % accuracy with 0.0, all 6 learnt with 0.1.
+HIDDEN_BIAS_INIT = 0.1
+
+
+def qdense(units: int, name: str, bias_init: float = 0.0):
     from qkeras import QDense, quantized_bits
     q = quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1)
     return QDense(units, kernel_quantizer=q, bias_quantizer=quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1),
-                  name=name)
+                  bias_initializer=tf.keras.initializers.Constant(bias_init), name=name)
 
 
 def qrelu(name: str):
@@ -58,7 +64,7 @@ def build_student(units, *, schedule=None) -> tf.keras.Model:
     inputs = tf.keras.Input((CFG.n_samples,), name="pulse")
     x = inputs
     for i, u in enumerate(units):
-        x = wrap(qdense(u, f"dense_{i}"))(x)
+        x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT))(x)
         x = qrelu(f"relu_{i}")(x)
     logits = wrap(qdense(CFG.n_classes, "logits"))(x)
     return tf.keras.Model(inputs, logits, name="student")

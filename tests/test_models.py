@@ -201,3 +201,15 @@ def test_final_model_is_rebuilt_from_best_hp(tmp_path):
     model, _ = tuning.train_final(hm, hp, split, epochs=1, training=CFG.training_fast, progress=False)
     units = [l.units for l in model.layers if isinstance(l, tf.keras.layers.Dense)][:-1]
     assert units == [hp.get(f"units_{i}") for i in range(hp.get("layers"))]
+
+
+def test_hidden_units_do_not_start_dead():
+    """Tiny quantized ReLU layers start with positive biases (zero biases left most seeds dead)."""
+    student = models.build_student([5, 1])
+    for layer in student.layers:
+        if layer.name.startswith("dense_"):
+            assert (layer.get_weights()[1] > 0).all()
+    assert not student.get_layer("logits").get_weights()[1].any()
+    x, _ = tuning.xy(_toy_split(200).train)
+    hidden = tf.keras.Model(student.inputs, student.get_layer("relu_1").output)(x)
+    assert float(tf.reduce_max(hidden)) > 0        # the 1-unit bottleneck is alive at the start
