@@ -85,7 +85,9 @@ def sparsity_for(units, target: float, max_nonzero: int | None, ceiling: float =
     """Kernel sparsity for a student: the config target, raised when needed so the pruned
     network fits ``max_nonzero`` parameters (wide layers are pruned harder)."""
     kernels, biases = _sizes(units)
-    need = 1 - (max_nonzero - biases) / kernels if max_nonzero else 0.0
+    # pruning rounds the zero count per layer: keep one weight of slack per kernel
+    slack = len(units) + 1
+    need = 1 - (max_nonzero - biases - slack) / kernels if max_nonzero else 0.0
     return float(min(ceiling, max(target, need)))
 
 
