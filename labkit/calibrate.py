@@ -69,9 +69,6 @@ def default_real_path() -> Path:
 # per-pulse measurements
 # ------------------------------------------------------------------------------------------
 
-_smooth, _crossing_before, _interp_rows = smooth, crossing_before, interp_rows
-
-
 def pulse_measurements(traces) -> Dict[str, np.ndarray]:
     """Per-pulse figures (arrays) of raw traces from raw sample 0 (see the module docstring)."""
     X = np.asarray(traces, dtype=np.float64)
@@ -81,14 +78,14 @@ def pulse_measurements(traces) -> Dict[str, np.ndarray]:
     base = X[:, :BASELINE_SAMPLES].mean(axis=1)
     sigma = X[:, :BASELINE_SAMPLES].std(axis=1)
     p = base[:, None] - X
-    ps = _smooth(p)
+    ps = smooth(p)
     ipk = BASELINE_SAMPLES + ps[:, BASELINE_SAMPLES:].argmax(axis=1)
     amp = ps[np.arange(len(X)), ipk]
     safe = np.where(amp > 0, amp, np.nan)
     pn = p / safe[:, None]
     psn = ps / safe[:, None]
-    t10 = _crossing_before(pn, ipk, 0.1)
-    t90 = _crossing_before(psn, ipk, 0.9)
+    t10 = crossing_before(pn, ipk, 0.1)
+    t90 = crossing_before(psn, ipk, 0.9)
     # decay: first smoothed sample after the peak below 1/e
     k = np.arange(X.shape[1])
     after = (psn < 1 / np.e) & (k[None, :] > ipk[:, None])
@@ -108,7 +105,7 @@ def pulse_measurements(traces) -> Dict[str, np.ndarray]:
         "decay_us": np.where(has, (tdec - ipk) / per, np.nan),
     }
     for d in (0.1, 0.2, 0.4):
-        out[f"h_{d}"] = _interp_rows(pn, t10 + d * per)
+        out[f"h_{d}"] = interp_rows(pn, t10 + d * per)
     return out
 
 
