@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import CFG, artifacts_dir
+from .config import artifacts_dir
 
 
 def teacher_path() -> Path:

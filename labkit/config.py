@@ -63,15 +63,19 @@ class FixedFormat:
         return f"{kind}<{self.width},{self.integer}>"
 
     # -- bit patterns (two's complement), never value conversions ---------------------------
-    def to_bits(self, values) -> np.ndarray:
-        """Values that lie exactly on this format's grid -> raw two's-complement bit patterns."""
+    def _integers(self, values) -> np.ndarray:
+        """Values that lie exactly on this format's grid and range -> value / lsb as int64."""
         v = np.asarray(values, dtype=np.float64)
         q = np.round(v / self.lsb)
         if not np.array_equal(q * self.lsb, v):
             raise ValueError(f"values are not on the {self.hls()} grid (lsb {self.lsb}); quantise first")
         if v.size and (v.min() < self.min or v.max() > self.max):
             raise ValueError(f"values outside the {self.hls()} range [{self.min}, {self.max}]")
-        return q.astype(np.int64) & ((1 << self.width) - 1)
+        return q.astype(np.int64)
+
+    def to_bits(self, values) -> np.ndarray:
+        """Values that lie exactly on this format's grid -> raw two's-complement bit patterns."""
+        return self._integers(values) & ((1 << self.width) - 1)
 
     def from_bits(self, bits) -> np.ndarray:
         """Raw bit patterns (any integer dtype; upper bits ignored) -> float values."""
@@ -82,8 +86,7 @@ class FixedFormat:
 
     def to_word(self, values) -> np.ndarray:
         """Values -> 32-bit stream words: the bit pattern sign-extended to 32 bits."""
-        raw = self.from_bits(self.to_bits(values)) / self.lsb
-        return raw.astype(np.int64).astype(np.int32).view(np.uint32)
+        return self._integers(values).astype(np.int32).view(np.uint32)
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,18 @@ def labs(folder: Path | None = None):
     return found
 
 
+def _client(nb, path: Path, timeout: int = 3600):
+    """A headless kernel that runs ``nb`` with the notebook's folder as working directory."""
+    from nbclient import NotebookClient
+    return NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+
+
 def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = _client(nb, path, timeout)
     t0 = time.time()
     status, error = "ok", ""
     try:
@@ -50,10 +55,9 @@ def refresh_checked_outputs(path: Path) -> int:
     """Execute a lab and store outputs only for its ``# NBVAL_CHECK_OUTPUT`` cells (for nbval);
     every other cell is left without output.  Returns the number of checked cells."""
     import nbformat
-    from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    _client(nb, path).execute()
     n = 0
     for cell in nb.cells:
         if cell.cell_type != "code":

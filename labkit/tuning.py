@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from .config import CFG, Training, artifacts_dir
-from .data import Split, load, load_split, preprocess, split as split_data
+from .data import Split, load_split, preprocess
 
 
 def seed_everything(seed: int = CFG.seed) -> None:

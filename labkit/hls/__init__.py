@@ -102,7 +102,7 @@ def bench_agreement(argv=None) -> int:
     args = p.parse_args(argv)
 
     from ..data import load_split
-    from ..emulation import EmulatedIP
+    from ..emulation import LIB_NAME, EmulatedIP
     from ..stream import encode_logits, pack_pulses
     from . import convert as conv
     from .wrapper import build_emulation
@@ -114,7 +114,7 @@ def bench_agreement(argv=None) -> int:
     hls_model = conv.convert(model, output_dir=prj, board=args.board)
     compile_s = time.perf_counter() - t0
     agree = conv.agreement(model, hls_model, test.X)
-    emu = EmulatedIP(build_emulation(prj, artifacts_dir("hls", "bench", "emu") / "libclyc_emu.so"))
+    emu = EmulatedIP(build_emulation(prj, artifacts_dir("hls", "bench", "emu") / LIB_NAME))
     words = []
     for start in range(0, len(test.X), CFG.max_batch):
         chunk = test.X[start:start + CFG.max_batch]

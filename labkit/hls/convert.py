@@ -109,16 +109,10 @@ def exact_accumulator(x: Precision, w: Precision, b: Precision | None, fan_in: i
 
 def load_student(path=None):
     """The saved, pruning-stripped QKeras student (``artifacts/student/student.h5``)."""
-    import tensorflow as tf
-    from qkeras.utils import _add_supported_quantized_objects
+    from ..checkpoints import student_path
+    from ..compress import load_model
 
-    path = Path(path) if path is not None else artifacts_dir("student", create=False) / "student.h5"
-    if not path.is_file():
-        raise FileNotFoundError(f"student model {path} not found: train it with lab 03 "
-                                "(labkit.checkpoints.student_model()) or pass --student PATH")
-    co = {}
-    _add_supported_quantized_objects(co)
-    return tf.keras.models.load_model(path, custom_objects=co, compile=False)
+    return load_model(Path(path) if path is not None else student_path())
 
 
 def describe_layers(model):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CFG
+from ..emulation import LIB_NAME
 
 SEED = 1234
 #: deliberately broken wrapper variants (compiled with -D<macro>) the checks must catch
@@ -84,10 +85,10 @@ def toy_build(bugs: bool = True):
     model = toy_student()
     hls_model = convert.convert(model, output_dir=tmp / "prj", compile=False)
     prj = tmp / "prj"
-    jobs = {"csim": hls_model.compile, "emu": lambda: build_emulation(prj, tmp / "emu" / "libclyc_emu.so")}
+    jobs = {"csim": hls_model.compile, "emu": lambda: build_emulation(prj, tmp / "emu" / LIB_NAME)}
     if bugs:
         for name, macro in BUG_VARIANTS.items():
-            jobs[name] = functools.partial(build_emulation, prj, tmp / name / "libclyc_emu.so", (macro,))
+            jobs[name] = functools.partial(build_emulation, prj, tmp / name / LIB_NAME, (macro,))
     timings = {"student_s": time.perf_counter() - t0}
     results = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # g++ runs release the GIL; 2 cores

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CFG, FixedFormat, artifacts_dir
-from ..emulation import CTRL_BITS, REGISTER_MAP, EmulatedIP
+from ..config import CFG, FixedFormat
+from ..emulation import CTRL_BITS, REGISTER_MAP, EmulatedIP, default_vectors_dir
 from ..stream import encode_logits, pack_pulses
 
 
@@ -60,7 +60,7 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
     n = len(X)
     if n == 0:
         raise ValueError("test vectors need at least one pulse")
-    folder = Path(folder) if folder is not None else artifacts_dir("hls", "vectors")
+    folder = Path(folder) if folder is not None else default_vectors_dir()
     folder.mkdir(parents=True, exist_ok=True)
     emu = emu or EmulatedIP()
     words = pack_pulses(X)

@@ -14,7 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..config import CFG, artifacts_dir
+from ..config import CFG
+from ..emulation import default_lib_path
 
 CPP_DIR = Path(__file__).with_name("cpp")
 WRAPPER_FILES = ("labkit_axis.h", "clyc_classifier.h", "clyc_classifier.cpp")
@@ -95,7 +96,7 @@ def build_emulation(project_dir, out_path=None, defines=(), quiet=True) -> Path:
     """
     project_dir = Path(project_dir).resolve()
     fw = install_wrapper(project_dir)
-    out_path = Path(out_path) if out_path is not None else artifacts_dir("hls", "emu") / "libclyc_emu.so"
+    out_path = Path(out_path) if out_path is not None else default_lib_path()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     cmd = [compiler(), "-O2", "-fPIC", "-shared", "-std=c++14",
