@@ -109,6 +109,26 @@ class Board:
     clk_source_property: str
     clk_source: str
     dma_addr_width: int
+    yosys_family: str = "xc7"
+    adder_delay_ns: float = 1.0
+    device_luts: int = 0
+    device_ffs: int = 0
+    device_dsps: int = 0
+    device_carry: int = 0
+
+    def latency_cutoff(self, clock_mhz: float) -> int:
+        """Adder levels per pipeline stage at ``clock_mhz`` (da4ml's ``latency_cutoff``)."""
+        return max(1, int(1000.0 / clock_mhz / self.adder_delay_ns + 1e-9))
+
+    def device_totals(self) -> Dict[str, int]:
+        return {"lut": self.device_luts, "ff": self.device_ffs, "dsp": self.device_dsps, "carry": self.device_carry}
+
+
+@dataclass(frozen=True)
+class Rtl:
+    clock_mhz: float
+    top: str
+    core: str
 
 
 @dataclass(frozen=True)
@@ -167,6 +187,7 @@ class Config:
     clock_mhz: float
     vivado_versions: Tuple[str, ...]
     boards: Dict[str, Board] = field(default_factory=dict)
+    rtl: Rtl = None
     training_full: Training = None
     training_fast: Training = None
 
@@ -232,7 +253,11 @@ def load(path: Path = INI_PATH) -> Config:
         if section.startswith("board:"):
             b = dict(ini[section])
             key = section.split(":", 1)[1]
-            boards[key] = Board(key=key, dma_addr_width=int(b.pop("dma_addr_width")), **b)
+            ints = {k: int(b.pop(k)) for k in ("dma_addr_width", "device_luts", "device_ffs", "device_dsps",
+                                                "device_carry") if k in b}
+            if "adder_delay_ns" in b:
+                b["adder_delay_ns"] = float(b["adder_delay_ns"])
+            boards[key] = Board(key=key, **ints, **b)
     t = ini["training"]
 
     def training(prefix: str) -> Training:
@@ -285,6 +310,7 @@ def load(path: Path = INI_PATH) -> Config:
         clock_mhz=o.getfloat("clock_mhz"),
         vivado_versions=_list(o["vivado_versions"]),
         boards=boards,
+        rtl=Rtl(clock_mhz=ini["rtl"].getfloat("clock_mhz"), top=ini["rtl"]["top"], core=ini["rtl"]["core"]),
         training_full=training(""),
         training_fast=training("fast_"),
     )

@@ -1,0 +1,202 @@
+"""QKeras student -> da4ml combinational logic -> fully pipelined Verilog core (+ Verilator emulator).
+
+da4ml's own Keras front end needs Keras 3 / HGQ2, so the student's *quantized* weights are
+replayed through da4ml's tracing API: a symbolic input vector in the course's input format
+(``CFG.input_format``, the same ap_fixed<12,4> the HLS path feeds hls4ml), then per layer
+
+* ``QDense``: ``h @ W + b`` with the quantized kernel and bias -- da4ml turns every constant
+  matrix-vector product into shift-and-add trees (distributed arithmetic, no multipliers);
+* ``quantized_relu(bits, integer)``: round half to even, then clip to [0, 2**integer - lsb]
+  (= ap_ufixed<bits, integer, AP_RND_CONV, AP_SAT>, what QKeras computes);
+* logits: ``CFG.logit_format`` with the same rounding and saturation as the HLS path.
+
+Only the rounding needs care: da4ml offers truncation and round-half-up, so half-to-even is built
+from them (:func:`round_half_even`).  The precisions come from :mod:`labkit.hls.convert` -- the
+RTL and the HLS path read the student's quantizers through the same functions.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import CFG, artifacts_dir
+from . import tools
+
+
+def round_half_even(v, k: int, i: int, f: int, overflow: str):
+    """``v`` (one da4ml FixedVariable) -> fixed<k, i, f> rounding half to even, then ``overflow``.
+
+    With ``v`` an integer A at its own resolution 2**-F (F > f) and s = F - f:
+    half-to-even(A) = (A + 2**(s-1) - 1 + bit_s(A)) >> s, i.e. round-half-up of
+    ``v - 2**-F`` when the kept LSB is 0 and of ``v`` when it is 1.
+    """
+    F = int(v.kif[2])
+    if F <= f:       # nothing below the new LSB: no rounding
+        return v.quantize(k, i, f, overflow, "TRN")
+    lsb_kept = (v * 2.0 ** f).quantize(0, 1, 0, "WRAP", "TRN")   # bit at weight 2**-f, 0 or 1
+    return (v + (lsb_kept - 1) * 2.0 ** -F).quantize(k, i, f, overflow, "RND")
+
+
+def _apply(array, fn):
+    from da4ml.trace import FixedVariableArray
+    vars_ = np.array([fn(v) for v in np.ravel(array._vars)], dtype=object).reshape(array._vars.shape)
+    return FixedVariableArray(vars_, array.solver_options, hwconf=array.hwconf)
+
+
+def _kif(p) -> tuple:
+    """labkit Precision (ap_fixed width/integer/signed) -> da4ml (k, i, f); da4ml's i excludes the sign."""
+    k = 1 if p.signed else 0
+    return k, p.integer - k, p.frac
+
+
+def layer_steps(model) -> list:
+    """[(kind, name, payload)] of the student: ('dense', name, (W, b)) / ('relu', name, Precision)."""
+    from ..hls.convert import bits_precision, describe_layers, relu_precision
+
+    steps = []
+    for kind, layer in describe_layers(model)[1:]:
+        if kind == "QDense":
+            w_p = bits_precision(layer.kernel_quantizer_internal)
+            W = np.asarray(layer.kernel_quantizer_internal(layer.kernel), np.float64)
+            b = (np.asarray(layer.bias_quantizer_internal(layer.bias), np.float64) if layer.use_bias
+                 else np.zeros(W.shape[1]))
+            for name, arr in (("kernel", W), ("bias", b)):
+                off = arr * 2.0 ** w_p.frac - np.round(arr * 2.0 ** w_p.frac)
+                if np.any(off != 0):
+                    raise ValueError(f"{layer.name} {name} is not on the {w_p.hls4ml()} grid: the student "
+                                     "must use quantized_bits(bits, integer, alpha=1)")
+            steps.append(("dense", layer.name, (W, b)))
+        else:
+            steps.append(("relu", layer.name, relu_precision(layer.quantizer)))
+    return steps
+
+
+def trace(model):
+    """The student as da4ml combinational logic: returns ``(CombLogic, info dict)``."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    from ..hls.convert import Precision
+
+    if model.input_shape[1:] != (CFG.n_samples,):
+        raise ValueError(f"student input shape {model.input_shape[1:]} != ({CFG.n_samples},) of course.ini")
+    inp = FixedVariableArrayInput((CFG.n_samples,), hwconf=HWConfig(1, -1, -1))
+    h = quantize(inp, *_kif(Precision.of(CFG.input_format)))
+    nonzero = 0
+    for kind, _name, payload in layer_steps(model):
+        if kind == "dense":
+            W, b = payload
+            nonzero += int(np.count_nonzero(W) + np.count_nonzero(b))
+            h = h @ W + b
+        else:
+            k, i, f = _kif(payload)
+            h = _apply(h, lambda v: round_half_even(v, k, i, f, "SAT"))
+    lk, li, lf = _kif(Precision.of(CFG.logit_format))
+    out = _apply(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
+    comb = comb_trace(inp, out)
+    return comb, {"nonzero": nonzero}
+
+
+@dataclass
+class Core:
+    """A written RTL core: where, its pipeline and the bit layout of its ports."""
+
+    folder: str
+    name: str
+    board: str
+    clock_mhz: float
+    latency_cutoff: int
+    stages: int                 # pipeline stages (comb blocks between registers)
+    latency_cycles: int         # rising edges from input to output (registers in the path)
+    in_width: int               # bits per input in <name>_wrapper's model_inp
+    in_frac: int
+    out_width: int              # bits per logit in <name>_wrapper's model_out
+    out_frac: int
+    est_luts: float             # da4ml's own estimate
+    est_ffs: int
+    nonzero: int
+    trace_s: float
+    sources: list = field(default_factory=list)   # Verilog files, relative to folder
+    emulator_compiled: bool = False
+
+    def meta(self) -> dict:
+        return asdict(self)
+
+
+def _uniform_layout(qints):
+    """(width, frac) of da4ml's regular port layout (every element widened to the largest k+i / f)."""
+    from da4ml.types import minimal_kif
+    ks, is_, fs = zip(*map(minimal_kif, qints))
+    return max(is_) + max(ks) + max(fs), max(fs)
+
+
+def build_core(model, folder=None, board: str = "pynq-z1", clock_mhz: float | None = None,
+               latency_cutoff: int | None = None):
+    """Trace the student and write the pipelined Verilog project; returns ``(Core, RTLModel)``.
+
+    The pipeline cut follows the board's adder delay at ``clock_mhz`` (course.ini [rtl]),
+    unless ``latency_cutoff`` (adder levels per stage) is given.
+    """
+    reason = tools.missing("da4ml")
+    if reason:
+        raise RuntimeError(reason)
+    from da4ml.codegen import RTLModel
+
+    b = CFG.board(board)
+    clock_mhz = float(clock_mhz or CFG.rtl.clock_mhz)
+    cutoff = int(latency_cutoff or b.latency_cutoff(clock_mhz))
+    folder = Path(folder) if folder is not None else artifacts_dir("rtl", "core", create=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    comb, info = trace(model)
+    trace_s = time.perf_counter() - t0
+    rtl = RTLModel(comb, CFG.rtl.core, folder, flavor="verilog", latency_cutoff=cutoff,
+                   clock_period=1000.0 / clock_mhz, part_name=b.part, print_latency=False)
+    rtl.write()
+    pipe = rtl._pipe
+    in_w, in_f = _uniform_layout(comb.inp_qint)
+    out_w, out_f = _uniform_layout(comb.out_qint)
+    fmt = CFG.input_format
+    if in_f != fmt.frac or in_w > fmt.width:
+        raise ValueError(f"the traced core takes inputs of {in_w} bits with {in_f} fraction bits, not "
+                         f"{fmt.hls()}: every input must be quantized to course.ini [input_stage]")
+    lf = CFG.logit_format
+    if out_f > lf.frac or out_w - out_f > lf.integer:
+        raise ValueError(f"core logits ({out_w} bits, {out_f} fraction) do not fit {lf.hls()}")
+    src = folder / "src"
+    used = {"binop.v", "multiplier.v", "mux.v", "negative.v", "shift_adder.v"}
+    if any((src / "memfiles").glob("*")):
+        used.add("lookup_table.v")
+    sources = sorted(str(p.relative_to(folder)) for p in src.glob("*.v"))
+    sources += sorted(str(p.relative_to(folder)) for p in (src / "static").glob("*.v") if p.name in used)
+    core = Core(
+        folder=str(folder), name=CFG.rtl.core, board=board, clock_mhz=clock_mhz, latency_cutoff=cutoff,
+        stages=len(pipe.solutions), latency_cycles=len(pipe.solutions) + 1,
+        in_width=in_w, in_frac=in_f, out_width=out_w, out_frac=out_f,
+        est_luts=float(round(comb.cost, 1)), est_ffs=int(pipe.reg_bits), nonzero=info["nonzero"],
+        trace_s=round(trace_s, 2), sources=sources)
+    (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
+    return core, rtl
+
+
+def compile_emulator(core: Core, rtl, verbose: bool = False) -> float:
+    """Verilate the core into da4ml's emulator library (``rtl.predict``); returns seconds."""
+    reason = tools.missing("verilator", "g++")
+    if reason:
+        raise RuntimeError(reason)
+    t0 = time.perf_counter()
+    with tools.verilator_environment():
+        rtl.compile(verbose=verbose, openmp=False, nproc=2)
+    core.emulator_compiled = True
+    return time.perf_counter() - t0
+
+
+def emulator_logits(rtl, X_raw) -> np.ndarray:
+    """Logits of the Verilated core for raw pulses (the input stage in numpy, as the wrapper does it)."""
+    from ..data.prep import preprocess
+    x = np.ascontiguousarray(preprocess(X_raw), dtype=np.float64)
+    return np.asarray(rtl.predict(x, n_threads=1), np.float64).reshape(len(x), -1)
