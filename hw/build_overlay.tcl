@@ -1,11 +1,15 @@
 # hw/build_overlay.tcl -- the labkit overlay (block design -> bitstream) for one board.
 #
-#   vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir>
+#   vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir> ?<ip_kind>?
 #
 #   <board>    a [board:<key>] section of labkit/course.ini (pynq-z1, kv260)
-#   <ip_repo>  the folder with the exported classifier IP (make ip -> artifacts/hls/ip)
+#   <ip_repo>  the folder with the classifier IP: the exported HLS IP (make ip -> artifacts/hls/ip),
+#              or with ip_kind rtl the RTL twin's folder (labkit rtl build -> artifacts/rtl/ip)
 #   <out_dir>  receives <overlay_name>.bit, .hwh (same basename, what PYNQ's Overlay() loads)
 #              and .xsa; the Vivado project goes to <out_dir>/vivado
+#   <ip_kind>  hls (default): the Vitis HLS IP by its VLNV; rtl: the Verilog files listed in
+#              <ip_repo>/sources.f, added to the project, the classifier a module-reference cell
+#              of course.ini [rtl] top.  Same port and interface names, so the rest is shared.
 #
 # Every number and name comes from labkit/course.ini (LABKIT_INI overrides its path), so the
 # board driver (labkit), the HLS IP and this design agree.  The design:
@@ -28,13 +32,17 @@ proc fail {message} {
 
 # -- arguments ----------------------------------------------------------------------------------
 if {[info commands create_bd_design] eq ""} {
-    puts stderr "ERROR: \[labkit\] this script runs inside Vivado: vivado -mode batch -source [info script] -tclargs <board> <ip_repo> <out_dir>"
+    puts stderr "ERROR: \[labkit\] this script runs inside Vivado: vivado -mode batch -source [info script] -tclargs <board> <ip_repo> <out_dir> ?hls|rtl?"
     exit 1
 }
-if {$argc != 3} {
-    fail "usage: vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir> (got $argc arguments: $argv)"
+if {$argc != 3 && $argc != 4} {
+    fail "usage: vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir> ?hls|rtl? (got $argc arguments: $argv)"
 }
-lassign $argv board ip_repo out_dir
+lassign $argv board ip_repo out_dir ip_kind
+if {$ip_kind eq ""} { set ip_kind hls }
+if {$ip_kind ni {hls rtl}} {
+    fail "unknown ip_kind '$ip_kind': use hls (the Vitis HLS IP) or rtl (the Verilog RTL twin)"
+}
 set ip_repo [file normalize $ip_repo]
 set out_dir [file normalize $out_dir]
 
@@ -55,6 +63,9 @@ set ip_name        [ini::get $ini overlay ip_name]
 set dma_name       [ini::get $ini overlay dma_name]
 set ip_vlnv        [join [list [ini::get $ini overlay vendor] [ini::get $ini overlay library] \
                                [ini::get $ini overlay hls_top] [ini::get $ini overlay version]] ":"]
+if {$ip_kind eq "rtl"} {
+    set rtl_top    [ini::get $ini rtl top]
+}
 set ip_in_stream   [ini::get $ini overlay ip_in_stream]
 set ip_out_stream  [ini::get $ini overlay ip_out_stream]
 set ip_ctrl        [ini::get $ini overlay ip_ctrl]
@@ -103,7 +114,7 @@ if {$vivado_release ni $vivado_versions} {
     fail "Vivado $vivado_version is not supported: run this script with Vivado [join $vivado_versions { or }] (course.ini \[overlay\] vivado_versions) and export the classifier IP with the Vitis HLS of the same release"
 }
 
-puts "labkit: building overlay '$overlay_name' for $board ($part) with Vivado $vivado_version"
+puts "labkit: building overlay '$overlay_name' for $board ($part) with Vivado $vivado_version, $ip_kind classifier IP"
 puts "labkit: clock $clock_mhz MHz, DMA length register $length_width bits ($max_batch pulses = $batch_bytes bytes)"
 
 # -- helpers: look up a pin / interface pin and fail with its name when it does not exist ---------
@@ -129,11 +140,44 @@ proc find_component_xml {dir {depth 4}} {
     return $found
 }
 
-# -- project + IP repository ----------------------------------------------------------------------
-if {![file isdirectory $ip_repo]} {
-    fail "IP repository '$ip_repo' does not exist: export the classifier IP first (make ip), or pass its folder"
+# The Verilog files of the RTL twin: <dir>/sources.f names them, one per line, relative to <dir>
+# ('#' comments and blank lines ignored).
+proc rtl_sources {dir} {
+    set fix "build the RTL twin first (labkit rtl build, or make rtl)"
+    set refix "rebuild the RTL twin (labkit rtl build, or make rtl)"
+    if {![file isdirectory $dir]} {
+        fail "RTL folder '$dir' does not exist: $fix, or pass its folder"
+    }
+    set list_file [file join $dir sources.f]
+    if {![file isfile $list_file]} {
+        fail "no sources.f in the RTL folder '$dir': $fix"
+    }
+    set fh [open $list_file r]
+    set lines [split [read $fh] "\n"]
+    close $fh
+    set files {}
+    set missing {}
+    foreach line $lines {
+        set line [string trim $line]
+        if {$line eq "" || [string index $line 0] eq "#"} continue
+        set path [file normalize [file join $dir $line]]
+        if {[file isfile $path]} { lappend files $path } else { lappend missing $line }
+    }
+    if {[llength $missing]} {
+        fail "$list_file names files that do not exist ([join $missing {, }]): $refix"
+    }
+    if {[llength $files] == 0} {
+        fail "$list_file lists no Verilog files: $refix"
+    }
+    return $files
 }
-if {[llength [find_component_xml $ip_repo]] == 0} {
+
+# -- project + classifier sources (HLS IP repository or RTL files) -------------------------------
+if {$ip_kind eq "rtl"} {
+    set rtl_files [rtl_sources $ip_repo]
+} elseif {![file isdirectory $ip_repo]} {
+    fail "IP repository '$ip_repo' does not exist: export the classifier IP first (make ip), or pass its folder"
+} elseif {[llength [find_component_xml $ip_repo]] == 0} {
     set zips [glob -nocomplain -directory $ip_repo -types f *.zip]
     if {[llength $zips] == 0} {
         fail "no packaged IP (component.xml or .zip) in '$ip_repo': export the classifier IP first (make ip)"
@@ -150,10 +194,16 @@ if {[get_board_parts -quiet $board_part] eq ""} {
     fail "board part '$board_part' is not installed: add the board files (PYNQ-Z1: Digilent vivado-boards, set_param board.repoPaths; KV260: Vivado's XHub board store) and rerun"
 }
 set_property board_part $board_part [current_project]
-set_property ip_repo_paths [list $ip_repo] [current_project]
-update_ip_catalog
-if {[get_ipdefs -filter "VLNV == $ip_vlnv"] eq ""} {
-    fail "IP $ip_vlnv is not in '$ip_repo': re-export it (make ip) with the names from course.ini \[overlay\]"
+if {$ip_kind eq "rtl"} {
+    add_files -norecurse $rtl_files
+    update_compile_order -fileset sources_1
+    puts "labkit: RTL twin '$rtl_top' from [llength $rtl_files] Verilog file(s) in $ip_repo"
+} else {
+    set_property ip_repo_paths [list $ip_repo] [current_project]
+    update_ip_catalog
+    if {[get_ipdefs -filter "VLNV == $ip_vlnv"] eq ""} {
+        fail "IP $ip_vlnv is not in '$ip_repo': re-export it (make ip) with the names from course.ini \[overlay\]"
+    }
 }
 
 set bd_name $overlay_name
@@ -199,8 +249,14 @@ if {[get_property CONFIG.c_sg_length_width $dma] != $length_width} {
     fail "the AXI DMA did not accept c_sg_length_width $length_width (got [get_property CONFIG.c_sg_length_width $dma])"
 }
 
-# -- the classifier IP (stage 3), interconnects, reset -----------------------------------------
-set ip [create_bd_cell -type ip -vlnv $ip_vlnv $ip_name]
+# -- the classifier (stage 3: HLS IP, or its RTL twin as a module reference), interconnects, reset --
+# Both have the same port names; the RTL's X_INTERFACE_INFO attributes make Vivado infer the same
+# interfaces, so everything below refers to $ip_name/<course.ini name> for either kind.
+if {$ip_kind eq "rtl"} {
+    set ip [create_bd_cell -type module -reference $rtl_top $ip_name]
+} else {
+    set ip [create_bd_cell -type ip -vlnv $ip_vlnv $ip_name]
+}
 
 set ctrl_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect ctrl_interconnect]
 set_property -dict [list CONFIG.NUM_SI 1 CONFIG.NUM_MI 2] $ctrl_ic
@@ -238,6 +294,8 @@ connect_bd_net [pin rst_pl/peripheral_aresetn] \
 # labkit driver polls the DMA status register, once per direction per batch.
 
 # -- addresses -----------------------------------------------------------------------------------------
+# Checked per master address space, never by segment name: the HLS IP's register block is 'Reg',
+# a module reference's is named by Vivado (e.g. 'reg0').
 assign_bd_address
 foreach {space minimum} [list $ps_name/Data 2 $dma_name/Data_MM2S 1 $dma_name/Data_S2MM 1] {
     set segs [get_bd_addr_segs -of_objects [get_bd_addr_spaces $space]]

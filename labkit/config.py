@@ -230,6 +230,11 @@ class Config:
         return f"{self.vendor}:{self.library}:{self.hls_top}:{self.ip_version}"
 
     @property
+    def rtl_vlnv(self) -> str:
+        """How Vivado names a module-reference cell of the RTL twin's top in the .hwh."""
+        return f"xilinx.com:module_ref:{self.rtl.top}:1.0"
+
+    @property
     def dma_length_width(self) -> int:
         """Bits of the AXI DMA buffer-length register so one transfer holds ``max_batch`` pulses."""
         nbytes = self.max_batch * max(self.words_per_pulse, self.words_per_result) * self.word_bits // 8

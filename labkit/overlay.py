@@ -1,7 +1,9 @@
 """Stage 4: the Vivado block design (PS + AXI DMA + classifier IP) and its bitstream.
 
 ``hw/build_overlay.tcl`` is the one build script for every board; it reads ``course.ini``
-(the ``[overlay]`` and ``[board:<key>]`` sections) itself.  This module
+(the ``[overlay]`` and ``[board:<key>]`` sections) itself.  The classifier is either the Vitis
+HLS IP (``ip_kind="hls"``, the default) or its Verilog RTL twin (``ip_kind="rtl"``: the files in
+``sources.f`` of the RTL folder, a module-reference cell of ``CFG.rtl.top``).  This module
 
 * runs it for real when Vivado is on PATH (``labkit overlay --board pynq-z1``),
 * otherwise says which command it would run and returns 0, so the course continues,
@@ -32,6 +34,7 @@ STUB_RUNNER = HW_DIR / "stubs" / "run_stubbed.tcl"
 
 DMA_VLNV = "xilinx.com:ip:axi_dma"
 RESET_VLNV = "xilinx.com:ip:proc_sys_reset"
+IP_KINDS = ("hls", "rtl")   # the classifier: Vitis HLS IP, or the RTL twin as a module reference
 
 
 def _hw_file(path: Path) -> Path:
@@ -53,13 +56,23 @@ def vivado_available() -> Tuple[bool, str]:
     return False, "vivado is not on PATH (source <Vivado install>/settings64.sh to add it)"
 
 
-def build_command(board: str, ip_repo, out_dir) -> List[str]:
-    """The batch Vivado command that builds ``<overlay_name>.bit/.hwh/.xsa`` into ``out_dir``."""
+def _tclargs(board: str, ip_repo, out_dir, ip_kind: str) -> List[str]:
+    # hls is the script's default: its command line stays the 3-argument one
+    return [board, str(ip_repo), str(out_dir)] + ([] if ip_kind == "hls" else [ip_kind])
+
+
+def build_command(board: str, ip_repo, out_dir, ip_kind: str = "hls") -> List[str]:
+    """The batch Vivado command that builds ``<overlay_name>.bit/.hwh/.xsa`` into ``out_dir``.
+
+    ``ip_repo`` is the exported HLS IP (``ip_kind="hls"``) or the RTL folder (``ip_kind="rtl"``).
+    """
     CFG.board(board)  # unknown board -> KeyError naming the choices
+    if ip_kind not in IP_KINDS:
+        raise ValueError(f"unknown ip_kind {ip_kind!r}: use {' or '.join(IP_KINDS)}")
     out_dir = Path(out_dir).resolve()
     return ["vivado", "-mode", "batch", "-nojournal", "-log", str(out_dir / "vivado.log"),
-            "-source", str(_hw_file(BUILD_TCL)), "-tclargs", board,
-            str(Path(ip_repo).resolve()), str(out_dir)]
+            "-source", str(_hw_file(BUILD_TCL)), "-tclargs",
+            *_tclargs(board, Path(ip_repo).resolve(), out_dir, ip_kind)]
 
 
 def _tclsh() -> str:
@@ -72,7 +85,7 @@ def _tclsh() -> str:
 
 
 def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
-                ip_repo=None, out_dir=None, ini=None, timeout: float = 120) -> dict:
+                ip_repo=None, out_dir=None, ini=None, timeout: float = 120, ip_kind: str = "hls") -> dict:
     """Run the build script in tclsh with the recording Vivado stubs; return the record.
 
     The record (see ``hw/stubs/vivado_stubs.tcl``) holds the project, cells (VLNV, CONFIG,
@@ -80,12 +93,19 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
     ``exit_code``, ``error`` and ``stderr`` of the script -- also when it stopped with an error.
     ``ip_repo``/``out_dir`` default to temporary folders (the stubs write placeholder outputs
     there, never real-looking artifacts into the course folders); ``ini`` replaces course.ini.
+    ``ip_kind`` is passed to the script as is (an invalid one is the script's error to report).
     """
     tcl = Path(tcl) if tcl else _hw_file(BUILD_TCL)
     tclsh = _tclsh()
     with tempfile.TemporaryDirectory(prefix="labkit-overlay-") as tmp:
         tmp = Path(tmp)
-        if ip_repo is None:
+        if ip_repo is None and ip_kind == "rtl":
+            ip_repo = tmp / "rtl"
+            ip_repo.mkdir()
+            # the stubs only need sources.f naming an existing file; the module's ports come from course.ini
+            (ip_repo / "sources.f").write_text(f"# labkit stub RTL folder\n{CFG.rtl.top}.v\n")
+            (ip_repo / f"{CFG.rtl.top}.v").write_text("")
+        elif ip_repo is None:
             ip_repo = tmp / "ip"
             ip_repo.mkdir()
             # the stubs only need to see a packaged IP; its interface names come from course.ini
@@ -93,24 +113,26 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
         out_dir = Path(out_dir) if out_dir is not None else tmp / "out"
         record_path = tmp / "design.json"
         cmd = [tclsh, str(_hw_file(STUB_RUNNER)), "-version", vivado_version, "-record", str(record_path),
-               "--", str(tcl), board, str(ip_repo), str(out_dir)]
+               "--", str(tcl), *_tclargs(board, ip_repo, out_dir, ip_kind)]
         env = dict(os.environ, LABKIT_INI=str(Path(ini) if ini else INI_PATH))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if not record_path.exists():
             raise RuntimeError(f"the stub run wrote no record (exit {proc.returncode}):\n{proc.stderr or proc.stdout}")
         record = json.loads(record_path.read_text())
     record["board"] = board
+    record["ip_kind"] = ip_kind
     record["stdout"] = proc.stdout
     record["returncode"] = proc.returncode
     return record
 
 
-def record_design(board: str, tcl=None, vivado_version: str = "2024.1") -> dict:
-    """The block design ``hw/build_overlay.tcl`` builds for ``board``, recorded without Vivado.
+def record_design(board: str, tcl=None, vivado_version: str = "2024.1", ip_kind: str = "hls") -> dict:
+    """The block design ``hw/build_overlay.tcl`` builds for ``board`` (with the HLS IP or, for
+    ``ip_kind="rtl"``, its RTL twin), recorded without Vivado.
 
     Raises ``RuntimeError`` with the script's own message when it stops with an error.
     """
-    record = run_stubbed(board, tcl=tcl, vivado_version=vivado_version)
+    record = run_stubbed(board, tcl=tcl, vivado_version=vivado_version, ip_kind=ip_kind)
     if record["exit_code"] != 0:
         message = "\n".join(record.get("stderr") or []) or record.get("error") or "(no message)"
         raise RuntimeError(f"build_overlay.tcl stopped for {board} (exit {record['exit_code']}): {message}")
@@ -126,6 +148,16 @@ def _find_cell(cells: dict, vlnv_prefix: str, name: Optional[str] = None) -> Opt
         return name if name in cells and cells[name]["vlnv"].startswith(vlnv_prefix) else None
     found = [c for c, v in cells.items() if v["vlnv"].startswith(vlnv_prefix)]
     return found[0] if len(found) == 1 else None
+
+
+def classifier_kind(cell: dict) -> Optional[str]:
+    """What a recorded cell is: "hls" (the HLS IP, ``CFG.vlnv``), "rtl" (a module reference to
+    ``CFG.rtl.top``) or None."""
+    if cell["vlnv"].startswith(CFG.vlnv):
+        return "hls"
+    if cell.get("type") == "module" and cell.get("reference") == CFG.rtl.top:
+        return "rtl"
+    return None
 
 
 def _reachable(record: dict, start: str) -> set:
@@ -150,13 +182,13 @@ def _reachable(record: dict, start: str) -> set:
 
 
 def cell_roles(record: dict, board: str) -> Dict[str, Optional[str]]:
-    """Names of the PS, DMA, classifier and reset cells in a record (None when missing)."""
+    """Names of the PS, DMA, classifier (HLS IP or RTL twin) and reset cells in a record (None when missing)."""
     b = CFG.board(board)
     cells = record.get("cells", {})
     return {
         "ps": _find_cell(cells, b.ps_vlnv),
         "dma": _find_cell(cells, DMA_VLNV, CFG.dma_name),
-        "ip": _find_cell(cells, CFG.vlnv, CFG.ip_name),
+        "ip": CFG.ip_name if CFG.ip_name in cells and classifier_kind(cells[CFG.ip_name]) else None,
         "reset": _find_cell(cells, RESET_VLNV),
     }
 
@@ -164,13 +196,16 @@ def cell_roles(record: dict, board: str) -> Dict[str, Optional[str]]:
 def check_design(record: dict, board: str) -> List[str]:
     """Everything wrong with a recorded block design for ``board``; an empty list means correct.
 
-    The checks: tool version checked first, part/board part from course.ini, PS preset +
-    ports + PL clock (+ IOPLL on Kria), DMA settings (no scatter-gather, 32-bit streams, length
-    width = ``CFG.dma_length_width``, address width), the two streams between DMA and IP, both
+    The checks: tool version checked first, part/board part from course.ini, the classifier's
+    sources (IP repository, or the RTL twin's Verilog files), PS preset + ports + PL clock
+    (+ IOPLL on Kria), DMA settings (no scatter-gather, 32-bit streams, length width =
+    ``CFG.dma_length_width``, address width), the two streams between DMA and IP, both
     register slaves reachable from the PS general-purpose master and mapped, both DMA memory
     masters reaching and mapping the PS high-performance slave, every required clock pin on the
     PL clock and every reset pin driven, no unconnected AXI interface, the bitstream run, and
-    the ``<overlay_name>.bit/.hwh/.xsa`` outputs.
+    the ``<overlay_name>.bit/.hwh/.xsa`` outputs.  The classifier cell ``CFG.ip_name`` may be the
+    HLS IP or its RTL twin (a module reference to ``CFG.rtl.top``); when the record says which was
+    asked for (``record["ip_kind"]``, set by :func:`run_stubbed`), it must be that one.
     """
     b = CFG.board(board)
     problems: List[str] = []
@@ -188,18 +223,26 @@ def check_design(record: dict, board: str) -> List[str]:
         add(f"project part is {project.get('part')!r}, course.ini says {b.part!r}")
     if project.get("board_part") != b.board_part:
         add(f"project board_part is {project.get('board_part')!r}, course.ini says {b.board_part!r}")
-    if not project.get("ip_repo_paths") or not record.get("catalog_updates"):
-        add("the IP repository is not added (ip_repo_paths + update_ip_catalog)")
 
     cells = record.get("cells", {})
     roles = cell_roles(record, board)
     ps, dma, ip, rst = roles["ps"], roles["dma"], roles["ip"], roles["reset"]
+    found = classifier_kind(cells[ip]) if ip else None
+    kind = record.get("ip_kind") or found or "hls"
+    if kind == "rtl":
+        if not [f for f in record.get("added_files", []) if f != record.get("wrapper")]:
+            add("the RTL twin's Verilog files are not added to the project (add_files from sources.f)")
+    elif not project.get("ip_repo_paths") or not record.get("catalog_updates"):
+        add("the IP repository is not added (ip_repo_paths + update_ip_catalog)")
     if ps is None:
         add(f"no processing system cell with VLNV {b.ps_vlnv}")
     if dma is None:
         add(f"no AXI DMA cell named {CFG.dma_name!r} ({DMA_VLNV})")
     if ip is None:
-        add(f"no classifier cell named {CFG.ip_name!r} with VLNV {CFG.vlnv}")
+        add(f"no classifier cell named {CFG.ip_name!r} (the HLS IP {CFG.vlnv} or a module reference "
+            f"to the RTL top {CFG.rtl.top})")
+    elif found != kind:
+        add(f"the classifier cell {ip!r} is the {found} IP ({cells[ip]['vlnv']}), the build asked for {kind}")
     if rst is None:
         add(f"no reset block ({RESET_VLNV})")
 
@@ -450,17 +493,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Build the overlay (<name>.bit/.hwh/.xsa) for a board with Vivado in batch mode. "
                     "Without Vivado it prints the command it would run and exits 0.")
     parser.add_argument("--board", default=boards[0], choices=boards, help="board section of course.ini")
+    parser.add_argument("--ip", dest="ip_kind", default="hls", choices=IP_KINDS,
+                        help="the classifier: hls = the Vitis HLS IP (make ip), rtl = its Verilog twin "
+                             "(labkit rtl build); default hls")
     parser.add_argument("--ip-repo", type=Path, default=None,
-                        help="folder with the exported classifier IP (default: artifacts/hls/ip)")
+                        help="folder with the classifier IP (default: artifacts/hls/ip, with --ip rtl artifacts/rtl/ip)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: artifacts/overlay/<board>)")
     parser.add_argument("--dry-run", action="store_true", help="print the Vivado command and stop")
     parser.add_argument("--force", action="store_true", help="rebuild even if <name>.bit exists in the output folder")
     parser.add_argument("--jobs", type=int, default=None, help="parallel Vivado jobs (default 4)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
-    ip_repo = args.ip_repo or artifacts_dir("hls", "ip", create=False)
+    ip_repo = args.ip_repo or artifacts_dir(args.ip_kind, "ip", create=False)
     out = args.out or artifacts_dir("overlay", args.board, create=False)
-    cmd = build_command(args.board, ip_repo, out)
+    cmd = build_command(args.board, ip_repo, out, args.ip_kind)
     bit = Path(out) / f"{CFG.overlay_name}.bit"
     if bit.exists() and not args.force:
         print(f"labkit overlay: {bit} exists already; pass --force to rebuild it (or move it away)", file=sys.stderr)
@@ -474,6 +520,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"{' or '.join(CFG.vivado_versions)} this command builds it: {shlex.join(cmd)}")
         return 0
     if not Path(ip_repo).is_dir():
+        if args.ip_kind == "rtl":
+            raise FileNotFoundError(f"RTL folder {ip_repo} does not exist: build the RTL twin first "
+                                    "(labkit rtl build, or make rtl)")
         raise FileNotFoundError(f"IP repository {ip_repo} does not exist: export the classifier IP first (make ip)")
     Path(out).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LABKIT_INI=str(INI_PATH))

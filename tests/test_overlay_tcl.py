@@ -3,11 +3,14 @@
 The real build script runs in plain tclsh against recording Vivado stubs (hw/stubs); the
 recorded block design is checked for both boards with labkit.overlay.check_design (the same
 checks lab 05 uses), plus a negative test: a copy of the script with one connection removed
-must fail those checks.  The real build runs only where Vivado is on PATH.
+must fail those checks.  The same for the RTL twin in place of the HLS IP (4th script argument
+rtl): a module-reference cell, its Verilog files from sources.f, the same wiring.  The real build
+runs only where Vivado is on PATH.
 """
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import shutil
 import subprocess
@@ -335,6 +338,169 @@ def test_main_dry_run_and_refuses_to_overwrite(tmp_path, capsys):
     assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 1
     assert "--force" in capsys.readouterr().err
     assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run", "--force"]) == 0
+
+
+# -- the RTL twin instead of the HLS IP (4th script argument / --ip rtl) ---------------------------
+
+def _rtl_folder(root: Path) -> Path:
+    """An RTL folder as `labkit rtl build` writes it: Verilog files + sources.f (comments, blank lines)."""
+    rtl = root / "rtl"
+    (rtl / "core").mkdir(parents=True)
+    (rtl / f"{CFG.rtl.top}.v").write_text(f"module {CFG.rtl.top} (input wire ap_clk);\nendmodule\n")
+    (rtl / "core" / f"{CFG.rtl.core}.v").write_text(f"module {CFG.rtl.core} ();\nendmodule\n")
+    (rtl / "sources.f").write_text(f"# labkit rtl build\n\ncore/{CFG.rtl.core}.v\n  {CFG.rtl.top}.v\n")
+    return rtl
+
+
+@pytest.fixture(scope="module", params=BOARDS)
+def recorded_rtl(request, tmp_path_factory):
+    if not HAVE_TCLSH:
+        pytest.skip("tclsh not found: install Tcl 8.6 (apt-get install tcl)")
+    board = request.param
+    rtl = _rtl_folder(tmp_path_factory.mktemp(f"rtl-{board}"))
+    return board, rtl, overlay.run_stubbed(board, ip_repo=rtl, ip_kind="rtl")
+
+
+def _structure(record):
+    """Connections and address map, independent of the classifier's kind and segment names."""
+    return ({(n["master"], n["slave"]) for n in record["intf_nets"]},
+            {(n["driver"], tuple(sorted(n["pins"]))) for n in record["nets"]},
+            {(a["space"], a["slave"].rsplit("/", 1)[0]) for a in record["addresses"]},
+            {name: (sorted(c["pins"]), sorted(c["intfs"])) for name, c in record["cells"].items()})
+
+
+def test_rtl_design_passes_all_checks(recorded_rtl):
+    board, _, record = recorded_rtl
+    assert record["exit_code"] == 0, record["stderr"]
+    assert overlay.check_design(record, board) == []
+    assert overlay.check_design(overlay.record_design(board, ip_kind="rtl"), board) == []  # stub's own folder
+
+
+def test_rtl_classifier_is_module_reference(recorded_rtl):
+    board, _, record = recorded_rtl
+    cell = record["cells"][CFG.ip_name]
+    assert cell["type"] == "module" and cell["reference"] == CFG.rtl.top
+    assert cell["vlnv"] == f"xilinx.com:module_ref:{CFG.rtl.top}:1.0"
+    assert overlay.cell_roles(record, board)["ip"] == CFG.ip_name
+    assert overlay.classifier_kind(cell) == "rtl"
+    assert not any(c["vlnv"].startswith(CFG.vlnv) for c in record["cells"].values())
+    assert not record["project"]["ip_repo_paths"] and record["catalog_updates"] == 0, "no HLS IP repository"
+
+
+def test_rtl_sources_added_before_the_cell(recorded_rtl):
+    _, rtl, record = recorded_rtl
+    added = [Path(f).resolve() for f in record["added_files"] if f != record["wrapper"]]
+    assert added == [(rtl / "core" / f"{CFG.rtl.core}.v").resolve(), (rtl / f"{CFG.rtl.top}.v").resolve()]
+    calls = record["calls"]
+    assert calls.index("add_files") < calls.index("update_compile_order") < calls.index("create_bd_design")
+
+
+def test_rtl_same_wiring_as_hls(recorded_rtl):
+    board, _, record = recorded_rtl
+    assert _structure(record) == _structure(overlay.record_design(board))
+
+
+@needs_tclsh
+@pytest.mark.parametrize("case", ["no folder", "no sources.f", "missing file", "empty sources.f"])
+def test_rtl_folder_problems_name_the_fix(tmp_path, case):
+    rtl = _rtl_folder(tmp_path)
+    if case == "no folder":
+        rtl = tmp_path / "nowhere"
+    elif case == "no sources.f":
+        (rtl / "sources.f").unlink()
+    elif case == "missing file":
+        with open(rtl / "sources.f", "a") as f:
+            f.write("gone.v\n")
+    else:
+        (rtl / "sources.f").write_text("# nothing yet\n\n")
+    record = overlay.run_stubbed("pynq-z1", ip_repo=rtl, ip_kind="rtl")
+    assert record["exit_code"] == 1
+    assert len(record["stderr"]) == 1, record["stderr"]
+    message = record["stderr"][0]
+    assert "labkit rtl build" in message and "make rtl" in message
+    assert {"no folder": "does not exist", "no sources.f": "no sources.f", "missing file": "gone.v",
+            "empty sources.f": "lists no Verilog files"}[case] in message
+    assert "create_project" not in record["calls"], "must stop before touching the project"
+
+
+@needs_tclsh
+def test_rtl_module_must_be_in_the_sources(tmp_path):
+    """The stubs, like Vivado, refuse a module reference no added file defines."""
+    rtl = _rtl_folder(tmp_path)
+    (rtl / f"{CFG.rtl.top}.v").write_text("module something_else ();\nendmodule\n")
+    record = overlay.run_stubbed("kv260", ip_repo=rtl, ip_kind="rtl")
+    assert record["exit_code"] == 1 and CFG.rtl.top in record["error"]
+
+
+@needs_tclsh
+def test_bad_ip_kind_lists_the_choices():
+    record = overlay.run_stubbed("pynq-z1", ip_kind="vhdl")
+    assert record["exit_code"] == 1
+    message = " ".join(record["stderr"])
+    assert "'vhdl'" in message and "hls" in message and "rtl" in message
+    assert "create_project" not in record["calls"]
+    with pytest.raises(ValueError, match="hls or rtl"):
+        overlay.build_command("pynq-z1", "ip", "out", ip_kind="vhdl")
+    with pytest.raises(SystemExit):
+        overlay.main(["--board", "pynq-z1", "--ip", "vhdl", "--dry-run"])
+
+
+@needs_tclsh
+def test_explicit_hls_argument_is_the_default(tmp_path):
+    """-tclargs <board> <ip_repo> <out_dir> hls builds the same design as without the 4th argument."""
+    ip = tmp_path / "ip"
+    ip.mkdir()
+    (ip / "component.xml").write_text("<!-- stub -->\n")
+    record_path = tmp_path / "design.json"
+    subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(overlay.STUB_RUNNER), "-record", str(record_path), "--",
+                    str(overlay.BUILD_TCL), "kv260", str(ip), str(tmp_path / "out"), "hls"],
+                   capture_output=True, text=True, check=True)
+    explicit = json.loads(record_path.read_text())
+    default = overlay.run_stubbed("kv260")
+    assert explicit["argv"][3] == "hls" and len(default["argv"]) == 3
+    assert _structure(explicit) == _structure(default)
+    assert explicit["cells"][CFG.ip_name]["vlnv"] == CFG.vlnv
+    assert overlay.check_design(dict(explicit, ip_kind="hls"), "kv260") == []
+
+
+@needs_tclsh
+def test_check_design_wants_the_kind_asked_for(recorded):
+    board, record = recorded
+    problems = overlay.check_design(dict(record, ip_kind="rtl"), board)
+    assert any("the build asked for rtl" in p for p in problems), problems
+    assert any("Verilog files are not added" in p for p in problems), problems
+    renamed = dict(record, cells={**record["cells"], CFG.ip_name: dict(record["cells"][CFG.ip_name], vlnv="x:y:z:1.0")})
+    assert any(f"no classifier cell named {CFG.ip_name!r}" in p for p in overlay.check_design(renamed, board))
+
+
+def test_build_command_rtl(tmp_path):
+    cmd = overlay.build_command("pynq-z1", tmp_path / "rtl", tmp_path / "out", ip_kind="rtl")
+    assert cmd[cmd.index("-tclargs") + 1:] == ["pynq-z1", str((tmp_path / "rtl").resolve()),
+                                               str((tmp_path / "out").resolve()), "rtl"]
+
+
+def test_main_rtl_defaults_to_the_rtl_folder(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert overlay.main(["--board", "kv260", "--ip", "rtl", "--out", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert str(artifacts_dir("rtl", "ip", create=False)) in text and text.rstrip().endswith(" rtl")
+    monkeypatch.setattr(overlay, "vivado_available", lambda: (False, "not on PATH"))
+    assert overlay.main(["--board", "pynq-z1", "--ip", "rtl", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
+    text = capsys.readouterr().out.strip()
+    assert len(text.splitlines()) == 1 and f"-tclargs pynq-z1 {tmp_path.resolve()}" in text and text.endswith(" rtl")
+
+
+@needs_tclsh
+def test_draw_design_rtl_headless(recorded_rtl):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, _, record = recorded_rtl
+    ax = overlay.draw_design(record)
+    assert len(ax.patches) > len(record["cells"])
+    plt.close(ax.figure)
 
 
 # -- the real build (only with Vivado) -----------------------------------------------------------

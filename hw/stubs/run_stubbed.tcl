@@ -1,11 +1,12 @@
 # hw/stubs/run_stubbed.tcl -- run a Vivado build script in plain tclsh against the recording stubs.
 #
 #   tclsh hw/stubs/run_stubbed.tcl ?-version 2024.1? -record design.json -- \
-#         hw/build_overlay.tcl <board> <ip_repo> <out_dir>
+#         hw/build_overlay.tcl <board> <ip_repo> <out_dir> ?hls|rtl?
 #
 # Sources vivado_stubs.tcl, registers the classifier IP (its interface names from course.ini,
-# as the HLS export names them), runs the script with Vivado's argv/argc and writes the recorded
-# design as JSON, also when the script stops with an error (exit code and message included).
+# as the HLS export names them) and its RTL twin (module course.ini [rtl] top, same ports), runs
+# the script with Vivado's argv/argc and writes the recorded design as JSON, also when the
+# script stops with an error (exit code and message included).
 # labkit.overlay.record_design() wraps this.
 
 set here [file dirname [file normalize [info script]]]
@@ -40,16 +41,24 @@ if {[info exists ::env(LABKIT_INI)] && $::env(LABKIT_INI) ne ""} {
 }
 set ini [ini::read $ini_path]
 set o [dict get $ini overlay]
-stub::register_ip [join [list [dict get $o vendor] [dict get $o library] [dict get $o hls_top] [dict get $o version]] :] [list \
-    defaults {} \
-    pins [list \
-        [dict get $o ip_clk]    {in clk 1 ""} \
-        [dict get $o ip_resetn] {in rst 1 ""} \
-        interrupt               {out intr 0 ""}] \
-    intfs [list \
-        [dict get $o ip_ctrl]       {slave aximm "" "" Reg 0x10000 ""} \
-        [dict get $o ip_in_stream]  {slave axis "" "" "" "" ""} \
-        [dict get $o ip_out_stream] {master axis "" "" "" "" ""}]]
+proc classifier_spec {o reg_segment reg_range} {
+    return [list \
+        defaults {} \
+        pins [list \
+            [dict get $o ip_clk]    {in clk 1 ""} \
+            [dict get $o ip_resetn] {in rst 1 ""} \
+            interrupt               {out intr 0 ""}] \
+        intfs [list \
+            [dict get $o ip_ctrl]       [list slave aximm "" "" $reg_segment $reg_range ""] \
+            [dict get $o ip_in_stream]  {slave axis "" "" "" "" ""} \
+            [dict get $o ip_out_stream] {master axis "" "" "" "" ""}]]
+}
+stub::register_ip [join [list [dict get $o vendor] [dict get $o library] [dict get $o hls_top] [dict get $o version]] :] \
+    [classifier_spec $o Reg 0x10000]
+# the RTL twin: same port names; Vivado names a module reference's register block itself (reg0)
+if {[dict exists $ini rtl top]} {
+    stub::register_module [dict get $ini rtl top] [classifier_spec $o reg0 0x1000]
+}
 
 proc stub::finish {code message} {
     global record script_args

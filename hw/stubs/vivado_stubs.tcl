@@ -13,6 +13,10 @@
 #   * connect_bd_net refuses two drivers; connect_bd_intf_net refuses master-master, mixed
 #     protocols and already-connected interfaces; an unknown VLNV or a user IP without a
 #     repository is an error
+#   * a module-reference cell (create_bd_cell -type module -reference M) needs M among the
+#     project's sources (add_files); it gets Vivado's VLNV xilinx.com:module_ref:M:1.0 and the
+#     pins/interfaces registered for M (stub::register_module)
+#   * add_files refuses files that do not exist
 #   * assign_bd_address maps each slave a master reaches through the interconnects
 #   * wait_on_run writes placeholder .bit/.hwh files (text saying so) where Vivado would
 #     They are NOT bitstreams; the stub runner only ever writes into temporary folders.
@@ -21,6 +25,7 @@
 namespace eval stub {
     variable version "2024.1"
     variable user_ips [dict create]     ;# vlnv -> catalogue spec of IPs found in a repository
+    variable modules [dict create]      ;# module name -> spec of an RTL module (module reference)
     variable S [dict create \
         project {} cells {} cell_order {} ports {} nets {} intf_nets {} automation {} \
         addresses {} validated 0 saved 0 bd_design "" bd_file "" wrapper "" added_files {} \
@@ -139,6 +144,27 @@ proc stub::builtin_spec {vlnv} {
 
 # Register a user IP (what update_ip_catalog would find in a repository's component.xml).
 proc stub::register_ip {vlnv spec} { variable user_ips; dict set user_ips $vlnv $spec }
+
+# Register an RTL module (the pins/interfaces Vivado would infer from its ports and attributes).
+proc stub::register_module {name spec} { variable modules; dict set modules $name $spec }
+
+# Spec of module $name if the project's sources provide it: registered, and one of the added HDL
+# files defines it (an empty file, as the stub runs use, counts as defining it).
+proc stub::module_spec {name} {
+    variable modules
+    variable S
+    if {![dict exists $modules $name]} { return "" }
+    foreach f [dict get $S added_files] {
+        if {[string tolower [file extension $f]] ni {.v .sv .vhd .vhdl} || ![file isfile $f]} continue
+        set fh [open $f r]
+        set text [read $fh]
+        close $fh
+        if {[string trim $text] eq "" || [regexp "\\mmodule\\s+$name\\M" $text]} {
+            return [dict get $modules $name]
+        }
+    }
+    return ""
+}
 
 proc stub::vlnv_spec {vlnv} {
     variable user_ips
@@ -392,17 +418,29 @@ proc set_msg_config {args} {}
 
 proc create_bd_cell {args} {
     stub::call create_bd_cell
-    lassign [stub::strip_options $args {-type -vlnv}] opts pos
+    lassign [stub::strip_options $args {-type -vlnv -reference}] opts pos
     set name [lindex $pos 0]
+    set type [expr {[dict exists $opts -type] ? [dict get $opts -type] : "ip"}]
     set vlnv [expr {[dict exists $opts -vlnv] ? [dict get $opts -vlnv] : ""}]
+    set reference [expr {[dict exists $opts -reference] ? [dict get $opts -reference] : ""}]
     if {[dict exists $stub::S cells $name]} {
         stub::error_like_vivado "BD 5-xxx" "a cell named '$name' already exists"
     }
-    set spec [stub::vlnv_spec $vlnv]
-    if {$spec eq ""} {
-        stub::error_like_vivado "BD 5-390" "IP definition not found for VLNV: $vlnv (is its repository in ip_repo_paths?)"
+    if {$type eq "module"} {
+        set spec [stub::module_spec $reference]
+        if {$spec eq ""} {
+            stub::error_like_vivado "BD 41-xxx" "module '$reference' not found in the project sources (add its files with add_files)"
+        }
+        set vlnv "xilinx.com:module_ref:$reference:1.0"
+    } elseif {$type eq "ip"} {
+        set spec [stub::vlnv_spec $vlnv]
+        if {$spec eq ""} {
+            stub::error_like_vivado "BD 5-390" "IP definition not found for VLNV: $vlnv (is its repository in ip_repo_paths?)"
+        }
+    } else {
+        stub::error_like_vivado "BD 5-xxx" "stub: create_bd_cell -type $type is not modelled"
     }
-    dict set stub::S cells $name [dict create vlnv $vlnv config {} spec $spec]
+    dict set stub::S cells $name [dict create vlnv $vlnv type $type reference $reference config {} spec $spec]
     dict lappend stub::S cell_order $name
     return "/$name"
 }
@@ -664,9 +702,16 @@ proc make_wrapper {args} {
 proc add_files {args} {
     stub::call add_files
     lassign [stub::strip_options $args {-fileset}] opts pos
-    dict lappend stub::S added_files {*}$pos
+    set files [concat {*}$pos]
+    foreach f $files {
+        # the HDL wrapper is the one generated file the stub does not write
+        if {$f ne [dict get $stub::S wrapper] && ![file exists $f]} {
+            stub::error_like_vivado "Vivado 12-172" "File or Directory '$f' does not exist"
+        }
+    }
+    dict lappend stub::S added_files {*}$files
 }
-proc update_compile_order {args} { dict set stub::S compile_order 1 }
+proc update_compile_order {args} { stub::call update_compile_order; dict set stub::S compile_order 1 }
 proc get_runs {args} {
     lassign [stub::strip_options $args {-filter}] opts pos
     return [lindex $pos 0]
@@ -746,7 +791,7 @@ proc stub::dump_json {path extra} {
         set config [dict create]
         foreach {k v} [dict get $c spec defaults] { dict set config $k $v }
         foreach {k v} [dict get $c config] { dict set config $k $v }
-        lappend cells "[js $cell]:{\"vlnv\":[js [dict get $c vlnv]],\"config\":[js_obj $config],\"interconnect\":[expr {[is_interconnect $cell] ? "true" : "false"}],\"pins\":{[join $pins ,]},\"intfs\":{[join $intfs ,]}}"
+        lappend cells "[js $cell]:{\"vlnv\":[js [dict get $c vlnv]],\"type\":[js [dict get $c type]],\"reference\":[js [dict get $c reference]],\"config\":[js_obj $config],\"interconnect\":[expr {[is_interconnect $cell] ? "true" : "false"}],\"pins\":{[join $pins ,]},\"intfs\":{[join $intfs ,]}}"
     }
     set nets [lmap n [dict get $S nets] {
         set drv [lmap p $n {expr {[lindex [pin_info $p] 0] eq "out" ? $p : [continue]}}]

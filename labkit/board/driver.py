@@ -36,7 +36,7 @@ class InputSaturationWarning(UserWarning):
 class ClycClassifier(DefaultIP):
     """The HLS classifier's AXI-Lite side: ``batch`` register and the ap_ctrl_hs handshake."""
 
-    bindto = [CFG.vlnv]
+    bindto = [CFG.vlnv, CFG.rtl_vlnv]   # the HLS IP or its RTL twin (labkit.rtl): same registers
 
     def __init__(self, description):
         super().__init__(description=description)
@@ -94,9 +94,9 @@ def check_overlay(overlay) -> None:
             f"{CFG.overlay_name}.bit built by `labkit overlay --board <board>`, with its .hwh of the same "
             "basename next to it")
     ip_type = str(ip_dict[CFG.ip_name].get("type", ""))
-    if ip_type != CFG.vlnv:
+    if ip_type not in (CFG.vlnv, CFG.rtl_vlnv):
         raise BoardError(
-            f"{CFG.ip_name!r} is {ip_type!r}, expected {CFG.vlnv!r}: the bitstream was built from another "
+            f"{CFG.ip_name!r} is {ip_type!r}, expected {CFG.vlnv!r} (or the RTL twin {CFG.rtl_vlnv!r}): the bitstream was built from another "
             "IP version; re-export the IP (`labkit hls export`) and rebuild the overlay")
     if CFG.dma_name not in ip_dict:
         raise BoardError(

@@ -1,0 +1,212 @@
+"""Stage 3b — the open RTL twin: cycle latency and resources without Vivado.
+
+The saved student becomes fully pipelined Verilog through da4ml (distributed arithmetic: every
+weight a shift-and-add, no multipliers), wrapped in an AXI-Stream/AXI-Lite top with the same
+ports, register map, packing and TLAST rules as the HLS IP, so it can replace that IP in the
+block design (``make overlay IP=rtl``).  Modules:
+
+* :mod:`labkit.rtl.core` -- trace the student, write the pipelined core, Verilator emulator;
+* :mod:`labkit.rtl.sim` -- IP folder, Icarus test benches (core latency/II; IP cycle by cycle);
+* :mod:`labkit.rtl.resources` -- Yosys ``synth_xilinx`` figures and the device share;
+* :mod:`labkit.rtl.tools` -- where Verilator / Icarus / Yosys are, or why not.
+
+numpy-only at import time; ``labkit rtl build|check|synth|status`` and ``labkit bench rtl``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from ..config import CFG, artifacts_dir
+
+__all__ = ["build", "check", "depth_sweep", "bench_rtl", "main"]
+
+
+def build(model=None, board: str = "pynq-z1", clock_mhz=None, latency_cutoff=None, folder=None,
+          emulator: bool = True, quiet: bool = True) -> dict:
+    """Student -> core (+ Verilator emulator) -> IP folder.  Returns {core, rtl, ip, timings}."""
+    from . import core as core_mod
+    from .sim import write_ip
+
+    if model is None:
+        from ..hls.convert import load_student
+        model = load_student()
+    root = artifacts_dir("rtl", create=False) if folder is None else folder
+    from pathlib import Path
+    root = Path(root)
+    t0 = time.perf_counter()
+    core, rtl = core_mod.build_core(model, root / "core", board=board, clock_mhz=clock_mhz,
+                                    latency_cutoff=latency_cutoff)
+    timings = {"write_s": round(time.perf_counter() - t0, 1)}
+    if emulator:
+        timings["verilator_s"] = round(core_mod.compile_emulator(core, rtl), 1)
+    ip = write_ip(core, root / "ip")
+    if not quiet:
+        print(f"RTL core: {core.stages} pipeline stages at {core.clock_mhz:g} MHz ({core.latency_cutoff} adder "
+              f"levels per stage), {core.nonzero} nonzero parameters; IP folder {ip}")
+    return {"core": core, "rtl": rtl, "ip": ip, "timings": timings}
+
+
+def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = None, gap_percent: int = 0) -> dict:
+    """Bit-exactness on ``X_raw``: Verilator and Icarus core vs QKeras, the IP's words vs the C simulation.
+
+    ``csim_logits`` are the stage-3 C simulation's logits of the same pulses (None: compared with
+    QKeras only).  Returns the figures and the logits.
+    """
+    from ..hls.convert import qkeras_logits, quantize_logits
+    from ..stream import encode_logits
+    from .core import emulator_logits
+    from .sim import simulate_core, simulate_ip
+
+    core = built["core"]
+    q = quantize_logits(qkeras_logits(model, X_raw))
+    out = {"n": int(len(X_raw))}
+    if core.emulator_compiled:
+        v = emulator_logits(built["rtl"], X_raw)
+        out["verilator_equal_qkeras"] = bool(np.array_equal(v, q))
+    sim = simulate_core(core, X_raw, expected=q)
+    out.update(iverilog_core_equal_qkeras=bool(sim["matched"]), latency_cycles=sim["latency_cycles"],
+               ii=sim["ii"], latency_ns=(None if sim["latency_cycles"] is None
+                                         else round(sim["latency_cycles"] * 1000.0 / core.clock_mhz, 1)))
+    batch = min(len(X_raw), ip_batch or CFG.max_batch)
+    batches = [min(batch, len(X_raw) - s) for s in range(0, len(X_raw), batch)]
+    ip = simulate_ip(built["ip"], X_raw, batches=batches, gap_percent=gap_percent)
+    ref_words = encode_logits(csim_logits if csim_logits is not None else q)
+    out.update(rtl_words_equal=bool(ip["words"].shape == ref_words.shape and np.array_equal(ip["words"], ref_words)),
+               compared_with="C simulation" if csim_logits is not None else "QKeras",
+               tlast_ok=bool(ip["last"].sum() == len(batches) and all(
+                   ip["last"][np.cumsum(batches) * CFG.n_classes - 1])),
+               protocol_errors=ip["errors"], ip_cycles_per_pulse=ip["cycles_per_pulse"])
+    if csim_logits is not None:
+        out["csim_equal_qkeras"] = bool(np.array_equal(np.asarray(csim_logits, np.float64), q))
+    out["logits"] = {"qkeras": q, "iverilog_core": sim["logits"]}
+    return out
+
+
+def synth(built: dict, board: str = "pynq-z1", ip: bool = True) -> dict:
+    """Yosys figures of the core (the student) and, with ``ip``, of the whole IP top."""
+    from pathlib import Path
+
+    from .resources import synthesize
+    from .sim import read_sources
+
+    core = built["core"]
+    out = {"core": synthesize([Path(core.folder) / s for s in core.sources], f"{core.name}_wrapper", board)}
+    if ip:
+        out["ip"] = synthesize(read_sources(built["ip"]), CFG.rtl.top, board)
+    return out
+
+
+def depth_sweep(model, clocks_mhz=(100, 150, 200, 300, 400), board: str = "pynq-z1", yosys: bool = True,
+                folder=None) -> list:
+    """Pipeline depth vs registers and LUTs: one core per target clock (no emulator, no IP)."""
+    import tempfile
+    from pathlib import Path
+
+    from .core import build_core
+    from .resources import synthesize
+
+    rows = []
+    base = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="labkit_sweep_"))
+    for mhz in clocks_mhz:
+        core, _ = build_core(model, base / f"core_{int(mhz)}", board=board, clock_mhz=mhz)
+        row = {"clock_mhz": mhz, "latency_cutoff": core.latency_cutoff, "stages": core.stages,
+               "latency_cycles": core.latency_cycles, "latency_ns": round(core.latency_cycles * 1000.0 / mhz, 1),
+               "est_luts": core.est_luts, "est_ffs": core.est_ffs}
+        if yosys:
+            r = synthesize([Path(core.folder) / s for s in core.sources], f"{core.name}_wrapper", board)
+            row.update(lut=r["lut"], ff=r["ff"], carry=r["carry"], dsp=r["dsp"])
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------
+
+def _test_split():
+    from ..data import load_split
+    return load_split().test
+
+
+def _csim(model, X, board):
+    from ..hls import convert as conv
+    hls_model = conv.convert(model, output_dir=artifacts_dir("rtl", "hls_csim", create=False), board=board)
+    return conv.csim_logits(hls_model, X)
+
+
+def bench_rtl(argv=None) -> int:
+    """``labkit bench rtl``: one JSON line on the whole test split."""
+    p = argparse.ArgumentParser(prog="labkit bench rtl", description="RTL twin: bit-exactness, latency, resources")
+    p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+    p.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    args = p.parse_args(argv)
+    from . import tools
+    reason = tools.missing("da4ml", "verilator", "iverilog", "yosys", "g++")
+    if reason:
+        print(json.dumps({"skipped": reason}))
+        return 1
+    from ..hls.convert import load_student
+
+    t0 = time.perf_counter()
+    model = load_student(args.student)
+    test = _test_split()
+    built = build(model, board=args.board)
+    res = check(built, model, test.X, csim_logits=_csim(model, test.X, args.board))
+    figs = synth(built, args.board, ip=True)
+    c, ipr = figs["core"], figs["ip"]
+    xc7 = figs["core"] if CFG.board(args.board).yosys_family == "xc7" else synth(built, "pynq-z1", ip=False)["core"]
+    core = built["core"]
+    print(json.dumps({
+        "n": res["n"], "rtl_words_equal": res["rtl_words_equal"], "latency_cycles": res["latency_cycles"],
+        "ii": res["ii"], "lut": c["lut"], "ff": c["ff"], "dsp": c["dsp"], "lut_pct_xc7z020": xc7["lut_pct"],
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "carry": c["carry"], "clock_mhz": core.clock_mhz, "latency_ns": res["latency_ns"], "stages": core.stages,
+        "verilator_equal_qkeras": res.get("verilator_equal_qkeras"),
+        "iverilog_core_equal_qkeras": res["iverilog_core_equal_qkeras"], "csim_equal_qkeras": res.get("csim_equal_qkeras"),
+        "tlast_ok": res["tlast_ok"], "protocol_errors": len(res["protocol_errors"]),
+        "ip_lut": ipr["lut"], "ip_ff": ipr["ff"], "ip_dsp": ipr["dsp"], "ip_cycles_per_pulse": round(res["ip_cycles_per_pulse"], 2),
+        "nonzero": core.nonzero, "board": args.board, "yosys_family": c["family"],
+        "verilator_s": built["timings"].get("verilator_s"), "yosys_s": c["yosys_s"],
+    }))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="labkit rtl", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, help_ in (("build", "write the core and the IP folder (artifacts/rtl/ip)"),
+                        ("check", "build, then bit-exact checks + latency on the test split"),
+                        ("synth", "build, then Yosys resources of the core and the IP"),
+                        ("status", "which open tools are here")):
+        s = sub.add_parser(name, help=help_)
+        if name != "status":
+            s.add_argument("--student", default=None)
+            s.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+            s.add_argument("--clock-mhz", type=float, default=None, help=f"default {CFG.rtl.clock_mhz:g} (course.ini [rtl])")
+    args = p.parse_args(argv)
+    from . import tools
+    if args.cmd == "status":
+        for tool in ("da4ml", "verilator", "iverilog", "yosys", "g++"):
+            print(f"{tool:<10} {tools.missing(tool) or 'ok'}")
+        return 0
+    need = {"build": ("da4ml",), "check": ("da4ml", "iverilog"), "synth": ("da4ml", "yosys")}[args.cmd]
+    reason = tools.missing(*need)
+    if reason:
+        print(f"labkit rtl {args.cmd}: {reason}")
+        return 1
+    from ..hls.convert import load_student
+    model = load_student(args.student)
+    built = build(model, board=args.board, clock_mhz=args.clock_mhz,
+                  emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False)
+    if args.cmd == "check":
+        test = _test_split()
+        res = check(built, model, test.X)
+        print(json.dumps({k: v for k, v in res.items() if k != "logits"}))
+    elif args.cmd == "synth":
+        figs = synth(built, args.board)
+        print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "cells"} for k, v in figs.items()}))
+    return 0

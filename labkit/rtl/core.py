@@ -161,6 +161,9 @@ def build_core(model, folder=None, board: str = "pynq-z1", clock_mhz: float | No
     in_w, in_f = _uniform_layout(comb.inp_qint)
     out_w, out_f = _uniform_layout(comb.out_qint)
     fmt = CFG.input_format
+    if in_w == 0:
+        raise ValueError("the student's logits do not depend on its input (every hidden unit is dead or "
+                         "pruned away), so there is no circuit to build: retrain the student (lab 03)")
     if in_f != fmt.frac or in_w > fmt.width:
         raise ValueError(f"the traced core takes inputs of {in_w} bits with {in_f} fraction bits, not "
                          f"{fmt.hls()}: every input must be quantized to course.ini [input_stage]")

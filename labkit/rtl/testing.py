@@ -1,0 +1,49 @@
+"""A tiny student and its RTL build, for tests (compiled once per process, in a temp folder)."""
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SEED = 1
+
+
+def tiny_student(hidden=(4,), sparsity: float = 0.8, epochs: int = 3, seed: int = SEED):
+    """The course's student builder at toy size, trained a little on toy pulses, then most weights zeroed."""
+    import tensorflow as tf
+
+    from ..data.prep import preprocess
+    from ..hls.testing import toy_pulses
+    from ..models import build_student
+
+    tf.keras.utils.set_random_seed(seed)
+    model = build_student(list(hidden))
+    X, y = toy_pulses(2000, seed + 1)
+    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(preprocess(X), y, epochs=epochs, batch_size=64, verbose=0)
+    weights = model.get_weights()
+    for i, w in enumerate(weights):
+        if w.ndim == 2:
+            cut = np.quantile(np.abs(w), sparsity)
+            weights[i] = np.where(np.abs(w) <= cut, 0.0, w).astype(w.dtype)
+    model.set_weights(weights)
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_build():
+    """Tiny student -> RTL core (+ Verilator emulator) -> IP folder, and its hls4ml C simulation."""
+    from ..hls import convert
+    from . import build
+
+    tmp = Path(tempfile.mkdtemp(prefix="labkit_rtl_"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    model = tiny_student()
+    built = build(model, folder=tmp / "rtl")
+    hls_model = convert.convert(model, output_dir=tmp / "hls")
+    return {"model": model, "built": built, "hls_model": hls_model, "tmp": tmp}
