@@ -18,7 +18,7 @@ from .config import artifacts_dir, fast_mode, project_root
 
 def labs(folder: Path | None = None):
     folder = folder or project_root() / "labs"
-    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(folder.glob("[0-9][0-9]*_*.ipynb"))
     if not found:
         raise FileNotFoundError(f"no notebooks NN_*.ipynb in {folder}: run from the labkit checkout")
     return found

@@ -40,11 +40,11 @@ def test_round_half_even_is_built_exactly():
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize
 
-    from labkit.rtl.core import _apply, round_half_even
+    from labkit.rtl.core import apply_each, round_half_even
 
     inp = FixedVariableArrayInput((1,), hwconf=HWConfig(1, -1, -1))
     x = quantize(inp, 1, 4, 4)                       # grid 1/16 in [-16, 16)
-    y = _apply(x, lambda v: round_half_even(v, 1, 4, 1, "SAT"))
+    y = apply_each(x, lambda v: round_half_even(v, 1, 4, 1, "SAT"))
     comb = comb_trace(inp, y)
     values = np.arange(-16 * 16, 16 * 16) / 16.0
     got = np.array([comb(np.array([v]))[0] for v in values])

@@ -41,7 +41,8 @@ def round_half_even(v, k: int, i: int, f: int, overflow: str):
     return (v + (lsb_kept - 1) * 2.0 ** -F).quantize(k, i, f, overflow, "RND")
 
 
-def _apply(array, fn):
+def apply_each(array, fn):
+    """``fn`` applied to every element of a da4ml FixedVariableArray (per-element rounding)."""
     from da4ml.trace import FixedVariableArray
     vars_ = np.array([fn(v) for v in np.ravel(array._vars)], dtype=object).reshape(array._vars.shape)
     return FixedVariableArray(vars_, array.solver_options, hwconf=array.hwconf)
@@ -94,9 +95,9 @@ def trace(model):
             h = h @ W + b
         else:
             k, i, f = _kif(payload)
-            h = _apply(h, lambda v: round_half_even(v, k, i, f, "SAT"))
+            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
     lk, li, lf = _kif(Precision.of(CFG.logit_format))
-    out = _apply(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
+    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
     comb = comb_trace(inp, out)
     return comb, {"nonzero": nonzero}
 
