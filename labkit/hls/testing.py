@@ -44,8 +44,6 @@ def toy_student(hidden=(16, 8), epochs: int = 2, sparsity: float = 0.5, seed: in
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
-    from ..data.prep import preprocess
-
     tf.keras.utils.set_random_seed(seed)
     wq = dict(kernel_quantizer=quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1),
               bias_quantizer=quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1))
@@ -56,11 +54,19 @@ def toy_student(hidden=(16, 8), epochs: int = 2, sparsity: float = 0.5, seed: in
         x = QActivation(quantized_relu(CFG.activation_bits, CFG.activation_integer), name=f"relu{i + 1}")(x)
     out = QDense(CFG.n_classes, name="logits", **wq)(x)
     model = tf.keras.Model(inp, out)
+    return fit_and_prune(model, epochs, sparsity, seed)
+
+
+def fit_and_prune(model, epochs: int, sparsity: float, seed: int = SEED):
+    """A few epochs on toy pulses, then magnitude pruning: zero the smallest ``sparsity`` of every kernel."""
+    import tensorflow as tf
+
+    from ..data.prep import preprocess
+
     X, y = toy_pulses(2000, seed + 1)
     model.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(preprocess(X), y, epochs=epochs, batch_size=64, verbose=0)
-    # magnitude pruning stand-in: zero the smallest `sparsity` of every kernel
     weights = model.get_weights()
     for i, layer_w in enumerate(weights):
         if layer_w.ndim == 2:

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -86,6 +87,20 @@ def _run(cmd, cwd, what: str, timeout: float = 3600):
     return r
 
 
+@contextlib.contextmanager
+def _workdir(workdir, prefix: str):
+    """``workdir`` (kept), or a temporary folder removed afterwards."""
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        yield Path(workdir)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _compile_tb(sources, tb_text: str, top: str, workdir: Path) -> Path:
     reason = tools.missing("iverilog")
     if reason:
@@ -138,10 +153,7 @@ def simulate_core(core, X_raw, expected=None, workdir=None) -> dict:
 
     x = preprocess(X_raw)
     n = len(x)
-    own = workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="labkit_tbcore_")) if own else Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with _workdir(workdir, "labkit_tbcore_") as workdir:
         t0 = time.perf_counter()
         (workdir / "in.hex").write_text("\n".join(core_input_lines(x, core.in_width)) + "\n")
         values = {"CORE": core.name, "INW": core.in_width * CFG.n_samples, "OUTW": core.out_width * CFG.n_classes,
@@ -155,9 +167,6 @@ def simulate_core(core, X_raw, expected=None, workdir=None) -> dict:
                 edge, hexval = line.split()
                 printed[int(edge)] = int(hexval, 16)
         wall = time.perf_counter() - t0
-    finally:
-        if own:
-            shutil.rmtree(workdir, ignore_errors=True)
     # input k is captured at edge k+1; find the print edge e0 of result 0: result k prints at e0+k
     ref = None if expected is None else np.asarray(expected, np.float64)
     best = None
@@ -199,10 +208,7 @@ def simulate_ip(ip_folder, X_raw, batches=None, gap_percent: int = 0, seed: int 
     if sum(batches) != n:
         raise ValueError(f"batches {batches} sum to {sum(batches)}, not the {n} pulses given")
     words = pack_pulses(X)
-    own = workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="labkit_tbip_")) if own else Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with _workdir(workdir, "labkit_tbip_") as workdir:
         t0 = time.perf_counter()
         (workdir / "words.hex").write_text("\n".join(format(int(w), "08x") for w in words) + "\n")
         (workdir / "batches.hex").write_text("\n".join(format(b, "08x") for b in batches) + "\n")
@@ -213,9 +219,6 @@ def simulate_ip(ip_folder, X_raw, batches=None, gap_percent: int = 0, seed: int 
              workdir, "IP simulation")
         text = (workdir / "out.txt").read_text()
         wall = time.perf_counter() - t0
-    finally:
-        if own:
-            shutil.rmtree(workdir, ignore_errors=True)
     beats, runs, errors, idle = [], [], [], None
     for line in text.splitlines():
         parts = line.split()

@@ -7,8 +7,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 SEED = 1
 
 
@@ -16,23 +14,11 @@ def tiny_student(hidden=(4,), sparsity: float = 0.8, epochs: int = 3, seed: int 
     """The course's student builder at toy size, trained a little on toy pulses, then most weights zeroed."""
     import tensorflow as tf
 
-    from ..data.prep import preprocess
-    from ..hls.testing import toy_pulses
+    from ..hls.testing import fit_and_prune
     from ..models import build_student
 
     tf.keras.utils.set_random_seed(seed)
-    model = build_student(list(hidden))
-    X, y = toy_pulses(2000, seed + 1)
-    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(preprocess(X), y, epochs=epochs, batch_size=64, verbose=0)
-    weights = model.get_weights()
-    for i, w in enumerate(weights):
-        if w.ndim == 2:
-            cut = np.quantile(np.abs(w), sparsity)
-            weights[i] = np.where(np.abs(w) <= cut, 0.0, w).astype(w.dtype)
-    model.set_weights(weights)
-    return model
+    return fit_and_prune(build_student(list(hidden)), epochs, sparsity, seed)
 
 
 @functools.lru_cache(maxsize=None)
