@@ -18,6 +18,7 @@ import numpy as np
 
 from .config import CFG
 from .data.prep import preprocess
+from .metrics import figure_of_merit
 from .pulse import crossing_before, interp_rows, smooth
 
 ONSET_FRACTION = 0.1            # onset = first sample at 10 % of the peak
@@ -60,16 +61,6 @@ def early_fraction(X, gate: int) -> np.ndarray:
     p, peak, onset = _measure(X)
     pn = p / peak[:, None]
     return np.mean([interp_rows(pn, onset + k) for k in range(1, gate + 1)], axis=0)
-
-
-def robust_sigma(v: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(v - np.median(v)))) if len(v) else float("nan")
-
-
-def figure_of_merit(score: np.ndarray, y: np.ndarray) -> float:
-    g, n = score[y == 0], score[y == 1]
-    fwhm = 2.355 * (robust_sigma(g) + robust_sigma(n))
-    return float(abs(np.median(n) - np.median(g)) / fwhm) if fwhm > 0 else float("inf")
 
 
 def best_threshold(score: np.ndarray, y: np.ndarray):

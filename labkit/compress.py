@@ -109,19 +109,89 @@ def check_logit_model(model: tf.keras.Model, what: str) -> None:
 # pruning (tensorflow-model-optimization)
 # ------------------------------------------------------------------------------------------
 
-def pruning_schedule(n_train: int, batch_size: int, epochs: int, target_sparsity: float):
-    """Polynomial ramp from 0 to ``target_sparsity`` derived from the data size, batch and epochs.
+#: small data sets train with smaller batches so that an epoch has at least this many optimizer steps
+MIN_STEPS_PER_EPOCH = 16
+#: pruning masks are updated this many times during the ramp (not at every step)
+MASK_UPDATES = 16
 
-    Pruning starts after the first epoch and reaches the target at 60 % of training, leaving the
-    rest to fine-tune the surviving weights; masks update four times per epoch."""
+
+def effective_batch_size(n_train: int, batch_size: int, min_batch: int = 16) -> int:
+    """The configured batch, made smaller for small training sets so that every epoch has at least
+    :data:`MIN_STEPS_PER_EPOCH` optimizer steps (628 real training pulses: batch 39, not 256).
+
+    With batch 256 such a set gives 3 steps per epoch, ~120 in a whole training: too few to
+    learn and to recover from the pruning masks (lab 03, "dead students")."""
+    return int(max(1, min(batch_size, n_train, max(min_batch, n_train // MIN_STEPS_PER_EPOCH))))
+
+
+def pruning_schedule(n_train: int, batch_size: int, epochs: int, target_sparsity: float):
+    """Polynomial ramp from 0 to ``target_sparsity``, counted in optimizer steps.
+
+    Pruning starts after the first epoch, updates the masks :data:`MASK_UPDATES` times at equal
+    step intervals (the network adapts between two updates) and reaches the target exactly at the
+    last update, at about half of training; the rest fine-tunes the surviving weights.
+    Returns the schedule and the epoch after which the target holds."""
     import tensorflow_model_optimization as tfmot
 
     steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+    total = steps_per_epoch * epochs
     begin = steps_per_epoch if epochs > 2 else 0
-    end = max(begin + 1, int(round(steps_per_epoch * epochs * 0.6)))
+    frequency = max(1, (total // 2 - begin) // MASK_UPDATES)
+    end = begin + frequency * MASK_UPDATES if total // 2 > begin else begin + 1
     return tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=0.0, final_sparsity=float(target_sparsity), begin_step=begin, end_step=end,
-        frequency=max(1, steps_per_epoch // 4)), end // steps_per_epoch + 1
+        frequency=frequency), math.ceil((end + 1) / steps_per_epoch)
+
+
+def pruning_schedules(n_train: int, batch_size: int, epochs: int, sparsities):
+    """One schedule per layer (``None`` for a layer kept dense) and the epoch the targets hold."""
+    out, end_epoch = [], 0
+    for s in sparsities:
+        if s > 0:
+            schedule, end_epoch = pruning_schedule(n_train, batch_size, epochs, s)
+            out.append(schedule)
+        else:
+            out.append(None)
+    return out, end_epoch
+
+
+# ------------------------------------------------------------------------------------------
+# dead networks
+# ------------------------------------------------------------------------------------------
+
+class DeadModelError(RuntimeError):
+    """A trained network that predicts one class for every pulse (or no better than the prior)."""
+
+
+def dead_reason(model: tf.keras.Model, x, y) -> Optional[str]:
+    """Why ``model`` is dead on ``(x, y)``, or ``None`` if it is alive.
+
+    Dead = the same predicted class for every pulse, or an accuracy within 1 % of the largest
+    class fraction (what always guessing that class would reach)."""
+    y = np.asarray(y)
+    pred = np.argmax(np.asarray(model.predict(x, batch_size=4096, verbose=0)), axis=1)
+    acc = float((pred == y).mean())
+    prior = float(np.bincount(y, minlength=CFG.n_classes).max() / max(len(y), 1))
+    if len(np.unique(pred)) == 1:
+        return (f"it predicts {CFG.class_names[int(pred[0])]!r} for all {len(y)} validation pulses "
+                f"(accuracy {acc:.3f}, class prior {prior:.3f})")
+    if acc <= prior + 0.01:
+        return f"its validation accuracy {acc:.3f} is at the class prior {prior:.3f}"
+    return None
+
+
+DEAD_PREFIX = "dead network: "
+
+
+def refuse_dead(model: tf.keras.Model, validation_data) -> None:
+    """Raise keras-tuner's ``FailedTrialError`` (the search records the trial as FAILED and never
+    selects it) when ``model`` is dead on ``validation_data``."""
+    if validation_data is None:
+        return
+    reason = dead_reason(model, *validation_data[:2])
+    if reason:
+        import keras_tuner as kt
+        raise kt.errors.FailedTrialError(DEAD_PREFIX + reason)
 
 
 def prune(layer, schedule):

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -35,10 +36,27 @@ def xy(pulses):
     return preprocess(pulses.X), pulses.y.astype(np.int64)
 
 
-def _early_stopping(patience: int):
+def early_stopping(hypermodel, patience: int):
+    """Stop when the hypermodel's objective (validation cross-entropy) stops improving, and keep the
+    best epoch's weights. Validation accuracy is a poor signal here: on a few hundred pulses it sits
+    at 1.0 for many epochs, and early stopping on it kept whichever epoch reached 1.0 first."""
     import tensorflow as tf
-    return tf.keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=patience,
+    return tf.keras.callbacks.EarlyStopping(hypermodel.objective, mode="min", patience=patience,
                                             restore_best_weights=True)
+
+
+def _dead_reason_of(trial) -> Optional[str]:
+    """Why a trial's network was dead (from the FailedTrialError it ended with), or None."""
+    from .compress import DEAD_PREFIX
+    msg = trial.message or ""
+    if trial.status != "FAILED" or DEAD_PREFIX not in msg:
+        return None
+    return msg[msg.rindex(DEAD_PREFIX) + len(DEAD_PREFIX):].strip()
+
+
+def dead_trials(tuner) -> int:
+    """Trials the search refused because the trained network was dead (never selected)."""
+    return sum(1 for t in tuner.oracle.trials.values() if _dead_reason_of(t))
 
 
 _TUNER_CLASS = None
@@ -61,9 +79,25 @@ def _progress_tuner_class():
             def on_trial_end(self, trial):
                 super().on_trial_end(trial)
                 best = self.oracle.get_best_trials(1)
+                reason = _dead_reason_of(trial)
+                if reason:
+                    self._bar.write(f"{self.project_name} trial {trial.trial_id} is dead: {reason}; "
+                                    f"it is recorded as failed and never selected")
                 self._bar.set_postfix(last=f"{trial.score:.4f}" if trial.score is not None else trial.status,
                                       best=f"{best[0].score:.4f}" if best and best[0].score is not None else "-")
                 self._bar.update(1)
+
+            def _try_run_and_update_trial(self, trial, *args, **kwargs):
+                # keras-tuner prints the traceback of every failed trial (its DEBUG default); a dead
+                # network is an expected outcome, reported above in one sentence: print only real errors
+                from keras_tuner.src import config as kt_config
+                debug, kt_config.DEBUG = kt_config.DEBUG, False
+                try:
+                    super()._try_run_and_update_trial(trial, *args, **kwargs)
+                finally:
+                    kt_config.DEBUG = debug
+                if trial.status == "INVALID" and debug:
+                    print(trial.message, file=sys.stderr)
 
             def on_search_end(self):
                 super().on_search_end()
@@ -74,15 +108,16 @@ def _progress_tuner_class():
 
 
 def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = False,
-               directory: Optional[Path] = None):
-    """A resumable ``keras_tuner.BayesianOptimization`` (objective: validation accuracy) under
-    ``artifacts/tuning/<project>``, showing a progress bar over its trials."""
+               directory: Optional[Path] = None, seed: int = CFG.seed):
+    """A resumable ``keras_tuner.BayesianOptimization`` under ``artifacts/tuning/<project>``, showing
+    a progress bar over its trials. Objective: the hypermodel's validation cross-entropy (minimised);
+    accuracy is still logged. Trials whose network ends dead are recorded as FAILED."""
     import keras_tuner as kt
     directory = Path(directory or artifacts_dir("tuning"))
     try:
         return _progress_tuner_class()(
-            hypermodel, objective=kt.Objective("val_accuracy", "max"), max_trials=max_trials,
-            seed=CFG.seed, directory=str(directory), project_name=project, overwrite=overwrite,
+            hypermodel, objective=kt.Objective(hypermodel.objective, "min"), max_trials=max_trials,
+            seed=seed, directory=str(directory), project_name=project, overwrite=overwrite,
             max_consecutive_failed_trials=max_trials)
     except (ValueError, KeyError, json.JSONDecodeError, OSError) as err:
         raise ValueError(
@@ -91,17 +126,17 @@ def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = F
 
 
 def search(hypermodel, split: Split, project: str, *, trials: int, epochs: int, training: Training,
-           overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1):
+           overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed):
     """Run (or resume) a Bayesian search; returns ``(tuner, best_hp)``."""
-    seed_everything()
-    tuner = make_tuner(hypermodel, project, trials, overwrite=overwrite, directory=directory)
+    seed_everything(seed)
+    tuner = make_tuner(hypermodel, project, trials, overwrite=overwrite, directory=directory, seed=seed)
     x, y = xy(split.train)
     xv, yv = xy(split.val)
     done = sum(1 for t in tuner.oracle.trials.values() if t.status == "COMPLETED")
     if done and verbose:
         print(f"resuming {project}: {done} finished trial(s) reused (overwrite=True starts over)")
     tuner.search(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=training.batch_size,
-                 callbacks=[_early_stopping(training.early_stopping_patience)], verbose=0)
+                 callbacks=[early_stopping(hypermodel, training.early_stopping_patience)], verbose=0)
     best = tuner.get_best_hyperparameters(1)
     if not best:
         raise RuntimeError(f"no trial of {project} completed; see the errors above and rerun")
@@ -109,32 +144,39 @@ def search(hypermodel, split: Split, project: str, *, trials: int, epochs: int, 
 
 
 def train_final(hypermodel, hp, split: Split, *, epochs: int, training: Training, progress: bool = True,
-                target: Optional[float] = None, attempts: int = 3):
+                tuner=None, seed: int = CFG.seed):
     """Rebuild the model from ``hp`` with the search's own builder and train it; returns (model, history).
 
-    Tiny quantized networks can start with dead ReLUs and never learn. If ``target`` (the search's
-    best validation accuracy) is given and the run ends more than 2 points below it, training is
-    repeated from a new seed (up to ``attempts`` runs, each reported) and the best run is kept."""
+    A dead result (constant output, or accuracy at the class prior on the validation pulses) is
+    never returned: the run says so and trains the search's next-best hyper-parameters instead
+    (from ``tuner``); with none left it raises :class:`~labkit.compress.DeadModelError`.
+    ``history.hp`` holds the hyper-parameters of the returned model, ``history.dead_runs`` the
+    number of dead final trainings on the way."""
+    import keras_tuner as kt
+
+    from .compress import DEAD_PREFIX, DeadModelError
     x, y = xy(split.train)
     xv, yv = xy(split.val)
-    best = None
-    for attempt in range(attempts):
-        seed_everything(CFG.seed + attempt)
-        model = hypermodel.build(hp)
-        callbacks = [_early_stopping(training.early_stopping_patience)]
+    candidates = [hp] + [h for h in (tuner.get_best_hyperparameters(5) if tuner else []) if h.values != hp.values]
+    for n_dead, cand in enumerate(candidates):
+        seed_everything(seed)
+        model = hypermodel.build(cand)
+        callbacks = [early_stopping(hypermodel, training.early_stopping_patience)]
         if progress:
             from tqdm.keras import TqdmCallback
             callbacks.append(TqdmCallback(verbose=0, desc=f"{hypermodel.name} (final)"))
-        history = hypermodel.fit(hp, model, x, y, validation_data=(xv, yv), epochs=epochs,
-                                 batch_size=training.batch_size, callbacks=callbacks, verbose=0)
-        score = max(history.history.get("val_accuracy", [0.0]))
-        if best is None or score > best[2]:
-            best = (model, history, score)
-        if target is None or score >= target - 0.02:
-            break
-        print(f"final training reached val_accuracy {score:.4f}, the search reached {target:.4f}: "
-              f"retrying with seed {CFG.seed + attempt + 1}")
-    return best[0], best[1]
+        try:   # the hypermodel's fit refuses a dead result (constant output) with FailedTrialError
+            history = hypermodel.fit(cand, model, x, y, validation_data=(xv, yv), epochs=epochs,
+                                     batch_size=training.batch_size, callbacks=callbacks, verbose=0)
+        except kt.errors.FailedTrialError as dead:
+            nxt = ("training the search's next-best hyper-parameters instead" if n_dead + 1 < len(candidates)
+                   else "no candidate is left")
+            print(f"the final {hypermodel.name} is dead: {str(dead)[len(DEAD_PREFIX):]}; it is not kept: {nxt}.")
+            continue
+        history.hp, history.dead_runs = cand, n_dead
+        return model, history
+    raise DeadModelError(f"every final {hypermodel.name} training ended dead ({len(candidates)} tried); "
+                         f"rerun the search with more trials or epochs (see lab 03, 'dead students').")
 
 
 def best_score(tuner) -> Optional[float]:
@@ -153,44 +195,74 @@ def accuracy(model, pulses) -> float:
 # ------------------------------------------------------------------------------------------
 
 def teacher_stage(split: Split, *, training: Training = None, project: str = "teacher", overwrite: bool = False,
-                  directory: Optional[Path] = None, verbose: int = 1):
+                  directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed):
+    """Search + final training of the teacher; returns (model, hp, history, tuner)."""
     from .models import TeacherHyperModel
     training = training or CFG.training
     hm = TeacherHyperModel()
     tuner, hp = search(hm, split, project, trials=training.teacher_trials, epochs=training.teacher_epochs,
-                       training=training, overwrite=overwrite, directory=directory, verbose=verbose)
+                       training=training, overwrite=overwrite, directory=directory, verbose=verbose, seed=seed)
     model, history = train_final(hm, hp, split, epochs=training.teacher_epochs, training=training,
-                                 progress=verbose > 0, target=best_score(tuner))
-    return model, hp, history, tuner
+                                 progress=verbose > 0, tuner=tuner, seed=seed)
+    return model, history.hp, history, tuner
 
 
 def student_stage(split: Split, teacher, *, training: Training = None, project: str = "student",
-                  overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1):
+                  overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed):
+    """Search + final training + finalisation of the student; returns
+    (student, hp, history, tuner, kernel sparsity)."""
     from . import compress
     from .models import StudentHyperModel, student_of
     training = training or CFG.training
     hm = StudentHyperModel(teacher, len(split.train), epochs=training.student_epochs, batch_size=training.batch_size)
     tuner, hp = search(hm, split, project, trials=training.student_trials, epochs=training.student_epochs,
-                       training=training, overwrite=overwrite, directory=directory, verbose=verbose)
+                       training=training, overwrite=overwrite, directory=directory, verbose=verbose, seed=seed)
     model, history = train_final(hm, hp, split, epochs=training.student_epochs, training=training,
-                                 progress=verbose > 0, target=best_score(tuner))
+                                 progress=verbose > 0, tuner=tuner, seed=seed)
     student = compress.finalize_student(student_of(model))
-    return student, hp, history, tuner, hm.sparsity
+    return student, history.hp, history, tuner, hm.sparsities(history.hp)[1]
 
 
 # ------------------------------------------------------------------------------------------
 # labkit bench accuracy
 # ------------------------------------------------------------------------------------------
 
+def logits(model, pulses) -> np.ndarray:
+    return np.asarray(model.predict(xy(pulses)[0], batch_size=4096, verbose=0))
+
+
+def neutron_score(z: np.ndarray) -> np.ndarray:
+    """The discriminator's score: neutron logit minus gamma logit (higher = more neutron-like)."""
+    return z[:, 1] - z[:, 0]
+
+
+def _workflow(split: Split, training: Training, directory: Path, seed: int) -> dict:
+    """One seed of the full teacher + student workflow; predictions and counts for the bench."""
+    from . import compress
+    teacher, _, t_hist, t_tuner = teacher_stage(split, training=training, directory=directory / "teacher",
+                                                verbose=0, seed=seed)
+    student, hp, s_hist, s_tuner, _ = student_stage(split, teacher, training=training,
+                                                    directory=directory / "student", verbose=0, seed=seed)
+    zt, zs = logits(teacher, split.test), logits(student, split.test)
+    return {"seed": seed, "teacher_pred": zt.argmax(1), "student_pred": zs.argmax(1), "student_score": neutron_score(zs),
+            "metrics": compress.model_metrics(student, teacher), "hp": hp.values,
+            "dead": dead_trials(t_tuner) + dead_trials(s_tuner) + t_hist.dead_runs + s_hist.dead_runs,
+            "trials": len(t_tuner.oracle.trials) + len(s_tuner.oracle.trials)}
+
+
 def bench_accuracy(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="labkit bench accuracy", description=(
-        "Teacher + student workflow with full (not fast) settings; prints one JSON line."))
+        "Teacher + student workflow with full (not fast) settings, once per seed; prints one JSON line."))
     ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
     ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
+    ap.add_argument("--seeds", type=int, default=1, help="independent runs of the workflow (seeds differ; default 1)")
     ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming")
     args = ap.parse_args(argv)
+    if args.seeds < 1:
+        ap.error("--seeds must be at least 1")
 
-    from . import baselines, compress
+    from . import baselines
+    from . import metrics as mx
     t0 = time.time()
     training = CFG.training_full
     tag = "synthetic" if args.train == "synthetic" else Path(args.train).stem
@@ -201,18 +273,45 @@ def bench_accuracy(argv=None) -> int:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
     split = load_split(args.train, test=args.test, progress=False)
-    teacher, _, _, _ = teacher_stage(split, training=training, directory=directory, verbose=0)
-    student, hp, _, _, sparsity = student_stage(split, teacher, training=training, directory=directory, verbose=0)
-    m = compress.model_metrics(student, teacher)
-    base = baselines.evaluate(split)
+    y = split.test.y
+    runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k) for k in range(args.seeds)]
+    acc = [float((r["student_pred"] == y).mean()) for r in runs]
+    med = runs[int(np.argsort(acc, kind="stable")[(len(acc) - 1) // 2])]   # the median seed (lower middle)
+    t_acc = [float((r["teacher_pred"] == y).mean()) for r in runs]
+
+    cuts = baselines.fit_all(split.train)
+    best_cut = max(cuts, key=lambda c: c.info["train_accuracy"])      # chosen on training data only
+    psd = next(c for c in cuts if c.feature == "tail_total")
+    amp = baselines.amplitude(split.test.X)
+    phys = mx.physics_report(med["student_score"], y, med["student_pred"], amp)
+    e3, e2 = phys["eff_at_1e-3"], phys["eff_at_1e-2"]
     out = {
-        "teacher_acc": round(accuracy(teacher, split.test), 5),
-        "student_acc": round(accuracy(student, split.test), 5),
-        "baseline_acc": round(baselines.best_accuracy(base), 5),
-        "student_params": m["params"], "student_nonzero": m["nonzero"], "weight_bits": m["weight_bits"],
-        "compression_ratio": m["compression_ratio"], "wall_s": round(time.time() - t0, 1),
-        "n_train": len(split.train), "n_test": len(split.test), "train": args.train, "test": args.test or "split",
-        "student_hp": hp.values, "baselines": {k: round(v["accuracy"], 5) for k, v in base.items()},
+        "teacher_acc": round(float(np.median(t_acc)), 5),
+        "student_acc": round(float(np.median(acc)), 5),
+        "student_acc_min": round(min(acc), 5),
+        "student_acc_ci95": [round(v, 5) for v in phys["accuracy"]["ci95"]],
+        "student_acc_seeds": [round(a, 5) for a in acc],
+        "teacher_acc_ci95": [round(v, 5) for v in mx.accuracy_ci(y, med["teacher_pred"])["ci95"]],
+        "student_nonzero": max(r["metrics"]["nonzero"] for r in runs),
+        "weight_bits": max(r["metrics"]["weight_bits"] for r in runs),
+        "dead_trials": sum(r["dead"] for r in runs),
+        "trials": sum(r["trials"] for r in runs),
+        "baseline_acc": round(best_cut.accuracy(split.test.X, y), 5),
+        "baseline": best_cut.name,
+        "student_vs_baseline": mx.mcnemar(y, med["student_pred"], best_cut.predict(split.test.X)),
+        "student_vs_teacher": mx.mcnemar(y, med["student_pred"], med["teacher_pred"]),
+        "fom_student": round(phys["fom"], 3) if phys["fom"] is not None else None,
+        "fom_baseline": round(mx.figure_of_merit(psd.score(split.test.X), y), 3),
+        "neutron_eff_at_1e-3": e3["neutron_eff"], "neutron_eff_at_1e-3_ci95": e3["ci95"],
+        "neutron_eff_at_1e-3_resolved": e3["resolved"],
+        "neutron_eff_at_1e-2": e2["neutron_eff"], "neutron_eff_at_1e-2_ci95": e2["ci95"],
+        "neutron_eff_at_1e-2_resolved": e2["resolved"],
+        "acc_by_amplitude": [{k: b[k] for k in ("lo", "hi", "n", "acc")} for b in phys["by_amplitude"]],
+        "n_train": len(split.train), "n_test": len(split.test), "seeds": args.seeds,
+        "student_params": med["metrics"]["params"], "compression_ratio": med["metrics"]["compression_ratio"],
+        "student_hp": med["hp"], "train": args.train, "test": args.test or "split",
+        "baselines": {c.name: round(c.accuracy(split.test.X, y), 5) for c in cuts},
+        "wall_s": round(time.time() - t0, 1),
     }
     print(json.dumps(out))
     return 0

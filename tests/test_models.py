@@ -52,7 +52,7 @@ def test_teacher_hp_names_round_trip():
     hm.build(space)
     names = {p.name for p in space.space}
     assert {"layers", "units_0", "learning_rate"} <= names
-    assert space.get("learning_rate") in (1e-2, 1e-3, 1e-4)
+    assert space.get("learning_rate") in models.TEACHER_LEARNING_RATES and 1e-2 not in models.TEACHER_LEARNING_RATES
 
 
 def test_student_hp_names_round_trip():
@@ -65,10 +65,32 @@ def test_student_hp_names_round_trip():
     assert stripped.layers[-1].name == "logits"
 
 
-def test_sparsity_budget():
-    assert models.sparsity_for([2], 0.5, 200) == 0.5
-    s = models.sparsity_for([20], 0.5, 200)
-    assert s > 0.9 and models.student_nonzero_estimate([20], s) <= 200
+def test_sparsity_budget_is_spent_on_the_first_layer():
+    assert models.layer_sparsities([2], 0.5, 200) == [0.5, 0.0]
+    s = models.layer_sparsities([20], 0.5, 200)
+    assert s[0] > 0.9 and s[1] == 0.0 and models.student_nonzero_estimate([20], s) <= 200
+    # small layers behind the first stay dense while they fit in half of the budget
+    assert models.layer_sparsities([8, 3], 0.5, 200)[1:] == [0.0, 0.0]
+    # ... and are pruned only when they alone would take more than half of it
+    wide = models.layer_sparsities([20, 8], 0.5, 200)
+    assert wide[1] > 0 and models.student_nonzero_estimate([20, 8], wide) <= 200
+    assert models.overall_sparsity([20], s) == pytest.approx((161 * 20 * s[0]) / (161 * 20 + 40))
+
+
+def test_small_data_gets_enough_optimizer_steps_and_a_spaced_pruning_ramp():
+    # 628 real training pulses: batch 256 would give 3 steps per epoch
+    assert compress.effective_batch_size(628, 256) == 39
+    assert compress.effective_batch_size(8400, 256) == 256
+    assert compress.effective_batch_size(10, 256) == 10
+    schedule, end_epoch = compress.pruning_schedule(628, 39, 40, 0.85)
+    cfg = schedule.get_config()["config"]
+    steps, total = 17, 17 * 40
+    assert cfg["begin_step"] == steps                                   # after the first epoch
+    assert (cfg["end_step"] - cfg["begin_step"]) == compress.MASK_UPDATES * cfg["frequency"]
+    assert cfg["frequency"] > 1 and cfg["end_step"] <= total // 2          # spaced updates, half the run to fine-tune
+    # the target is reached exactly at the last mask update
+    assert float(schedule(cfg["end_step"])[1]) == pytest.approx(0.85, abs=1e-6)
+    assert end_epoch <= 21
 
 
 def test_distillation_loss_uses_logits_and_temperature():
@@ -178,12 +200,13 @@ def test_search_resumes_and_corrupt_state_is_explained(tmp_path, capfd):
     split = _toy_split(300)
     training = CFG.training_fast
     hm = models.TeacherHyperModel(max_layers=1)
-    tuner, hp = tuning.search(hm, split, "t", trials=2, epochs=1, training=training, directory=tmp_path)
+    # (5 epochs: a 1-epoch teacher at lr 1e-4 can still be constant, and a dead trial is never COMPLETED)
+    tuner, hp = tuning.search(hm, split, "t", trials=2, epochs=5, training=training, directory=tmp_path)
     done = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
     assert len(done) == 2
     assert "t trials: 100%" in capfd.readouterr().err          # per-trial progress display
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("trial.json")}
-    tuner2, hp2 = tuning.search(hm, split, "t", trials=2, epochs=1, training=training, directory=tmp_path)
+    tuner2, hp2 = tuning.search(hm, split, "t", trials=2, epochs=5, training=training, directory=tmp_path)
     assert hp2.values == hp.values
     assert "2 finished trial(s) reused" in capfd.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "t").rglob("trial.json")} == mtimes   # nothing retrained
@@ -223,3 +246,81 @@ def test_hidden_units_do_not_start_dead(monkeypatch):
 
     default, zero = alive(models.HIDDEN_BIAS_INIT), alive(0.0)
     assert default >= 6 and default > zero, (default, zero)
+
+
+def _dead_after_fit(model):
+    """Zero every weight: the network then outputs its (zero) bias for every pulse."""
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+
+
+def test_dead_model_is_detected_and_refused():
+    split = _toy_split(200)
+    xv, yv = tuning.xy(split.val)
+    student = models.build_student([4])
+    _dead_after_fit(student)
+    reason = compress.dead_reason(student, xv, yv)
+    assert reason and "for all" in reason
+    with pytest.raises(kt.errors.FailedTrialError, match="dead network"):
+        compress.refuse_dead(student, (xv, yv))
+
+
+class _DeadFirstTeacher(models.TeacherHyperModel):
+    """Its first ``n_dead`` trainings end dead (weights zeroed), the later ones train normally."""
+
+    def __init__(self, n_dead, **kw):
+        super().__init__(max_layers=1, **kw)
+        self.n_dead, self.calls = n_dead, 0
+
+    def fit(self, hp, model, x, *args, **kwargs):
+        self.calls += 1
+        if self.calls <= self.n_dead:
+            kwargs["epochs"] = 1
+            model.fit(x, *args, **{k: v for k, v in kwargs.items() if k != "validation_data"})
+            _dead_after_fit(model)
+            compress.refuse_dead(model, kwargs["validation_data"])
+        return super().fit(hp, model, x, *args, **kwargs)
+
+
+def test_a_dead_trial_is_never_selected_and_is_counted(tmp_path, capfd):
+    split = _toy_split(300)
+    hm = _DeadFirstTeacher(n_dead=1)
+    tuner, hp = tuning.search(hm, split, "dead", trials=2, epochs=1, training=CFG.training_fast, directory=tmp_path)
+    status = sorted(t.status for t in tuner.oracle.trials.values())
+    assert status == ["COMPLETED", "FAILED"] and tuning.dead_trials(tuner) == 1
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert best.status == "COMPLETED" and best.hyperparameters.values == hp.values
+    out, err = capfd.readouterr()
+    assert "dead trial 0 is dead: it predicts" in out and "Traceback" not in out + err
+
+
+def test_a_dead_final_training_is_not_kept(tmp_path, capsys):
+    split = _toy_split(300)
+    hm = models.TeacherHyperModel(max_layers=1)
+    tuner, hp = tuning.search(hm, split, "fin", trials=2, epochs=5, training=CFG.training_fast, directory=tmp_path)
+    dead_once = _DeadFirstTeacher(n_dead=1)
+    model, history = tuning.train_final(dead_once, hp, split, epochs=2, training=CFG.training_fast,
+                                        progress=False, tuner=tuner)
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "is not kept" in line]
+    assert len(said) == 1 and "the final teacher is dead" in said[0] and "next-best hyper-parameters instead" in said[0]
+    assert history.dead_runs == 1 and history.hp.values != hp.values
+    assert compress.dead_reason(model, *tuning.xy(split.val)) is None
+    always_dead = _DeadFirstTeacher(n_dead=99)
+    with pytest.raises(compress.DeadModelError, match="every final teacher training ended dead"):
+        tuning.train_final(always_dead, hp, split, epochs=1, training=CFG.training_fast, progress=False)
+
+
+def test_seeded_student_training_repeats_exactly():
+    split = _toy_split(300)
+    x, y = tuning.xy(split.train)
+    hp = _hp(layers=1, units_0=8, learning_rate=3e-3, temperature=4.0, alpha=0.3)
+
+    def train():
+        tuning.seed_everything(7)
+        hm = models.StudentHyperModel(None, len(x), epochs=12, batch_size=64)
+        model = hm.build(hp)
+        hm.fit(hp, model, x, y, validation_data=tuning.xy(split.val), epochs=12, verbose=0)
+        return compress.finalize_student(models.student_of(model)).get_weights()
+
+    a, b = train(), train()
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
