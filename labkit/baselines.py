@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import CFG
 from .data.prep import preprocess
-from .metrics import figure_of_merit
+from .metrics import accuracy_ci, figure_of_merit
 from .pulse import crossing_before, interp_rows, smooth
 
 ONSET_FRACTION = 0.1            # onset = first sample at 10 % of the peak
@@ -147,6 +147,7 @@ def evaluate(split) -> Dict[str, Dict[str, float]]:
     for clf in fit_all(split.train):
         out[clf.name] = {
             "accuracy": clf.accuracy(split.test.X, split.test.y),
+            "accuracy_ci": accuracy_ci(split.test.y, clf.predict(split.test.X)),
             "fom": figure_of_merit(clf.score(split.test.X), split.test.y),
             "threshold": clf.threshold,
             **({"gate_samples": clf.gate} if clf.gate is not None else {}),

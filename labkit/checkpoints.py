@@ -21,10 +21,17 @@ def student_path() -> Path:
     return artifacts_dir("student") / "student.h5"
 
 
-def save(model, path: Path, **info) -> Path:
-    """Save a stage model; an existing one is kept as ``<name>.prev.h5`` (nothing lost)."""
-    from .compress import save_model
+def save(model, path: Path, *, check=None, **info) -> Path:
+    """Save a stage model; an existing one is kept as ``<name>.prev.h5`` (nothing lost).
+
+    ``check=(x, y)``: validation pulses on which the model must not be dead (one class for every
+    pulse, or accuracy at the class prior); a dead model is refused, never saved."""
+    from .compress import DeadModelError, dead_reason, save_model
     path = Path(path)
+    if check is not None:
+        reason = dead_reason(model, *check)
+        if reason:
+            raise DeadModelError(f"not saving {path.name}: the model is dead ({reason}); train it again (lab 03).")
     if path.exists():
         path.replace(path.with_name(path.stem + ".prev.h5"))
     save_model(model, path)
@@ -45,7 +52,8 @@ def teacher_model(split=None, *, retrain: bool = False, verbose: int = 0):
     from . import data, tuning
     split = split or data.load_split(progress=False)
     model, hp, _, _ = tuning.teacher_stage(split, verbose=verbose)
-    save(model, teacher_path(), hp=hp.values, test_accuracy=tuning.accuracy(model, split.test))
+    save(model, teacher_path(), check=tuning.xy(split.val), hp=hp.values,
+         test_accuracy=tuning.accuracy(model, split.test))
     return model
 
 
@@ -58,5 +66,6 @@ def student_model(split=None, *, retrain: bool = False, verbose: int = 0):
     split = split or data.load_split(progress=False)
     teacher = teacher_model(split, verbose=verbose)
     student, hp, _, _, sparsity = tuning.student_stage(split, teacher, verbose=verbose)
-    save(student, student_path(), hp=hp.values, sparsity=sparsity, test_accuracy=tuning.accuracy(student, split.test))
+    save(student, student_path(), check=tuning.xy(split.val), hp=hp.values, sparsity=sparsity,
+         test_accuracy=tuning.accuracy(student, split.test))
     return student

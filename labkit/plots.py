@@ -132,3 +132,62 @@ def roc(curves, ax=None):
            title="ROC")
     ax.legend(fontsize=8)
     return ax
+
+
+def _sign_oriented(clf, X):
+    """A cut classifier's score, oriented so that higher = more neutron-like."""
+    return clf.sign * (clf.score(X) - clf.threshold)
+
+
+def psd_panels(y, scores, amplitude, preds, n_seeds_note: str = ""):
+    """Three panels a PSD physicist reads: score distributions per class with the FoM, neutron
+    efficiency against gamma misidentification, and accuracy (95 % CI) per amplitude bin.
+
+    ``scores``/``preds``: {label: array}; scores higher = more neutron-like."""
+    from . import metrics as mx
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    first = next(iter(scores))
+    s = np.asarray(scores[first], float)
+    lo, hi = np.percentile(s, [0.5, 99.5])
+    bins = np.linspace(lo, hi, 60)
+    for c, name in enumerate(CFG.class_names):
+        axes[0].hist(np.clip(s[y == c], lo, hi), bins=bins, alpha=0.6, label=name)
+    axes[0].set(xlabel="neutron logit − gamma logit", ylabel="pulses",
+                title=f"{first}: FoM {mx.figure_of_merit(s, y):.2f}")
+    axes[0].legend()
+    rates = np.logspace(-3, 0, 40)
+    for label, sc in scores.items():
+        eff = [mx.efficiency_at_misid(sc, y, r)["neutron_eff"] for r in rates]
+        axes[1].plot(rates, eff, label=f"{label} (FoM {mx.figure_of_merit(sc, y):.2f})")
+    n_g = int((y == 0).sum())
+    axes[1].axvline(1 / max(n_g, 1), color="grey", ls=":", label=f"1/{n_g} gammas: below, not measurable")
+    axes[1].set(xscale="log", xlabel="gammas called neutron (misidentification)", ylabel="neutron efficiency",
+                title="efficiency vs misidentification", ylim=(0, 1.02))
+    axes[1].legend(fontsize=8)
+    edges = mx.default_amplitude_edges()
+    width = 0.8 / len(preds)
+    for i, (label, p) in enumerate(preds.items()):
+        rows = mx.accuracy_by_bin(y, p, amplitude, edges)
+        xs = np.arange(len(rows)) + (i - (len(preds) - 1) / 2) * width
+        acc = np.array([r["acc"] if r["acc"] is not None else np.nan for r in rows])
+        err = np.clip(np.array([[a - r["ci95"][0], r["ci95"][1] - a] if r["acc"] is not None else [0, 0]
+                                for a, r in zip(acc, rows)]).T, 0, None)      # (rounding at 0 and 1)
+        axes[2].errorbar(xs, acc, yerr=err, fmt="o", capsize=3, label=label)
+    axes[2].set_xticks(range(len(edges) - 1), [f"{a}–{b}" for a, b in zip(edges[:-1], edges[1:])])
+    axes[2].set(xlabel="amplitude (ADC counts)", ylabel="accuracy (95 % CI)", title="accuracy per amplitude bin")
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def runs(curves, ax=None, key="val_accuracy", title=""):
+    """Validation curves of several training runs: {label: [history dict, ...]}."""
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    for i, (label, hists) in enumerate(curves.items()):
+        for j, h in enumerate(hists):
+            ax.plot(np.arange(1, len(h[key]) + 1), h[key], color=f"C{i}", alpha=0.7, label=label if j == 0 else None)
+    ax.set(xlabel="epoch", ylabel=key, title=title)
+    ax.legend()
+    return ax

@@ -114,11 +114,22 @@ def main(argv=None) -> int:
     lines += [f"| {r['lab']} | {r['status']} | {r['wall_s']} |" for r in rows]
     lines += ["", "## Recorded numbers", ""]
     for stage, nums in summary["results"].items():
-        lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {v}" for k, v in nums.items() if not isinstance(v, (dict, list))))
+        lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in nums.items()
+                                                       if not isinstance(v, (dict, list)) or _is_accuracy(v)))
     (artifacts_dir() / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     ok = all(r["status"] == "ok" for r in rows) and len(rows) == len(notebooks)
     return 0 if ok else 1
+
+
+def _is_accuracy(v) -> bool:
+    """An accuracy recorded with its counts (``labkit.metrics.accuracy_ci``)."""
+    return isinstance(v, dict) and {"k", "n", "ci95"} <= set(v)
+
+
+def _fmt(v) -> str:
+    from .metrics import fmt_acc
+    return fmt_acc(v) if _is_accuracy(v) else str(v)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,22 @@ def _dead_reason_of(trial) -> Optional[str]:
     return msg[msg.rindex(DEAD_PREFIX) + len(DEAD_PREFIX):].strip()
 
 
+def trial_table(tuner) -> str:
+    """Every trial of a search, best first: its objective, its validation accuracy at that epoch,
+    and its hyper-parameters (dead trials say so)."""
+    name = tuner.oracle.objective.name
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: (t.score is None, t.score if t.score is not None else 0))
+    rows = [f"{'trial':<7}{name:>18}{'val_accuracy':>14}   hyper-parameters"]
+    for t in trials:
+        acc = [o for o in t.metrics.get_history("val_accuracy") if o.step == t.best_step] if t.score is not None else []
+        hp = ", ".join(f"{k}={v}" for k, v in t.hyperparameters.values.items())
+        if t.score is None:
+            rows.append(f"{t.trial_id:<7}{'dead' if _dead_reason_of(t) else t.status:>18}{'':>14}   {hp}")
+        else:
+            rows.append(f"{t.trial_id:<7}{t.score:>18.5f}{acc[0].value[0] if acc else float('nan'):>14.4f}   {hp}")
+    return "\n".join(rows)
+
+
 def dead_trials(tuner) -> int:
     """Trials the search refused because the trained network was dead (never selected)."""
     return sum(1 for t in tuner.oracle.trials.values() if _dead_reason_of(t))

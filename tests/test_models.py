@@ -253,7 +253,7 @@ def _dead_after_fit(model):
     model.set_weights([np.zeros_like(w) for w in model.get_weights()])
 
 
-def test_dead_model_is_detected_and_refused():
+def test_dead_model_is_detected_and_refused(tmp_path):
     split = _toy_split(200)
     xv, yv = tuning.xy(split.val)
     student = models.build_student([4])
@@ -262,6 +262,9 @@ def test_dead_model_is_detected_and_refused():
     assert reason and "for all" in reason
     with pytest.raises(kt.errors.FailedTrialError, match="dead network"):
         compress.refuse_dead(student, (xv, yv))
+    with pytest.raises(compress.DeadModelError, match="not saving student.h5: the model is dead"):
+        checkpoints.save(student, tmp_path / "student.h5", check=(xv, yv))
+    assert not (tmp_path / "student.h5").exists()
 
 
 class _DeadFirstTeacher(models.TeacherHyperModel):

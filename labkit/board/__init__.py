@@ -29,6 +29,7 @@ import numpy as np
 from pynq import allocate
 
 from ..config import CFG, artifacts_dir
+from ..metrics import accuracy_ci
 from .driver import (BoardRun, Classifier, ClycClassifier, InputSaturationWarning, check_overlay,
                      count_saturating, dma_length_width)
 from .regs import BoardError, DMATimeoutError
@@ -149,6 +150,7 @@ def bench_board(argv=None) -> int:
     line = {"n": run.n,
             "words_equal_to_csim": bool(run.words.shape == expected.shape and np.array_equal(run.words, expected)),
             "accuracy": run.accuracy(vec["labels"]) if "labels" in vec else None,
+            "accuracy_ci95": (accuracy_ci(vec["labels"], run.predictions)["ci95"] if "labels" in vec else None),
             "inferences_per_s": round(run.inferences_per_s, 1),
             "mode": run.mode, "batch_size": run.batch_size, "wall_s": round(wall, 4)}
     print(json.dumps(line))
