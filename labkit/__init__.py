@@ -1,17 +1,21 @@
 """labkit — helpers for the CLYC gamma/neutron course: from detector pulses to an FPGA.
 
-Stages (one notebook each in ``labs/``) and where their helpers live:
+Each lab's code lives in the package named for its stage; the lab imports that package:
 
 =====  ==================  ================================================================
-lab    stage               module
+lab    stage               package
 =====  ==================  ================================================================
-01     data                ``labkit.data`` (loaders, synthetic CLYC, split), ``labkit.baselines``
-02     teacher             ``labkit.models`` (keras-tuner hypermodels), ``labkit.tuning``
-03     student             ``labkit.models``, ``labkit.compress`` (distillation, QAT, pruning)
-04     hls4ml              ``labkit.hls`` (config, conversion, stream wrapper, emulation)
-05     block design        ``labkit.overlay`` + ``hw/build_overlay.tcl``
-06     on board            ``labkit.board`` (PYNQ driver, emulated overlay)
+01     data                ``labkit.data`` (loaders, synthetic CLYC, split, baselines, calibration)
+02     teacher             ``labkit.training`` (hypermodels, search, checkpoints)
+03     student             ``labkit.training`` (distillation, pruning, dead-network checks)
+04     hls4ml              ``labkit.hls`` (config, conversion, stream wrapper, IP C simulation, export)
+04b    RTL cost            ``labkit.rtl`` (da4ml Verilog, Verilator/Icarus, Yosys)
+05     block design        ``labkit.blockdesign`` (+ ``hw/build_overlay.tcl``)
+06     on board            ``labkit.board`` (PYNQ driver, register map, emulated overlay, packaging)
 =====  ==================  ================================================================
+
+Course tooling (CLI, benchmarks, runner, results, plots): ``labkit.course``.  Shared modules:
+``config`` (course.ini), ``metrics`` (statistics), ``stream`` (AXI-Stream packing).
 
 Shared numbers: ``labkit.config.CFG`` (from ``labkit/course.ini``).  This package must import on
 the board (numpy + pynq, no TensorFlow): heavy imports stay inside the modules that need them.

@@ -6,7 +6,7 @@
 * **McNemar exact test** — do two classifiers evaluated on the *same* pulses really differ?  Only the
   pulses where exactly one of them is right count; exact two-sided binomial test on those.
 * **Figure of merit (FoM)** — |median_n − median_γ| / (FWHM_γ + FWHM_n), FWHM = 2.355·σ with σ the
-  robust 1.4826·MAD; the classical PSD separation number (same definition as ``labkit.baselines``).
+  robust 1.4826·MAD; the classical PSD separation number (same definition as ``labkit.data.baselines``).
 * **Neutron efficiency at fixed gamma misidentification** — the fraction of neutrons kept when the
   threshold lets through at most 10⁻³ (or 10⁻²) of the gammas: what a detector physicist quotes.
 * **Accuracy by amplitude** — small pulses are hard; accuracy per pulse-height bin shows where.

@@ -30,9 +30,9 @@ def built(tmp_path_factory):
         pytest.skip("g++ not found: the emulation library cannot be built (apt-get install g++)")
     pytest.importorskip("hls4ml", reason="hls4ml is needed to build the emulation library on the host")
     pytest.importorskip("qkeras", reason="qkeras is needed to build the toy student")
-    from labkit.emulation import EmulatedIP
+    from labkit.hls.ipsim import EmulatedIP
     from labkit.hls.convert import csim_logits, qkeras_logits
-    from labkit.hls.testing import toy_build, toy_pulses
+    from toys import toy_build, toy_pulses
     from labkit.hls.vectors import write_test_vectors
 
     b = toy_build()
@@ -44,7 +44,7 @@ def built(tmp_path_factory):
     lib = art / "hls" / "emu" / "libclyc_emu.so"
     lib.parent.mkdir(parents=True)
     shutil.copyfile(b["lib"], lib)
-    from labkit.emulation import load_test_vectors
+    from labkit.hls.ipsim import load_test_vectors
     return SimpleNamespace(art=art, lib=lib, no_tlast=b["bug_libs"]["no_tlast"], vectors=load_test_vectors(vec_dir))
 
 
@@ -287,7 +287,7 @@ def test_board_modules_import_without_tensorflow():
                 if name.split(".")[0] in BLOCKED:
                     raise ImportError(f"{name} is not on the board image")
         sys.meta_path.insert(0, Block())
-        import labkit.config, labkit.stream, labkit.emulation, labkit.board, labkit.board.driver
+        import labkit.config, labkit.stream, labkit.hls.ipsim, labkit.board, labkit.board.driver
         import labkit.board.emulated
         from labkit.board import Overlay, allocate, Classifier, bench_board
         import pynq

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import labkit
-from labkit import calibrate, cli
+from labkit.data import calibrate
+from labkit.course import cli
 from labkit.config import CFG
 from labkit.data.synth import generate
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labkit import baselines, data
+from labkit import data
+from labkit.data import baselines
 from labkit.config import CFG
 from labkit.data import DataFormatError, formats
 from labkit.data.synth import generate
@@ -360,7 +361,7 @@ def test_fetch_offline_says_one_clear_sentence(tmp_path):
 
 
 def test_cli_data_info(zenodo_dir, capsys):
-    from labkit.cli import main
+    from labkit.course.cli import main
     assert main(["data", "info", str(zenodo_dir)]) == 0
     out = capsys.readouterr().out
     assert "120 pulses" in out and "train" in out

@@ -81,7 +81,7 @@ def test_data_and_baselines_import_without_tensorflow():
             "        if name.split('.')[0] in ('tensorflow', 'keras', 'qkeras', 'hls4ml'):\n"
             "            raise ImportError('blocked ' + name)\n"
             "sys.meta_path.insert(0, Block())\n"
-            "import labkit, labkit.data, labkit.baselines, labkit.stream, labkit.data.fetch\n"
+            "import labkit, labkit.data, labkit.data.baselines, labkit.stream, labkit.data.fetch\n"
             "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr

@@ -19,7 +19,7 @@ hls4ml = pytest.importorskip("hls4ml")
 
 @pytest.fixture(scope="module")
 def build():
-    from labkit.hls.testing import toy_build
+    from toys import toy_build
     return toy_build()
 
 
@@ -84,7 +84,7 @@ def test_reserved_input_name_is_refused():
 
 def test_qkeras_vs_csim_agreement(build):
     from labkit.hls.convert import agreement
-    from labkit.hls.testing import toy_pulses
+    from toys import toy_pulses
     X, _ = toy_pulses(3000, seed=99)
     a = agreement(build["model"], build["hls_model"], X)
     print({k: v for k, v in a.items() if not k.endswith("_logits")})
@@ -101,7 +101,7 @@ def test_qkeras_vs_csim_agreement(build):
 def test_trace_matches_keras_layer_by_layer(build):
     """hls4ml trace vs keras trace: the quantized_relu outputs are identical."""
     from labkit.hls import convert, profile
-    from labkit.hls.testing import toy_pulses
+    from toys import toy_pulses
     X = toy_pulses(200, seed=5)[0]
     traced = convert.convert(build["model"], output_dir=build["tmp"] / "trace_prj", trace=True, compile=False)
     # hls_model.trace() (re)compiles the project with tracing itself: no compile() before it
@@ -123,8 +123,8 @@ def test_reuse_table(build):
 
 
 def test_import_is_light():
-    """labkit.emulation (board) and labkit.hls import without TensorFlow / hls4ml."""
-    code = ("import sys, labkit.emulation, labkit.hls, labkit.hls.cli, labkit.hls.export, labkit.hls.vectors; "
+    """labkit.hls.ipsim (board) and labkit.hls import without TensorFlow / hls4ml."""
+    code = ("import sys, labkit.hls.ipsim, labkit.hls, labkit.hls.cli, labkit.hls.export, labkit.hls.vectors; "
             "bad = [m for m in ('tensorflow', 'hls4ml', 'qkeras') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

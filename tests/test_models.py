@@ -7,7 +7,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 kt = pytest.importorskip("keras_tuner")
 
-from labkit import checkpoints, compress, models, tuning  # noqa: E402
+from labkit.training import checkpoints, compress, models, tuning  # noqa: E402
 from labkit.config import CFG  # noqa: E402
 from labkit.data import formats  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Stage 4: hw/build_overlay.tcl, checked without Vivado.
 
 The real build script runs in plain tclsh against recording Vivado stubs (hw/stubs); the
-recorded block design is checked for both boards with labkit.overlay.check_design (the same
+recorded block design is checked for both boards with labkit.blockdesign.build.check_design (the same
 checks lab 05 uses), plus a negative test: a copy of the script with one connection removed
 must fail those checks.  The same for the RTL twin in place of the HLS IP (4th script argument
 rtl): a module-reference cell, its Verilog files from sources.f, the same wiring.  The real build
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import overlay
+from labkit import blockdesign
 from labkit.config import CFG, INI_PATH, artifacts_dir, load
 
 BOARDS = list(CFG.boards)
@@ -31,7 +31,7 @@ def recorded(request):
     if not HAVE_TCLSH:
         pytest.skip("tclsh not found: install Tcl 8.6 (apt-get install tcl)")
     board = request.param
-    return board, overlay.record_design(board)
+    return board, blockdesign.record_design(board)
 
 
 def _net_driver(record, pin):
@@ -46,7 +46,7 @@ def _copy_hw(tmp_path: Path) -> Path:
     dst = tmp_path / "hw"
     dst.mkdir()
     for name in ("build_overlay.tcl", "ini.tcl"):
-        shutil.copy(overlay.HW_DIR / name, dst / name)
+        shutil.copy(blockdesign.HW_DIR / name, dst / name)
     return dst / "build_overlay.tcl"
 
 
@@ -55,7 +55,7 @@ def _copy_hw(tmp_path: Path) -> Path:
 def test_design_passes_all_checks(recorded):
     board, record = recorded
     assert record["exit_code"] == 0, record["stderr"]
-    assert overlay.check_design(record, board) == []
+    assert blockdesign.check_design(record, board) == []
 
 
 def test_project_part_and_board_part_from_ini(recorded):
@@ -72,7 +72,7 @@ def test_cells_and_vlnvs(recorded):
     cells = record["cells"]
     assert cells[CFG.ip_name]["vlnv"] == CFG.vlnv
     assert cells[CFG.dma_name]["vlnv"].startswith("xilinx.com:ip:axi_dma")
-    ps = overlay.cell_roles(record, board)["ps"]
+    ps = blockdesign.cell_roles(record, board)["ps"]
     assert cells[ps]["vlnv"].startswith(CFG.board(board).ps_vlnv)
     assert any(c["vlnv"].startswith("xilinx.com:ip:proc_sys_reset") for c in cells.values())
 
@@ -86,22 +86,22 @@ def test_streams_between_dma_and_ip(recorded):
 
 def test_registers_reachable_from_ps_master(recorded):
     board, record = recorded
-    ps = overlay.cell_roles(record, board)["ps"]
-    reach = overlay._reachable(record, f"{ps}/{CFG.board(board).ps_master}")
+    ps = blockdesign.cell_roles(record, board)["ps"]
+    reach = blockdesign.build._reachable(record, f"{ps}/{CFG.board(board).ps_master}")
     assert f"{CFG.dma_name}/S_AXI_LITE" in reach
     assert f"{CFG.ip_name}/{CFG.ip_ctrl}" in reach
 
 
 def test_dma_memory_ports_reach_hp_slave(recorded):
     board, record = recorded
-    ps = overlay.cell_roles(record, board)["ps"]
+    ps = blockdesign.cell_roles(record, board)["ps"]
     for master in ("M_AXI_MM2S", "M_AXI_S2MM"):
-        assert f"{ps}/{CFG.board(board).hp_slave}" in overlay._reachable(record, f"{CFG.dma_name}/{master}")
+        assert f"{ps}/{CFG.board(board).hp_slave}" in blockdesign.build._reachable(record, f"{CFG.dma_name}/{master}")
 
 
 def test_every_clock_and_reset_pin_driven(recorded):
     board, record = recorded
-    ps = overlay.cell_roles(record, board)["ps"]
+    ps = blockdesign.cell_roles(record, board)["ps"]
     pl_clk = f"{ps}/{CFG.board(board).pl_clk}"
     checked = 0
     for cell, info in record["cells"].items():
@@ -124,7 +124,7 @@ def test_every_clock_and_reset_pin_driven(recorded):
 
 def test_addresses_for_both_control_slaves(recorded):
     board, record = recorded
-    ps = overlay.cell_roles(record, board)["ps"]
+    ps = blockdesign.cell_roles(record, board)["ps"]
     ps_space = [a for a in record["addresses"] if a["space"] == f"{ps}/Data"]
     slaves = {a["slave"].rsplit("/", 1)[0] for a in ps_space}
     assert slaves == {f"{CFG.dma_name}/S_AXI_LITE", f"{CFG.ip_name}/{CFG.ip_ctrl}"}
@@ -149,7 +149,7 @@ def test_dma_configuration(recorded):
 def test_ps_clock_and_enables(recorded):
     board, record = recorded
     b = CFG.board(board)
-    ps = overlay.cell_roles(record, board)["ps"]
+    ps = blockdesign.cell_roles(record, board)["ps"]
     cfg = record["cells"][ps]["config"]
     assert float(cfg[b.pl_clk_freq_property]) == CFG.clock_mhz
     assert cfg[b.master_enable] == "1" and cfg[b.hp_enable] == "1"
@@ -161,7 +161,7 @@ def test_iopll_on_kria():
         pytest.skip("tclsh not found: install Tcl 8.6 (apt-get install tcl)")
     b = CFG.board("kv260")
     assert b.clk_source == "IOPLL"
-    record = overlay.record_design("kv260")
+    record = blockdesign.record_design("kv260")
     cfg = record["cells"]["zynq_ultra_ps_e_0"]["config"]
     assert cfg[b.clk_source_property] == "IOPLL"
     # the preset's second FPD master is switched off, so no clock pin is left undriven
@@ -185,7 +185,7 @@ def test_bitstream_flow_and_output_names(recorded):
 
 @needs_tclsh
 def test_unsupported_vivado_version_stops_with_clear_message():
-    record = overlay.run_stubbed("pynq-z1", vivado_version="2022.1")
+    record = blockdesign.run_stubbed("pynq-z1", vivado_version="2022.1")
     assert record["exit_code"] != 0 and record["returncode"] != 0
     message = " ".join(record["stderr"])
     assert "Vivado 2022.1 is not supported" in message
@@ -193,13 +193,13 @@ def test_unsupported_vivado_version_stops_with_clear_message():
         assert v in message
     assert "create_project" not in record["calls"], "must stop before touching the project"
     with pytest.raises(RuntimeError, match="2022.1 is not supported"):
-        overlay.record_design("pynq-z1", vivado_version="2022.1")
+        blockdesign.record_design("pynq-z1", vivado_version="2022.1")
 
 
 @needs_tclsh
 @pytest.mark.parametrize("version", ["2023.2", "2024.1.1"])
 def test_supported_versions_accepted(version):
-    record = overlay.run_stubbed("kv260", vivado_version=version)
+    record = blockdesign.run_stubbed("kv260", vivado_version=version)
     assert record["exit_code"] == 0, record["stderr"]
 
 
@@ -232,8 +232,8 @@ def test_checker_catches_broken_script(tmp_path, what, pattern, replacement, exp
     assert edited != text
     tcl.write_text(edited)
     for board in BOARDS:
-        record = overlay.run_stubbed(board, tcl=tcl)
-        problems = overlay.check_design(record, board)
+        record = blockdesign.run_stubbed(board, tcl=tcl)
+        problems = blockdesign.check_design(record, board)
         assert problems, f"{what}: the checks passed a broken design"
         assert any(expected in p for p in problems), problems
 
@@ -242,7 +242,7 @@ def test_checker_catches_broken_script(tmp_path, what, pattern, replacement, exp
 def test_unmodified_copy_passes(tmp_path):
     """The negative tests' copy mechanism itself does not break the script."""
     tcl = _copy_hw(tmp_path)
-    assert overlay.check_design(overlay.run_stubbed("kv260", tcl=tcl), "kv260") == []
+    assert blockdesign.check_design(blockdesign.run_stubbed("kv260", tcl=tcl), "kv260") == []
 
 
 # -- the TCL reads course.ini like labkit.config does ------------------------------------------
@@ -251,7 +251,7 @@ def test_unmodified_copy_passes(tmp_path):
 def test_tcl_ini_reader_matches_configparser(tmp_path):
     script = tmp_path / "dump.tcl"
     script.write_text(
-        f"source {{{overlay.HW_DIR / 'ini.tcl'}}}\n"
+        f"source {{{blockdesign.HW_DIR / 'ini.tcl'}}}\n"
         f"set ini [ini::read {{{INI_PATH}}}]\n"
         "dict for {s kv} $ini { dict for {k v} $kv { puts \"$s\\t$k\\t$v\" } }\n")
     out = subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(script)], capture_output=True, text=True,
@@ -269,7 +269,7 @@ def test_dma_length_width_formula_matches_python(tmp_path, max_batch):
     ini = tmp_path / "course.ini"
     ini.write_text(re.sub(r"^max_batch = \d+", f"max_batch = {max_batch}", INI_PATH.read_text(), flags=re.M))
     want = load(ini).dma_length_width
-    record = overlay.run_stubbed("pynq-z1", ini=ini)
+    record = blockdesign.run_stubbed("pynq-z1", ini=ini)
     assert record["exit_code"] == 0, record["stderr"]
     assert int(record["cells"][CFG.dma_name]["config"]["c_sg_length_width"]) == want
 
@@ -278,20 +278,20 @@ def test_dma_length_width_formula_matches_python(tmp_path, max_batch):
 def test_batch_too_big_for_dma_is_refused(tmp_path):
     ini = tmp_path / "course.ini"
     ini.write_text(re.sub(r"^max_batch = \d+", "max_batch = 1000000", INI_PATH.read_text(), flags=re.M))
-    record = overlay.run_stubbed("pynq-z1", ini=ini)
+    record = blockdesign.run_stubbed("pynq-z1", ini=ini)
     assert record["exit_code"] == 1
     assert "lower max_batch" in " ".join(record["stderr"])
 
 
 @needs_tclsh
 def test_unknown_board_and_missing_ip_repo_name_the_fix(tmp_path):
-    record = overlay.run_stubbed("zedboard")
+    record = blockdesign.run_stubbed("zedboard")
     assert record["exit_code"] == 1 and "pynq-z1" in " ".join(record["stderr"])
-    record = overlay.run_stubbed("pynq-z1", ip_repo=tmp_path / "nowhere")
+    record = blockdesign.run_stubbed("pynq-z1", ip_repo=tmp_path / "nowhere")
     assert record["exit_code"] == 1 and "make ip" in " ".join(record["stderr"])
     empty = tmp_path / "empty"
     empty.mkdir()
-    record = overlay.run_stubbed("pynq-z1", ip_repo=empty)
+    record = blockdesign.run_stubbed("pynq-z1", ip_repo=empty)
     assert record["exit_code"] == 1 and "make ip" in " ".join(record["stderr"])
 
 
@@ -303,7 +303,7 @@ def test_draw_design_headless(recorded):
     import matplotlib.pyplot as plt
 
     board, record = recorded
-    ax = overlay.draw_design(record)
+    ax = blockdesign.draw_design(record)
     assert len(ax.patches) > len(record["cells"])  # boxes + arrows
     plt.close(ax.figure)
 
@@ -311,18 +311,18 @@ def test_draw_design_headless(recorded):
 # -- labkit overlay (command line) ---------------------------------------------------------------
 
 def test_build_command_shape(tmp_path):
-    cmd = overlay.build_command("kv260", tmp_path / "ip", tmp_path / "out")
+    cmd = blockdesign.build_command("kv260", tmp_path / "ip", tmp_path / "out")
     assert cmd[:3] == ["vivado", "-mode", "batch"]
-    assert cmd[cmd.index("-source") + 1] == str(overlay.BUILD_TCL)
+    assert cmd[cmd.index("-source") + 1] == str(blockdesign.BUILD_TCL)
     assert cmd[cmd.index("-tclargs") + 1:] == ["kv260", str((tmp_path / "ip").resolve()), str((tmp_path / "out").resolve())]
     with pytest.raises(KeyError, match="choose one of"):
-        overlay.build_command("zedboard", tmp_path, tmp_path)
+        blockdesign.build_command("zedboard", tmp_path, tmp_path)
 
 
 def test_main_without_vivado_prints_one_sentence(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(overlay, "vivado_available", lambda: (False, "not on PATH"))
+    monkeypatch.setattr(blockdesign.build, "vivado_available", lambda: (False, "not on PATH"))
     out = tmp_path / "out"
-    assert overlay.main(["--board", "pynq-z1", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
+    assert blockdesign.main(["--board", "pynq-z1", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
     text = capsys.readouterr().out.strip()
     assert len(text.splitlines()) == 1
     assert text.startswith("Vivado was not found") and "-tclargs pynq-z1" in text
@@ -331,13 +331,13 @@ def test_main_without_vivado_prints_one_sentence(tmp_path, monkeypatch, capsys):
 
 def test_main_dry_run_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "out"
-    assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 0
+    assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 0
     assert "would run: vivado -mode batch" in capsys.readouterr().out
     out.mkdir()
     (out / f"{CFG.overlay_name}.bit").write_text("old")
-    assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 1
+    assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 1
     assert "--force" in capsys.readouterr().err
-    assert overlay.main(["--board", "kv260", "--out", str(out), "--dry-run", "--force"]) == 0
+    assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run", "--force"]) == 0
 
 
 # -- the RTL twin instead of the HLS IP (4th script argument / --ip rtl) ---------------------------
@@ -358,7 +358,7 @@ def recorded_rtl(request, tmp_path_factory):
         pytest.skip("tclsh not found: install Tcl 8.6 (apt-get install tcl)")
     board = request.param
     rtl = _rtl_folder(tmp_path_factory.mktemp(f"rtl-{board}"))
-    return board, rtl, overlay.run_stubbed(board, ip_repo=rtl, ip_kind="rtl")
+    return board, rtl, blockdesign.run_stubbed(board, ip_repo=rtl, ip_kind="rtl")
 
 
 def _structure(record):
@@ -372,8 +372,8 @@ def _structure(record):
 def test_rtl_design_passes_all_checks(recorded_rtl):
     board, _, record = recorded_rtl
     assert record["exit_code"] == 0, record["stderr"]
-    assert overlay.check_design(record, board) == []
-    assert overlay.check_design(overlay.record_design(board, ip_kind="rtl"), board) == []  # stub's own folder
+    assert blockdesign.check_design(record, board) == []
+    assert blockdesign.check_design(blockdesign.record_design(board, ip_kind="rtl"), board) == []  # stub's own folder
 
 
 def test_rtl_classifier_is_module_reference(recorded_rtl):
@@ -381,8 +381,8 @@ def test_rtl_classifier_is_module_reference(recorded_rtl):
     cell = record["cells"][CFG.ip_name]
     assert cell["type"] == "module" and cell["reference"] == CFG.rtl.top
     assert cell["vlnv"] == f"xilinx.com:module_ref:{CFG.rtl.top}:1.0"
-    assert overlay.cell_roles(record, board)["ip"] == CFG.ip_name
-    assert overlay.classifier_kind(cell) == "rtl"
+    assert blockdesign.cell_roles(record, board)["ip"] == CFG.ip_name
+    assert blockdesign.classifier_kind(cell) == "rtl"
     assert not any(c["vlnv"].startswith(CFG.vlnv) for c in record["cells"].values())
     assert not record["project"]["ip_repo_paths"] and record["catalog_updates"] == 0, "no HLS IP repository"
 
@@ -397,7 +397,7 @@ def test_rtl_sources_added_before_the_cell(recorded_rtl):
 
 def test_rtl_same_wiring_as_hls(recorded_rtl):
     board, _, record = recorded_rtl
-    assert _structure(record) == _structure(overlay.record_design(board))
+    assert _structure(record) == _structure(blockdesign.record_design(board))
 
 
 @needs_tclsh
@@ -413,7 +413,7 @@ def test_rtl_folder_problems_name_the_fix(tmp_path, case):
             f.write("gone.v\n")
     else:
         (rtl / "sources.f").write_text("# nothing yet\n\n")
-    record = overlay.run_stubbed("pynq-z1", ip_repo=rtl, ip_kind="rtl")
+    record = blockdesign.run_stubbed("pynq-z1", ip_repo=rtl, ip_kind="rtl")
     assert record["exit_code"] == 1
     assert len(record["stderr"]) == 1, record["stderr"]
     message = record["stderr"][0]
@@ -428,21 +428,21 @@ def test_rtl_module_must_be_in_the_sources(tmp_path):
     """The stubs, like Vivado, refuse a module reference no added file defines."""
     rtl = _rtl_folder(tmp_path)
     (rtl / f"{CFG.rtl.top}.v").write_text("module something_else ();\nendmodule\n")
-    record = overlay.run_stubbed("kv260", ip_repo=rtl, ip_kind="rtl")
+    record = blockdesign.run_stubbed("kv260", ip_repo=rtl, ip_kind="rtl")
     assert record["exit_code"] == 1 and CFG.rtl.top in record["error"]
 
 
 @needs_tclsh
 def test_bad_ip_kind_lists_the_choices():
-    record = overlay.run_stubbed("pynq-z1", ip_kind="vhdl")
+    record = blockdesign.run_stubbed("pynq-z1", ip_kind="vhdl")
     assert record["exit_code"] == 1
     message = " ".join(record["stderr"])
     assert "'vhdl'" in message and "hls" in message and "rtl" in message
     assert "create_project" not in record["calls"]
     with pytest.raises(ValueError, match="hls or rtl"):
-        overlay.build_command("pynq-z1", "ip", "out", ip_kind="vhdl")
+        blockdesign.build_command("pynq-z1", "ip", "out", ip_kind="vhdl")
     with pytest.raises(SystemExit):
-        overlay.main(["--board", "pynq-z1", "--ip", "vhdl", "--dry-run"])
+        blockdesign.main(["--board", "pynq-z1", "--ip", "vhdl", "--dry-run"])
 
 
 @needs_tclsh
@@ -452,40 +452,40 @@ def test_explicit_hls_argument_is_the_default(tmp_path):
     ip.mkdir()
     (ip / "component.xml").write_text("<!-- stub -->\n")
     record_path = tmp_path / "design.json"
-    subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(overlay.STUB_RUNNER), "-record", str(record_path), "--",
-                    str(overlay.BUILD_TCL), "kv260", str(ip), str(tmp_path / "out"), "hls"],
+    subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(blockdesign.STUB_RUNNER), "-record", str(record_path), "--",
+                    str(blockdesign.BUILD_TCL), "kv260", str(ip), str(tmp_path / "out"), "hls"],
                    capture_output=True, text=True, check=True)
     explicit = json.loads(record_path.read_text())
-    default = overlay.run_stubbed("kv260")
+    default = blockdesign.run_stubbed("kv260")
     assert explicit["argv"][3] == "hls" and len(default["argv"]) == 3
     assert _structure(explicit) == _structure(default)
     assert explicit["cells"][CFG.ip_name]["vlnv"] == CFG.vlnv
-    assert overlay.check_design(dict(explicit, ip_kind="hls"), "kv260") == []
+    assert blockdesign.check_design(dict(explicit, ip_kind="hls"), "kv260") == []
 
 
 @needs_tclsh
 def test_check_design_wants_the_kind_asked_for(recorded):
     board, record = recorded
-    problems = overlay.check_design(dict(record, ip_kind="rtl"), board)
+    problems = blockdesign.check_design(dict(record, ip_kind="rtl"), board)
     assert any("the build asked for rtl" in p for p in problems), problems
     assert any("Verilog files are not added" in p for p in problems), problems
     renamed = dict(record, cells={**record["cells"], CFG.ip_name: dict(record["cells"][CFG.ip_name], vlnv="x:y:z:1.0")})
-    assert any(f"no classifier cell named {CFG.ip_name!r}" in p for p in overlay.check_design(renamed, board))
+    assert any(f"no classifier cell named {CFG.ip_name!r}" in p for p in blockdesign.check_design(renamed, board))
 
 
 def test_build_command_rtl(tmp_path):
-    cmd = overlay.build_command("pynq-z1", tmp_path / "rtl", tmp_path / "out", ip_kind="rtl")
+    cmd = blockdesign.build_command("pynq-z1", tmp_path / "rtl", tmp_path / "out", ip_kind="rtl")
     assert cmd[cmd.index("-tclargs") + 1:] == ["pynq-z1", str((tmp_path / "rtl").resolve()),
                                                str((tmp_path / "out").resolve()), "rtl"]
 
 
 def test_main_rtl_defaults_to_the_rtl_folder(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
-    assert overlay.main(["--board", "kv260", "--ip", "rtl", "--out", str(out), "--dry-run"]) == 0
+    assert blockdesign.main(["--board", "kv260", "--ip", "rtl", "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
     assert str(artifacts_dir("rtl", "ip", create=False)) in text and text.rstrip().endswith(" rtl")
-    monkeypatch.setattr(overlay, "vivado_available", lambda: (False, "not on PATH"))
-    assert overlay.main(["--board", "pynq-z1", "--ip", "rtl", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
+    monkeypatch.setattr(blockdesign.build, "vivado_available", lambda: (False, "not on PATH"))
+    assert blockdesign.main(["--board", "pynq-z1", "--ip", "rtl", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
     text = capsys.readouterr().out.strip()
     assert len(text.splitlines()) == 1 and f"-tclargs pynq-z1 {tmp_path.resolve()}" in text and text.endswith(" rtl")
 
@@ -498,7 +498,7 @@ def test_draw_design_rtl_headless(recorded_rtl):
     import matplotlib.pyplot as plt
 
     _, _, record = recorded_rtl
-    ax = overlay.draw_design(record)
+    ax = blockdesign.draw_design(record)
     assert len(ax.patches) > len(record["cells"])
     plt.close(ax.figure)
 
@@ -513,7 +513,7 @@ def test_real_vivado_build(board, tmp_path):
     if not ip_repo.is_dir():
         pytest.skip(f"no exported IP in {ip_repo}: run make ip first")
     out = tmp_path / board
-    assert overlay.main(["--board", board, "--ip-repo", str(ip_repo), "--out", str(out)]) == 0
+    assert blockdesign.main(["--board", board, "--ip-repo", str(ip_repo), "--out", str(out)]) == 0
     for ext in ("bit", "hwh", "xsa"):
         path = out / f"{CFG.overlay_name}.{ext}"
         assert path.stat().st_size > 1000, f"{path} missing or a placeholder"

@@ -17,13 +17,13 @@ pytestmark = pytest.mark.skipif(_missing is not None, reason=f"RTL tools: {_miss
 
 @pytest.fixture(scope="module")
 def tiny():
-    from labkit.rtl.testing import tiny_build
+    from toys import tiny_build
     return tiny_build()
 
 
 @pytest.fixture(scope="module")
 def pulses():
-    from labkit.hls.testing import toy_pulses
+    from toys import toy_pulses
     return toy_pulses(60, seed=11)
 
 
@@ -117,7 +117,7 @@ def test_ip_words_tlast_and_protocol(tiny, pulses, reference, gap):
 
 def test_ip_words_equal_the_stage3_wrapper(tiny, pulses):
     """Same input words into the HLS wrapper's g++ emulation and into the Verilog top: same output words."""
-    from labkit.emulation import LIB_NAME, EmulatedIP
+    from labkit.hls.ipsim import LIB_NAME, EmulatedIP
     from labkit.hls.wrapper import build_emulation
     from labkit.stream import pack_pulses
     from labkit.rtl.sim import simulate_ip

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from labkit.config import CFG
-from labkit.emulation import CTRL_BITS, REGISTER_MAP, EmulatedIP, EmulationError, load_test_vectors
+from labkit.hls.ipsim import CTRL_BITS, REGISTER_MAP, EmulatedIP, EmulationError, load_test_vectors
 from labkit.stream import decode_logits, encode_logits, pack_pulses, unpack_pulses
 
 pytest.importorskip("hls4ml")
@@ -17,13 +17,13 @@ pytest.importorskip("hls4ml")
 
 @pytest.fixture(scope="module")
 def build():
-    from labkit.hls.testing import toy_build
+    from toys import toy_build
     return toy_build()
 
 
 @pytest.fixture(scope="module")
 def pulses():
-    from labkit.hls.testing import toy_pulses
+    from toys import toy_pulses
     return toy_pulses(300, seed=7)
 
 
@@ -200,7 +200,7 @@ def test_test_vectors_round_trip(build, pulses, csim, tmp_path):
 def test_test_vectors_larger_than_one_ip_run(build, tmp_path):
     """The whole test split may exceed max_batch: vectors are then several IP runs, each closed by TLAST."""
     from labkit.hls.convert import csim_logits, qkeras_logits
-    from labkit.hls.testing import toy_pulses
+    from toys import toy_pulses
     from labkit.hls.vectors import write_test_vectors
     X, y = toy_pulses(CFG.max_batch + 5, seed=11)
     summary = write_test_vectors(X, y, qkeras_logits(build["model"], X), csim_logits(build["hls_model"], X),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labkit.calibrate import pulse_measurements
+from labkit.data.calibrate import pulse_measurements
 from labkit.config import CFG
 from labkit.data.formats import read_zenodo
 from labkit.data.synth import DEFAULT_PARAMS, SynthTraces, generate, write_zenodo_dataset

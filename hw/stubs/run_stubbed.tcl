@@ -7,7 +7,7 @@
 # as the HLS export names them) and its RTL twin (module course.ini [rtl] top, same ports), runs
 # the script with Vivado's argv/argc and writes the recorded design as JSON, also when the
 # script stops with an error (exit code and message included).
-# labkit.overlay.record_design() wraps this.
+# labkit.blockdesign.build.record_design() wraps this.
 
 set here [file dirname [file normalize [info script]]]
 source [file join $here vivado_stubs.tcl]

@@ -125,8 +125,8 @@ def describe(overlay) -> str:
 # ------------------------------------------------------------------------------------------
 
 def load_vectors(folder=None) -> dict:
-    """Test vectors written by stage 3 (``labkit.emulation.load_test_vectors``)."""
-    from ..emulation import load_test_vectors
+    """Test vectors written by stage 3 (``labkit.hls.ipsim.load_test_vectors``)."""
+    from ..hls.ipsim import load_test_vectors
 
     return load_test_vectors(folder)
 

@@ -10,7 +10,7 @@ Why this shape (see also ``labkit.board``):
 * :class:`EmulatedOverlay` stands in for ``pynq.Overlay``.  A real ``Overlay`` needs a .bit and the
   .hwh that only Vivado writes, so the emulated design is described directly (same ``ip_dict``
   layout PYNQ's .hwh parser produces) and its drivers are the same classes PYNQ would bind.
-* The data path is the stage-3 C emulation library (``labkit.emulation.EmulatedIP``), i.e. the
+* The data path is the stage-3 C emulation library (``labkit.hls.ipsim.EmulatedIP``), i.e. the
   C++ that Vitis HLS synthesises.
 
 What the models check, as the hardware would: the DMA length register width (values are
@@ -89,7 +89,7 @@ class _Memory:
 # ------------------------------------------------------------------------------------------
 
 class ClassifierModel:
-    """``ap_ctrl_hs`` control + AXI-Stream ports around one :class:`labkit.emulation.EmulatedIP`.
+    """``ap_ctrl_hs`` control + AXI-Stream ports around one :class:`labkit.hls.ipsim.EmulatedIP`.
 
     Fault injection for tests and exercises: ``drop_tlast`` (the output stream never asserts
     TLAST), ``early_tlast_at`` (TLAST on output beat k, 0-based, of every run).
@@ -446,7 +446,7 @@ class EmulatedDevice(Device):
                 stall_timeout: float | None = None, emulated_ip=None) -> None:
         """``emulated_ip``: an object with EmulatedIP's ``info``/``run``/``path`` (default: load ``lib_path``)."""
         if emulated_ip is None:
-            from ..emulation import EmulatedIP
+            from ..hls.ipsim import EmulatedIP
 
             emulated_ip = EmulatedIP(lib_path)
         emu = emulated_ip

@@ -61,7 +61,7 @@ def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
 def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_dir=None,
               emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False) -> dict:
     """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does)."""
-    from ..emulation import EmulatedIP
+    from .ipsim import EmulatedIP
     from . import convert as conv
     from .vectors import write_test_vectors
     from .wrapper import build_emulation
@@ -102,7 +102,7 @@ def bench_agreement(argv=None) -> int:
     args = p.parse_args(argv)
 
     from ..data import load_split
-    from ..emulation import LIB_NAME, EmulatedIP
+    from .ipsim import LIB_NAME, EmulatedIP
     from ..stream import encode_logits, pack_pulses
     from . import convert as conv
     from .wrapper import build_emulation

@@ -109,8 +109,8 @@ def exact_accumulator(x: Precision, w: Precision, b: Precision | None, fan_in: i
 
 def load_student(path=None):
     """The saved, pruning-stripped QKeras student (``artifacts/student/student.h5``)."""
-    from ..checkpoints import student_path
-    from ..compress import load_model
+    from ..training.checkpoints import student_path
+    from ..training.compress import load_model
 
     return load_model(Path(path) if path is not None else student_path())
 

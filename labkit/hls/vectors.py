@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CFG, FixedFormat
-from ..emulation import CTRL_BITS, REGISTER_MAP, EmulatedIP, default_vectors_dir
+from .ipsim import CTRL_BITS, REGISTER_MAP, EmulatedIP, default_vectors_dir
 from ..stream import encode_logits, pack_pulses
 
 

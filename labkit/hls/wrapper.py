@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..config import CFG
-from ..emulation import default_lib_path
+from .ipsim import default_lib_path
 
 CPP_DIR = Path(__file__).with_name("cpp")
 WRAPPER_FILES = ("labkit_axis.h", "clyc_classifier.h", "clyc_classifier.cpp")

@@ -1,8 +1,12 @@
-"""A small QKeras student and one compiled hls4ml project + emulation libraries, for tests.
+"""Toy students and their compiled builds, shared by the tests (never shipped in the wheel).
 
-Both tests/test_hls.py and tests/test_stream_wrapper.py call :func:`toy_build`; it is cached in
-the process, so a pytest session compiles each C++ artifact once (in a temporary folder that is
-removed at exit).  The g++ builds that do not depend on each other run two at a time.
+* :func:`toy_build` — a small QKeras student, one compiled hls4ml project and the emulation
+  libraries (+ deliberately broken wrapper variants), for tests/test_hls.py, test_stream_wrapper.py
+  and test_board.py;
+* :func:`tiny_build` — a tiny student and its RTL twin (da4ml Verilog + Verilator), for test_rtl.py.
+
+Each build is cached in the process (a pytest session compiles each C++/Verilog artifact once) in a
+temporary folder that is removed at exit.
 """
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CFG
-from ..emulation import LIB_NAME
+from labkit.config import CFG
+from labkit.hls.ipsim import LIB_NAME
 
 SEED = 1234
 #: deliberately broken wrapper variants (compiled with -D<macro>) the checks must catch
@@ -61,7 +65,7 @@ def fit_and_prune(model, epochs: int, sparsity: float, seed: int = SEED):
     """A few epochs on toy pulses, then magnitude pruning: zero the smallest ``sparsity`` of every kernel."""
     import tensorflow as tf
 
-    from ..data.prep import preprocess
+    from labkit.data.prep import preprocess
 
     X, y = toy_pulses(2000, seed + 1)
     model.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
@@ -82,8 +86,8 @@ def toy_build(bugs: bool = True):
 
     Returns a dict: model, hls_model, project, lib, bug_libs {name: path}, tmp, timings.
     """
-    from . import convert
-    from .wrapper import build_emulation
+    from labkit.hls import convert
+    from labkit.hls.wrapper import build_emulation
 
     tmp = Path(tempfile.mkdtemp(prefix="labkit_hls_"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
@@ -108,3 +112,32 @@ def toy_build(bugs: bool = True):
         "lib": results["emu"], "bug_libs": {k: results[k] for k in BUG_VARIANTS if k in results},
         "timings": timings,
     }
+
+
+# --- the RTL twin's tiny student -------------------------------------------------------------
+
+TINY_SEED = 1
+
+
+def tiny_student(hidden=(4,), sparsity: float = 0.8, epochs: int = 3, seed: int = TINY_SEED):
+    """The course's student builder at toy size, trained a little on toy pulses, then most weights zeroed."""
+    import tensorflow as tf
+
+    from labkit.training.models import build_student
+
+    tf.keras.utils.set_random_seed(seed)
+    return fit_and_prune(build_student(list(hidden)), epochs, sparsity, seed)
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_build():
+    """Tiny student -> RTL core (+ Verilator emulator) -> IP folder, and its hls4ml C simulation."""
+    from labkit.hls import convert
+    from labkit.rtl import build
+
+    tmp = Path(tempfile.mkdtemp(prefix="labkit_rtl_"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    model = tiny_student()
+    built = build(model, folder=tmp / "rtl")
+    hls_model = convert.convert(model, output_dir=tmp / "hls")
+    return {"model": model, "built": built, "hls_model": hls_model, "tmp": tmp}

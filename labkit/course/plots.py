@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import CFG
+from ..config import CFG
 
 
 def _plt():
@@ -32,7 +32,7 @@ def pulses(p, n_per_class: int = 5, seed: int = CFG.seed, ax=None):
 
 def mean_shapes(p, ax=None):
     """Mean peak-normalised pulse per class, with the ±1σ band."""
-    from .baselines import pulse_counts
+    from ..data.baselines import pulse_counts
     plt = _plt()
     ax = ax or plt.subplots(figsize=(8, 4))[1]
     q = pulse_counts(p.X)
@@ -47,7 +47,7 @@ def mean_shapes(p, ax=None):
 
 
 def amplitude_spectra(p, ax=None, bins=100):
-    from .baselines import amplitude
+    from ..data.baselines import amplitude
     plt = _plt()
     ax = ax or plt.subplots(figsize=(8, 4))[1]
     a = amplitude(p.X)
@@ -61,7 +61,7 @@ def amplitude_spectra(p, ax=None, bins=100):
 
 def psd_scatter(p, clf, ax=None):
     """PSD feature vs amplitude, with the cut."""
-    from .baselines import amplitude
+    from ..data.baselines import amplitude
     plt = _plt()
     ax = ax or plt.subplots(figsize=(8, 5))[1]
     a, s = amplitude(p.X), clf.score(p.X)
@@ -144,7 +144,7 @@ def psd_panels(y, scores, amplitude, preds, n_seeds_note: str = ""):
     efficiency against gamma misidentification, and accuracy (95 % CI) per amplitude bin.
 
     ``scores``/``preds``: {label: array}; scores higher = more neutron-like."""
-    from . import metrics as mx
+    from .. import metrics as mx
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     first = next(iter(scores))

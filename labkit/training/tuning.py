@@ -17,8 +17,8 @@ from typing import Optional
 
 import numpy as np
 
-from .config import CFG, Training, artifacts_dir
-from .data import Split, load_split, preprocess
+from ..config import CFG, Training, artifacts_dir
+from ..data import Split, load_split, preprocess
 
 
 def seed_everything(seed: int = CFG.seed) -> None:
@@ -165,7 +165,7 @@ def train_final(hypermodel, hp, split: Split, *, epochs: int, training: Training
 
     A dead result (constant output, or accuracy at the class prior on the validation pulses) is
     never returned: the run says so and trains the search's next-best hyper-parameters instead
-    (from ``tuner``); with none left it raises :class:`~labkit.compress.DeadModelError`.
+    (from ``tuner``); with none left it raises :class:`~labkit.training.compress.DeadModelError`.
     ``history.hp`` holds the hyper-parameters of the returned model, ``history.dead_runs`` the
     number of dead final trainings on the way."""
     import keras_tuner as kt
@@ -277,8 +277,8 @@ def bench_accuracy(argv=None) -> int:
     if args.seeds < 1:
         ap.error("--seeds must be at least 1")
 
-    from . import baselines
-    from . import metrics as mx
+    from ..data import baselines
+    from .. import metrics as mx
     t0 = time.time()
     training = CFG.training_full
     tag = "synthetic" if args.train == "synthetic" else Path(args.train).stem

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import artifacts_dir
+from ..config import artifacts_dir
 
 LIB_NAME = "libclyc_emu.so"
 

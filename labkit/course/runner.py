@@ -1,7 +1,7 @@
 """``labkit course``: run every lab headless, in order, and summarise.
 
 Executed copies go to ``artifacts/executed/``; ``artifacts/summary.md`` and ``summary.json`` hold
-each lab's status and wall time plus the numbers the labs recorded (``labkit.results``).
+each lab's status and wall time plus the numbers the labs recorded (``labkit.course.results``).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import artifacts_dir, fast_mode, project_root
+from ..config import artifacts_dir, fast_mode, project_root
 
 
 def labs(folder: Path | None = None):
@@ -128,7 +128,7 @@ def _is_accuracy(v) -> bool:
 
 
 def _fmt(v) -> str:
-    from .metrics import fmt_acc
+    from ..metrics import fmt_acc
     return fmt_acc(v) if _is_accuracy(v) else str(v)
 
 

@@ -10,13 +10,13 @@ import sys
 
 COMMANDS = {
     "data": ("labkit.data.cli", "data sets: fetch the real Zenodo files, write the synthetic set, inspect"),
-    "calibrate": ("labkit.calibrate", "compare synthetic pulses with real traces (table + overlay plot)"),
-    "course": ("labkit.runner", "run every lab headless and write executed copies + a summary"),
-    "bench": ("labkit.bench", "benchmarks that print one JSON line: accuracy | agreement | board | rtl"),
+    "calibrate": ("labkit.data.calibrate", "compare synthetic pulses with real traces (table + overlay plot)"),
+    "course": ("labkit.course.runner", "run every lab headless and write executed copies + a summary"),
+    "bench": ("labkit.course.bench", "benchmarks that print one JSON line: accuracy | agreement | board | rtl"),
     "hls": ("labkit.hls.cli", "hls4ml project, emulation library, test vectors, IP export"),
     "rtl": ("labkit.rtl", "open RTL twin of the IP: da4ml Verilog, Icarus/Verilator checks, Yosys resources"),
-    "overlay": ("labkit.overlay", "Vivado block design / bitstream for a board (needs Vivado)"),
-    "package": ("labkit.package", "bundle overlay, test vectors, lab 06 and a wheel for a board"),
+    "overlay": ("labkit.blockdesign.build", "Vivado block design / bitstream for a board (needs Vivado)"),
+    "package": ("labkit.board.package", "bundle overlay, test vectors, lab 06 and a wheel for a board"),
 }
 
 

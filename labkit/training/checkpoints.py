@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import artifacts_dir
+from ..config import artifacts_dir
 
 
 def teacher_path() -> Path:
@@ -49,7 +49,8 @@ def teacher_model(split=None, *, retrain: bool = False, verbose: int = 0):
     from .compress import load_model
     if teacher_path().exists() and not retrain:
         return load_model(teacher_path())
-    from . import data, tuning
+    from .. import data
+    from . import tuning
     split = split or data.load_split(progress=False)
     model, hp, _, _ = tuning.teacher_stage(split, verbose=verbose)
     save(model, teacher_path(), check=tuning.xy(split.val), hp=hp.values,
@@ -62,7 +63,8 @@ def student_model(split=None, *, retrain: bool = False, verbose: int = 0):
     from .compress import load_model
     if student_path().exists() and not retrain:
         return load_model(student_path())
-    from . import data, tuning
+    from .. import data
+    from . import tuning
     split = split or data.load_split(progress=False)
     teacher = teacher_model(split, verbose=verbose)
     student, hp, _, _, sparsity = tuning.student_stage(split, teacher, verbose=verbose)

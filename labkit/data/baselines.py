@@ -16,9 +16,9 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .config import CFG
-from .data.prep import preprocess
-from .metrics import accuracy_ci, figure_of_merit
+from ..config import CFG
+from .prep import preprocess
+from ..metrics import accuracy_ci, figure_of_merit
 from .pulse import crossing_before, interp_rows, smooth
 
 ONSET_FRACTION = 0.1            # onset = first sample at 10 % of the peak

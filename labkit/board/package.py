@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import CFG, artifacts_dir, project_root
+from ..config import CFG, artifacts_dir, project_root
 
 NOTEBOOK = "06_on_board.ipynb"
 VECTOR_FILES = ("meta.json", "inputs.npy", "input_words.npy", "expected_words.npy")
@@ -182,7 +182,7 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
     return __version__
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from .pulse import crossing_before, interp_rows, smooth
 
-from .config import CFG, artifacts_dir
+from ..config import CFG, artifacts_dir
 
 BASELINE_SAMPLES = 100       # raw samples 0…99 hold no pulse in the real records
 SHAPE_TOLERANCE = 0.15       # relative tolerance of the synthetic shape figures
@@ -61,7 +61,7 @@ INFO_KEYS = {
 def default_real_path() -> Path:
     """``$LABKIT_SHARED_DATA/clyc_real_traces_200.csv`` or ``../shared/data/`` beside the project."""
     env = os.environ.get("LABKIT_SHARED_DATA")
-    folder = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    folder = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
     return folder / "clyc_real_traces_200.csv"
 
 
@@ -261,8 +261,8 @@ def main(argv=None) -> int:
                     help="overlay plot path (default: artifacts/calibration/overlay.png)")
     args = ap.parse_args(argv)
 
-    from .data.formats import read_trace_table
-    from .data.synth import generate
+    from .formats import read_trace_table
+    from .synth import generate
 
     real_path = args.real or default_real_path()
     if not Path(real_path).exists():

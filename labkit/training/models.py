@@ -12,7 +12,7 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from . import compress
-from .config import CFG
+from ..config import CFG
 
 # Learning rates of the teacher search. Not 1e-2: the inputs are all positive, so Adam's first
 # sign-like steps shift every unit's pre-activation the same way by ~lr·Σx and kill ReLUs (see
@@ -152,9 +152,9 @@ class StudentHyperModel(kt.HyperModel):
 
     Searched: layers (1–2), widths (3…20, then 3…8), learning rate, KD temperature and α.
     Bits come from ``course.ini`` ([quant]). Pruning acts on the first layer (:func:`layer_sparsities`)
-    and its schedule is counted in optimizer steps (:func:`~labkit.compress.pruning_schedule`);
+    and its schedule is counted in optimizer steps (:func:`~labkit.training.compress.pruning_schedule`);
     small data sets train with smaller batches so that every epoch has enough steps
-    (:func:`~labkit.compress.effective_batch_size`).
+    (:func:`~labkit.training.compress.effective_batch_size`).
     """
 
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
@@ -208,5 +208,5 @@ class StudentHyperModel(kt.HyperModel):
 
 
 def student_of(model: tf.keras.Model) -> tf.keras.Model:
-    """The bare student inside a :class:`~labkit.compress.Distiller` (or the model itself)."""
+    """The bare student inside a :class:`~labkit.training.compress.Distiller` (or the model itself)."""
     return getattr(model, "student", model)

@@ -26,9 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .config import CFG, INI_PATH, artifacts_dir
+from ..config import CFG, INI_PATH, artifacts_dir
 
-HW_DIR = Path(__file__).resolve().parent.parent / "hw"
+HW_DIR = Path(__file__).resolve().parents[2] / "hw"
 BUILD_TCL = HW_DIR / "build_overlay.tcl"
 STUB_RUNNER = HW_DIR / "stubs" / "run_stubbed.tcl"
 

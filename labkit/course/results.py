@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Dict
 
-from .config import artifacts_dir
+from ..config import artifacts_dir
 
 
 def _clean(v):

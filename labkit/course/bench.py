@@ -8,7 +8,7 @@ import importlib
 import sys
 
 BENCHES = {
-    "accuracy": "labkit.tuning:bench_accuracy",   # teacher + student workflow, full settings
+    "accuracy": "labkit.training.tuning:bench_accuracy",   # teacher + student workflow, full settings
     "agreement": "labkit.hls:bench_agreement",    # QKeras vs C simulation vs stream wrapper
     "board": "labkit.board:bench_board",          # DMA streaming, emulated or on a board
     "rtl": "labkit.rtl:bench_rtl",                # da4ml RTL twin: bit-exact, latency, Yosys resources

@@ -17,7 +17,7 @@ from typing import Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from .config import CFG
+from ..config import CFG
 
 
 # ------------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def load_model(path: Path) -> tf.keras.Model:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model at {path}: run the lab that trains it (02 teacher, 03 student) "
-                                f"or labkit.checkpoints.teacher_model()/student_model()")
+                                f"or labkit.training.checkpoints.teacher_model()/student_model()")
     try:
         return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
     except (OSError, ValueError, KeyError) as err:
