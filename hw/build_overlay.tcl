@@ -11,19 +11,19 @@
 #              <ip_repo>/sources.f, added to the project, the classifier a module-reference cell
 #              of course.ini [rtl] top.  Same port and interface names, so the rest is shared.
 #
-# Every number and name comes from labkit/course.ini (LABKIT_INI overrides its path), so the
-# board driver (labkit), the HLS IP and this design agree.  The design:
+# Every number and name comes from labkit/course.ini, exported by labkit.export as plain `set`
+# lines in <out_dir>/params.tcl (LABKIT_PARAMS overrides the path), so the board driver (labkit),
+# the HLS IP and this design agree; nothing is computed from course.ini here.  The design:
 #
 #   PS general-purpose master -> ctrl_interconnect -> DMA S_AXI_LITE, classifier s_axi_control
 #   DMA M_AXIS_MM2S -> classifier in_stream ; classifier out_stream -> DMA S_AXIS_S2MM
 #   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS high-performance slave (DDR)
 #   one PL clock (clock_mhz) for everything; rst_pl (proc_sys_reset) resets everything
 #
-# Environment: LABKIT_INI (path of course.ini), LABKIT_VIVADO_JOBS (parallel jobs, default 4).
+# Environment: LABKIT_PARAMS (path of params.tcl), LABKIT_VIVADO_JOBS (parallel jobs, default 4).
 # The pytest suite runs this script in plain tclsh against recording stubs (hw/stubs/).
 
 set script_dir [file dirname [file normalize [info script]]]
-source [file join $script_dir ini.tcl]
 
 proc fail {message} {
     puts stderr "ERROR: \[labkit\] $message"
@@ -46,63 +46,22 @@ if {$ip_kind ni {hls rtl}} {
 set ip_repo [file normalize $ip_repo]
 set out_dir [file normalize $out_dir]
 
-# -- course.ini ---------------------------------------------------------------------------------
-if {[info exists ::env(LABKIT_INI)] && $::env(LABKIT_INI) ne ""} {
-    set ini_path $::env(LABKIT_INI)
+# -- params.tcl: course.ini exported by labkit (labkit.export) ---------------------------------
+# plain `set` lines; `labkit overlay` writes <out_dir>/params.tcl (LABKIT_PARAMS overrides the path)
+if {[info exists ::env(LABKIT_PARAMS)] && $::env(LABKIT_PARAMS) ne ""} {
+    set params_path $::env(LABKIT_PARAMS)
 } else {
-    set ini_path [file join $script_dir .. labkit course.ini]
+    set params_path [file join $out_dir params.tcl]
 }
-set ini [ini::read $ini_path]
-if {$board ni [ini::boards $ini]} {
-    fail "unknown board '$board': course.ini has \[board:*\] sections for [join [ini::boards $ini] {, }]"
+if {![file readable $params_path]} {
+    fail "no params.tcl at '$params_path': run `labkit overlay --board $board` (it writes params.tcl from course.ini, then runs this script)"
 }
-set B "board:$board"
-
-set overlay_name   [ini::get $ini overlay overlay_name]
-set ip_name        [ini::get $ini overlay ip_name]
-set dma_name       [ini::get $ini overlay dma_name]
-set ip_vlnv        [join [list [ini::get $ini overlay vendor] [ini::get $ini overlay library] \
-                               [ini::get $ini overlay hls_top] [ini::get $ini overlay version]] ":"]
-if {$ip_kind eq "rtl"} {
-    set rtl_top    [ini::get $ini rtl top]
+set requested_board $board
+source $params_path
+if {$board ne $requested_board} {
+    fail "$params_path was written for board '$board', not '$requested_board': run `labkit overlay --board $requested_board`"
 }
-set ip_in_stream   [ini::get $ini overlay ip_in_stream]
-set ip_out_stream  [ini::get $ini overlay ip_out_stream]
-set ip_ctrl        [ini::get $ini overlay ip_ctrl]
-set ip_clk         [ini::get $ini overlay ip_clk]
-set ip_resetn      [ini::get $ini overlay ip_resetn]
-set clock_mhz      [ini::get $ini overlay clock_mhz]
-set vivado_versions [ini::list_value [ini::get $ini overlay vivado_versions]]
-
-set part           [ini::get $ini $B part]
-set board_part     [ini::get $ini $B board_part]
-set ps_ip          [ini::get $ini $B ps_ip]
-set ps_vlnv        [ini::get $ini $B ps_vlnv]
-set ps_master      [ini::get $ini $B ps_master]
-set ps_master_clk  [ini::get $ini $B ps_master_clk]
-set hp_slave       [ini::get $ini $B hp_slave]
-set hp_slave_clk   [ini::get $ini $B hp_slave_clk]
-set hp_enable      [ini::get $ini $B hp_enable]
-set master_enable  [ini::get $ini $B master_enable]
-set pl_clk         [ini::get $ini $B pl_clk]
-set pl_clk_freq_property [ini::get $ini $B pl_clk_freq_property]
-set pl_resetn      [ini::get $ini $B pl_resetn]
-set clk_source_property  [ini::get $ini $B clk_source_property ""]
-set clk_source     [ini::get $ini $B clk_source ""]
-set dma_addr_width [ini::get $ini $B dma_addr_width]
-
-# -- DMA buffer length register width (same formula as labkit.config.Config.dma_length_width) ---
-# bytes of the largest transfer = max_batch pulses * max(words in, words out) * bytes per word
-set n_samples [expr {[ini::get $ini data window_stop] - [ini::get $ini data window_start] + 1}]
-set samples_per_word [ini::get $ini stream samples_per_word]
-set words_per_pulse [expr {($n_samples + $samples_per_word - 1) / $samples_per_word}]
-set n_classes [llength [ini::list_value [ini::get $ini data class_names]]]
-set word_bits [ini::get $ini stream word_bits]
-set max_batch [ini::get $ini stream max_batch]
-set batch_bytes [expr {$max_batch * max($words_per_pulse, $n_classes) * $word_bits / 8}]
-set length_width 0
-while {(1 << $length_width) < $batch_bytes + 1} { incr length_width }   ;# ceil(log2(bytes + 1))
-set length_width [expr {max(14, $length_width)}]
+set length_width $dma_length_width
 if {$length_width > 26} {
     fail "a batch of $max_batch pulses is $batch_bytes bytes, more than the AXI DMA's 26-bit length register holds: lower max_batch in course.ini \[stream\]"
 }
@@ -232,7 +191,7 @@ if {$ps_ip eq "zynq_ultra_ps_e"} {
 set_property -dict $ps_config $ps
 
 # -- AXI DMA: simple (register) mode, 32-bit streams, length register sized for max_batch -------
-set dma [create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma $dma_name]
+set dma [create_bd_cell -type ip -vlnv $dma_vlnv $dma_name]
 set_property -dict [list \
     CONFIG.c_include_sg 0 \
     CONFIG.c_sg_include_stscntrl_str 0 \

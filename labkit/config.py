@@ -109,6 +109,8 @@ class Board:
     clk_source_property: str
     clk_source: str
     dma_addr_width: int
+    dma_base: int = 0
+    ip_base: int = 0
     yosys_family: str = "xc7"
     adder_delay_ns: float = 1.0
     device_luts: int = 0
@@ -186,6 +188,7 @@ class Config:
     ip_resetn: str
     clock_mhz: float
     vivado_versions: Tuple[str, ...]
+    default_board: str = ""
     boards: Dict[str, Board] = field(default_factory=dict)
     rtl: Rtl = None
     training_full: Training = None
@@ -235,10 +238,15 @@ class Config:
         return f"xilinx.com:module_ref:{self.rtl.top}:1.0"
 
     @property
+    def dma_batch_bytes(self) -> int:
+        """Bytes of the largest DMA transfer: ``max_batch`` pulses in (or their logits out)."""
+        return self.max_batch * max(self.words_per_pulse, self.words_per_result) * self.word_bits // 8
+
+    @property
     def dma_length_width(self) -> int:
-        """Bits of the AXI DMA buffer-length register so one transfer holds ``max_batch`` pulses."""
-        nbytes = self.max_batch * max(self.words_per_pulse, self.words_per_result) * self.word_bits // 8
-        return max(14, math.ceil(math.log2(nbytes + 1)))
+        """Bits of the AXI DMA buffer-length register so one transfer holds ``max_batch`` pulses
+        (the one place this formula is written; Tcl and the labs read the result)."""
+        return max(14, math.ceil(math.log2(self.dma_batch_bytes + 1)))
 
     def class_index(self, name: str) -> int:
         return self.class_names.index(name)
@@ -258,8 +266,8 @@ def load(path: Path = INI_PATH) -> Config:
         if section.startswith("board:"):
             b = dict(ini[section])
             key = section.split(":", 1)[1]
-            ints = {k: int(b.pop(k)) for k in ("dma_addr_width", "device_luts", "device_ffs", "device_dsps",
-                                                "device_carry") if k in b}
+            ints = {k: int(b.pop(k), 0) for k in ("dma_addr_width", "dma_base", "ip_base", "device_luts",
+                                                   "device_ffs", "device_dsps", "device_carry") if k in b}
             if "adder_delay_ns" in b:
                 b["adder_delay_ns"] = float(b["adder_delay_ns"])
             boards[key] = Board(key=key, **ints, **b)
@@ -314,6 +322,7 @@ def load(path: Path = INI_PATH) -> Config:
         ip_resetn=o["ip_resetn"],
         clock_mhz=o.getfloat("clock_mhz"),
         vivado_versions=_list(o["vivado_versions"]),
+        default_board=o["default_board"],
         boards=boards,
         rtl=Rtl(clock_mhz=ini["rtl"].getfloat("clock_mhz"), top=ini["rtl"]["top"], core=ini["rtl"]["core"]),
         training_full=training(""),
@@ -324,6 +333,11 @@ def load(path: Path = INI_PATH) -> Config:
 
 
 def _check(cfg: Config) -> None:
+    if cfg.dma_length_width > 26:
+        raise ValueError(f"course.ini: a batch of {cfg.max_batch} pulses is {cfg.dma_batch_bytes} bytes, more than "
+                         f"the AXI DMA's 26-bit length register holds: lower max_batch in [stream]")
+    if cfg.default_board not in cfg.boards:
+        raise ValueError(f"course.ini: [overlay] default_board = {cfg.default_board!r} has no [board:{cfg.default_board}] section")
     if abs(sum(cfg.split) - 1.0) > 1e-9:
         raise ValueError(f"course.ini: split fractions {cfg.split} must sum to 1")
     if cfg.samples_per_word * cfg.lane_bits != cfg.word_bits or cfg.lane_bits < cfg.adc_bits:

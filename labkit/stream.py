@@ -1,6 +1,8 @@
-"""AXI-Stream word packing shared by the HLS wrapper, the emulation and the board driver.
+"""The classifier IP's interface, in one place: its AXI-Stream word packing and its AXI-Lite
+register map, shared by the HLS wrapper, the IP's C simulation, the RTL twin, the emulated overlay
+and the board driver.
 
-numpy only (imports on the board).  The layout is fixed by ``[stream]`` in ``course.ini``:
+numpy only (imports on the board).  The stream layout is fixed by ``[stream]`` in ``course.ini``:
 
 * input: ``samples_per_word`` lanes of ``lane_bits`` per 32-bit word, sample 2k in the low
   lane, zero-extended raw ADC codes; ``words_per_pulse`` words per pulse, pulses back to back.
@@ -12,6 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 from .config import CFG, FixedFormat
+
+# ---- AXI-Lite register map of the classifier (Vitis HLS ap_ctrl_hs + the `batch` argument) ----
+#: register name (as PYNQ's .hwh parser names it) -> byte offset on ``s_axi_control``; the driver,
+#: the emulated overlay, the C simulation's vectors and the Verilog twin all take it from here
+REGISTERS = {"CTRL": 0x00, "GIER": 0x04, "IP_IER": 0x08, "IP_ISR": 0x0C, "batch": 0x10}
+#: bit positions in CTRL
+CTRL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3, "auto_restart": 7}
+#: size of the classifier's and of the DMA's register windows in the PS address map
+IP_ADDR_RANGE = 0x10000
+DMA_ADDR_RANGE = 0x10000
+#: the AXI DMA, without a version: Vivado takes its catalogue's version, and a .hwh names it
+#: ``xilinx.com:ip:axi_dma:<version>``
+DMA_VLNV = "xilinx.com:ip:axi_dma"
 
 
 def check_pulses(X) -> np.ndarray:

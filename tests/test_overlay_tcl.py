@@ -9,8 +9,8 @@ runs only where Vivado is on PATH.
 """
 from __future__ import annotations
 
-import configparser
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -42,10 +42,10 @@ def _net_driver(record, pin):
 
 
 def _copy_hw(tmp_path: Path) -> Path:
-    """A private copy of hw/ (script + INI reader) to edit."""
+    """A private copy of hw/build_overlay.tcl to edit."""
     dst = tmp_path / "hw"
     dst.mkdir()
-    for name in ("build_overlay.tcl", "ini.tcl"):
+    for name in ("build_overlay.tcl",):
         shutil.copy(blockdesign.HW_DIR / name, dst / name)
     return dst / "build_overlay.tcl"
 
@@ -245,22 +245,35 @@ def test_unmodified_copy_passes(tmp_path):
     assert blockdesign.check_design(blockdesign.run_stubbed("kv260", tcl=tcl), "kv260") == []
 
 
-# -- the TCL reads course.ini like labkit.config does ------------------------------------------
+# -- the TCL reads course.ini's export (params.tcl), the values labkit.config computes --------------
 
 @needs_tclsh
-def test_tcl_ini_reader_matches_configparser(tmp_path):
+@pytest.mark.parametrize("board", sorted(CFG.boards))
+def test_params_tcl_holds_what_python_computes(tmp_path, board):
+    from labkit import export
+    params = export.write_tcl(board, tmp_path / "params.tcl")
+    want = {**export.course_values(), **export.board_values(board)}
     script = tmp_path / "dump.tcl"
-    script.write_text(
-        f"source {{{blockdesign.HW_DIR / 'ini.tcl'}}}\n"
-        f"set ini [ini::read {{{INI_PATH}}}]\n"
-        "dict for {s kv} $ini { dict for {k v} $kv { puts \"$s\\t$k\\t$v\" } }\n")
+    script.write_text(f"source {{{params}}}\n"
+                      + "".join(f"puts \"{k}\\t[set {k}]\"\n" for k in want))
     out = subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(script)], capture_output=True, text=True,
                          check=True).stdout
-    tcl = {(s, k): v for s, k, v in (line.split("\t") for line in out.splitlines())}
-    parser = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
-    parser.read(INI_PATH)
-    py = {(s, k): v for s in parser.sections() for k, v in parser[s].items()}
-    assert tcl == py
+    tcl = dict(line.split("\t", 1) for line in out.splitlines())
+    assert tcl == {k: " ".join(v) if isinstance(v, list) else str(v) for k, v in want.items()}
+    assert int(tcl["dma_length_width"]) == CFG.dma_length_width and tcl["dma_vlnv"] == "xilinx.com:ip:axi_dma"
+    assert "ini::" not in blockdesign.BUILD_TCL.read_text() and not (blockdesign.HW_DIR / "ini.tcl").exists()
+
+
+@needs_tclsh
+def test_params_tcl_quotes_paths_and_values(tmp_path):
+    """A value with spaces or [...] stays one word and is never run as a command."""
+    from labkit import export
+    script = tmp_path / "q.tcl"
+    hostile = "/tmp/a b/[exec touch PWNED]/$x;{"
+    script.write_text(f"set v {export.tcl_word(hostile)}\nputs $v\n")
+    out = subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(script)], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout
+    assert out.rstrip("\n") == hostile and not (tmp_path / "PWNED").exists()
 
 
 @needs_tclsh
@@ -278,15 +291,31 @@ def test_dma_length_width_formula_matches_python(tmp_path, max_batch):
 def test_batch_too_big_for_dma_is_refused(tmp_path):
     ini = tmp_path / "course.ini"
     ini.write_text(re.sub(r"^max_batch = \d+", "max_batch = 1000000", INI_PATH.read_text(), flags=re.M))
-    record = blockdesign.run_stubbed("pynq-z1", ini=ini)
+    with pytest.raises(ValueError, match="lower max_batch"):      # course.ini itself is refused ...
+        blockdesign.run_stubbed("pynq-z1", ini=ini)
+    tcl = _copy_hw(tmp_path)                                      # ... and so is a hand-edited params.tcl
+    params = tmp_path / "params.tcl"
+    from labkit import export
+    params.write_text(export.tcl("pynq-z1").replace(f"set dma_length_width {CFG.dma_length_width}",
+                                                    "set dma_length_width 27"))
+    record = _run_with_params(tcl, params, "pynq-z1")
     assert record["exit_code"] == 1
     assert "lower max_batch" in " ".join(record["stderr"])
 
 
+def _run_with_params(tcl, params, board):
+    """The stub run of ``tcl`` with a given params.tcl (LABKIT_PARAMS) instead of labkit's export."""
+    return blockdesign.build.run_stubbed(board, tcl=tcl, params=params)
+
+
 @needs_tclsh
 def test_unknown_board_and_missing_ip_repo_name_the_fix(tmp_path):
-    record = blockdesign.run_stubbed("zedboard")
-    assert record["exit_code"] == 1 and "pynq-z1" in " ".join(record["stderr"])
+    with pytest.raises(KeyError, match="pynq-z1"):                 # no params.tcl for an unknown board
+        blockdesign.run_stubbed("zedboard")
+    from labkit import export                                       # params.tcl of another board
+    params = export.write_tcl("kv260", tmp_path / "params.tcl")
+    record = _run_with_params(None, params, "pynq-z1")
+    assert record["exit_code"] == 1 and "written for board 'kv260'" in " ".join(record["stderr"])
     record = blockdesign.run_stubbed("pynq-z1", ip_repo=tmp_path / "nowhere")
     assert record["exit_code"] == 1 and "make ip" in " ".join(record["stderr"])
     empty = tmp_path / "empty"
@@ -452,9 +481,11 @@ def test_explicit_hls_argument_is_the_default(tmp_path):
     ip.mkdir()
     (ip / "component.xml").write_text("<!-- stub -->\n")
     record_path = tmp_path / "design.json"
+    from labkit import export
+    params = export.write_tcl("kv260", tmp_path / "out" / "params.tcl")     # where labkit overlay writes it
     subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(blockdesign.STUB_RUNNER), "-record", str(record_path), "--",
                     str(blockdesign.BUILD_TCL), "kv260", str(ip), str(tmp_path / "out"), "hls"],
-                   capture_output=True, text=True, check=True)
+                   capture_output=True, text=True, check=True, env=dict(os.environ, LABKIT_PARAMS=str(params)))
     explicit = json.loads(record_path.read_text())
     default = blockdesign.run_stubbed("kv260")
     assert explicit["argv"][3] == "hls" and len(default["argv"]) == 3

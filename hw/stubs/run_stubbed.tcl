@@ -11,7 +11,6 @@
 
 set here [file dirname [file normalize [info script]]]
 source [file join $here vivado_stubs.tcl]
-source [file join $here .. ini.tcl]
 
 set version 2024.1
 set record ""
@@ -33,32 +32,28 @@ set script [file normalize [lindex $rest 0]]
 set script_args [lrange $rest 1 end]
 stub::set_version $version
 
-# the classifier IP as Vitis HLS exports it (interface names from course.ini [overlay])
-if {[info exists ::env(LABKIT_INI)] && $::env(LABKIT_INI) ne ""} {
-    set ini_path $::env(LABKIT_INI)
-} else {
-    set ini_path [file join $here .. .. labkit course.ini]
+# the classifier IP as Vitis HLS exports it (interface names from params.tcl, the export of
+# course.ini that the build script sources too: LABKIT_PARAMS)
+if {![info exists ::env(LABKIT_PARAMS)] || ![file readable $::env(LABKIT_PARAMS)]} {
+    puts stderr "run_stubbed.tcl: set LABKIT_PARAMS to a params.tcl written by labkit.export"
+    exit 2
 }
-set ini [ini::read $ini_path]
-set o [dict get $ini overlay]
-proc classifier_spec {o reg_segment reg_range} {
+namespace eval params { source $::env(LABKIT_PARAMS) }
+proc classifier_spec {reg_segment reg_range} {
     return [list \
         defaults {} \
         pins [list \
-            [dict get $o ip_clk]    {in clk 1 ""} \
-            [dict get $o ip_resetn] {in rst 1 ""} \
-            interrupt               {out intr 0 ""}] \
+            $params::ip_clk    {in clk 1 ""} \
+            $params::ip_resetn {in rst 1 ""} \
+            interrupt          {out intr 0 ""}] \
         intfs [list \
-            [dict get $o ip_ctrl]       [list slave aximm "" "" $reg_segment $reg_range ""] \
-            [dict get $o ip_in_stream]  {slave axis "" "" "" "" ""} \
-            [dict get $o ip_out_stream] {master axis "" "" "" "" ""}]]
+            $params::ip_ctrl       [list slave aximm "" "" $reg_segment $reg_range ""] \
+            $params::ip_in_stream  {slave axis "" "" "" "" ""} \
+            $params::ip_out_stream {master axis "" "" "" "" ""}]]
 }
-stub::register_ip [join [list [dict get $o vendor] [dict get $o library] [dict get $o hls_top] [dict get $o version]] :] \
-    [classifier_spec $o Reg 0x10000]
+stub::register_ip $params::ip_vlnv [classifier_spec Reg $params::ip_addr_range]
 # the RTL twin: same port names; Vivado names a module reference's register block itself (reg0)
-if {[dict exists $ini rtl top]} {
-    stub::register_module [dict get $ini rtl top] [classifier_spec $o reg0 0x1000]
-}
+stub::register_module $params::rtl_top [classifier_spec reg0 0x1000]
 
 proc stub::finish {code message} {
     global record script_args

@@ -26,7 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..config import CFG, INI_PATH, artifacts_dir
+from .. import export
+from ..config import CFG, artifacts_dir
+from ..config import load as load_config
 
 HW_DIR = Path(__file__).resolve().parents[2] / "hw"
 BUILD_TCL = HW_DIR / "build_overlay.tcl"
@@ -85,14 +87,16 @@ def _tclsh() -> str:
 
 
 def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
-                ip_repo=None, out_dir=None, ini=None, timeout: float = 120, ip_kind: str = "hls") -> dict:
+                ip_repo=None, out_dir=None, ini=None, timeout: float = 120, ip_kind: str = "hls",
+                params=None) -> dict:
     """Run the build script in tclsh with the recording Vivado stubs; return the record.
 
     The record (see ``hw/stubs/vivado_stubs.tcl``) holds the project, cells (VLNV, CONFIG,
     pins, interfaces), nets, interface nets, addresses, runs and the files written, plus
     ``exit_code``, ``error`` and ``stderr`` of the script -- also when it stopped with an error.
     ``ip_repo``/``out_dir`` default to temporary folders (the stubs write placeholder outputs
-    there, never real-looking artifacts into the course folders); ``ini`` replaces course.ini.
+    there, never real-looking artifacts into the course folders); ``ini`` replaces course.ini
+    (its ``params.tcl`` export is what the script reads); ``params`` gives a params.tcl instead.
     ``ip_kind`` is passed to the script as is (an invalid one is the script's error to report).
     """
     tcl = Path(tcl) if tcl else _hw_file(BUILD_TCL)
@@ -114,7 +118,9 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
         record_path = tmp / "design.json"
         cmd = [tclsh, str(_hw_file(STUB_RUNNER)), "-version", vivado_version, "-record", str(record_path),
                "--", str(tcl), *_tclargs(board, ip_repo, out_dir, ip_kind)]
-        env = dict(os.environ, LABKIT_INI=str(Path(ini) if ini else INI_PATH))
+        if params is None:
+            params = export.write_tcl(board, tmp / "params.tcl", cfg=load_config(ini) if ini else CFG)
+        env = dict(os.environ, LABKIT_PARAMS=str(params))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if not record_path.exists():
             raise RuntimeError(f"the stub run wrote no record (exit {proc.returncode}):\n{proc.stderr or proc.stdout}")
@@ -492,7 +498,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prog="labkit overlay",
         description="Build the overlay (<name>.bit/.hwh/.xsa) for a board with Vivado in batch mode. "
                     "Without Vivado it prints the command it would run and exits 0.")
-    parser.add_argument("--board", default=boards[0], choices=boards, help="board section of course.ini")
+    parser.add_argument("--board", default=CFG.default_board, choices=boards, help="board section of course.ini")
     parser.add_argument("--ip", dest="ip_kind", default="hls", choices=IP_KINDS,
                         help="the classifier: hls = the Vitis HLS IP (make ip), rtl = its Verilog twin "
                              "(labkit rtl build); default hls")
@@ -517,7 +523,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     found, where = vivado_available()
     if not found:
         print(f"Vivado was not found on PATH, so no bitstream was built; with Vivado "
-              f"{' or '.join(CFG.vivado_versions)} this command builds it: {shlex.join(cmd)}")
+              f"{' or '.join(CFG.vivado_versions)} labkit overlay writes {Path(out) / 'params.tcl'} from course.ini "
+              f"and runs: {shlex.join(cmd)}")
         return 0
     if not Path(ip_repo).is_dir():
         if args.ip_kind == "rtl":
@@ -525,7 +532,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                     "(labkit rtl build, or make rtl)")
         raise FileNotFoundError(f"IP repository {ip_repo} does not exist: export the classifier IP first (make ip)")
     Path(out).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, LABKIT_INI=str(INI_PATH))
+    export.write_tcl(args.board, Path(out) / "params.tcl")     # what build_overlay.tcl sources
+    env = dict(os.environ)
     if args.jobs:
         env["LABKIT_VIVADO_JOBS"] = str(args.jobs)
     log = Path(out).resolve() / "vivado.log"

@@ -103,7 +103,7 @@ def check_overlay(overlay) -> None:
             f"{bitfile} has no {CFG.dma_name!r} AXI DMA (it has: {names}): rebuild the overlay with "
             "`labkit overlay`, which connects the IP's streams to that DMA")
     dma = ip_dict[CFG.dma_name]
-    if not str(dma.get("type", "")).startswith("xilinx.com:ip:axi_dma:"):
+    if not str(dma.get("type", "")).startswith(R.DMA_VLNV + ":"):
         raise BoardError(f"{CFG.dma_name!r} is {dma.get('type')!r}, not an AXI DMA: wrong bitstream?")
     p = _params(dma)
     if p.get("c_include_sg", "0") not in ("0", 0):

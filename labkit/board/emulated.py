@@ -41,12 +41,6 @@ from . import regs as R
 STALL_ENV = "LABKIT_EMU_STALL_S"
 DEFAULT_STALL_S = 5.0
 
-# where the emulated design sits in the PS address map (the addresses Vivado assigns by default
-# on the GP0 / HPM0_FPD master of each board family)
-BASE_ADDRESSES = {
-    "pynq-z1": {"dma": 0x4040_0000, "ip": 0x43C0_0000},
-    "kv260": {"dma": 0xA000_0000, "ip": 0xA001_0000},
-}
 DDR_BASE = 0x1000_0000
 PAGE = 4096
 
@@ -442,7 +436,7 @@ class EmulatedDevice(Device):
         self.bitfile_name = None
 
     # -- what Overlay.download() is on a board ----------------------------------------------
-    def program(self, lib_path=None, dma_length_width: int | None = None, board: str = "pynq-z1",
+    def program(self, lib_path=None, dma_length_width: int | None = None, board: str = CFG.default_board,
                 stall_timeout: float | None = None, emulated_ip=None) -> None:
         """``emulated_ip``: an object with EmulatedIP's ``info``/``run``/``path`` (default: load ``lib_path``)."""
         if emulated_ip is None:
@@ -454,8 +448,8 @@ class EmulatedDevice(Device):
         width = CFG.dma_length_width if dma_length_width is None else int(dma_length_width)
         self.dma = DMAModel(self.memory, self.ip, width,
                             stall_timeout_default() if stall_timeout is None else stall_timeout)
-        base = BASE_ADDRESSES[board]
-        self.regions = [(base["dma"], 0x10000, self.dma), (base["ip"], R.IP_ADDR_RANGE, self.ip)]
+        where = CFG.board(board)          # an unknown board: one sentence naming the known ones
+        self.regions = [(where.dma_base, R.DMA_ADDR_RANGE, self.dma), (where.ip_base, R.IP_ADDR_RANGE, self.ip)]
         self.bitfile_name = f"<emulated {CFG.overlay_name} for {board}: {Path(emu.path).name}>"
 
     # -- pynq.Device interface --------------------------------------------------------------
@@ -527,8 +521,8 @@ def _dma_description(device: EmulatedDevice, width: int, board: str) -> dict:
     # PYNQ's parser lists every parameter twice: as written in the .hwh and lower-cased
     params.update({k.lower(): v for k, v in list(params.items())})
     return {
-        "fullpath": CFG.dma_name, "type": R.DMA_VLNV, "bdtype": None, "state": None,
-        "phys_addr": BASE_ADDRESSES[board]["dma"], "addr_range": 0x10000, "mem_id": "S_AXI_LITE",
+        "fullpath": CFG.dma_name, "type": R.DMA_VLNV + ":7.1", "bdtype": None, "state": None,   # (catalogue version)
+        "phys_addr": CFG.board(board).dma_base, "addr_range": R.DMA_ADDR_RANGE, "mem_id": "S_AXI_LITE",
         "memtype": "REGISTER", "gpio": {}, "interrupts": {}, "parameters": params,
         "registers": {}, "device": device,
     }
@@ -537,7 +531,7 @@ def _dma_description(device: EmulatedDevice, width: int, board: str) -> dict:
 def _ip_description(device: EmulatedDevice, board: str) -> dict:
     return {
         "fullpath": CFG.ip_name, "type": CFG.vlnv, "bdtype": None, "state": None,
-        "phys_addr": BASE_ADDRESSES[board]["ip"], "addr_range": R.IP_ADDR_RANGE,
+        "phys_addr": CFG.board(board).ip_base, "addr_range": R.IP_ADDR_RANGE,
         "mem_id": CFG.ip_ctrl, "memtype": "REGISTER", "gpio": {}, "interrupts": {},
         "parameters": {"C_S_AXI_CONTROL_DATA_WIDTH": "32", "c_s_axi_control_data_width": "32"},
         "registers": R.ip_registers(), "device": device,
@@ -554,7 +548,7 @@ class EmulatedOverlay:
 
     mode = "emulated"
 
-    def __init__(self, lib_path=None, dma_length_width: int | None = None, board: str = "pynq-z1",
+    def __init__(self, lib_path=None, dma_length_width: int | None = None, board: str = CFG.default_board,
                  stall_timeout: float | None = None, download: bool = True, emulated_ip=None):
         CFG.board(board)                          # clear error for an unknown board
         self.device = EmulatedDevice.instance()

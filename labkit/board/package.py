@@ -188,7 +188,7 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="labkit package", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards), help="target board")
+    ap.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards), help="target board")
     ap.add_argument("--force", action="store_true", help="replace an existing package of this board")
     ap.add_argument("--timestamp", action="store_true", help="write a new package folder named <board>-<time>")
     ap.add_argument("--out", default=None, help="output folder (default artifacts/package)")

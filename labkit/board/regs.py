@@ -9,8 +9,9 @@ Numbers only (no pynq import), so the driver, the emulation and the tests name t
 """
 from __future__ import annotations
 
+from ..stream import CTRL_BITS, DMA_ADDR_RANGE, DMA_VLNV, IP_ADDR_RANGE, REGISTERS  # noqa: F401  (one definition)
+
 # ---- AXI DMA (PG021) ------------------------------------------------------------------------
-DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 MM2S = 0x00          # memory -> stream ("sendchannel")
 S2MM = 0x30          # stream -> memory ("recvchannel")
 DMACR = 0x00         # control: RS bit0, Reset bit2, IOC_IrqEn bit12
@@ -24,10 +25,10 @@ SR_INT_ERR, SR_SLV_ERR, SR_DEC_ERR = 0x10, 0x20, 0x40
 SR_IOC_IRQ = 0x1000
 SR_ERRORS = SR_INT_ERR | SR_SLV_ERR | SR_DEC_ERR
 
-# ---- classifier IP (Vitis HLS ap_ctrl_hs) ---------------------------------------------------
-CTRL, GIE, IER, ISR, BATCH = 0x00, 0x04, 0x08, 0x0C, 0x10
-AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = 0x1, 0x2, 0x4, 0x8, 0x80
-IP_ADDR_RANGE = 0x10000
+# ---- classifier IP (Vitis HLS ap_ctrl_hs): offsets and CTRL bits from labkit.stream ----------
+CTRL, GIE, IER, ISR, BATCH = (REGISTERS[k] for k in ("CTRL", "GIER", "IP_IER", "IP_ISR", "batch"))
+AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = (
+    1 << CTRL_BITS[k] for k in ("ap_start", "ap_done", "ap_idle", "ap_ready", "auto_restart"))
 
 
 def _field(offset: int, width: int, access: str, text: str) -> dict:

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..config import CFG, artifacts_dir
+from ..export import render, tcl_word
 
 TEMPLATE = Path(__file__).with_name("templates") / "build_ip.tcl"
 HLS_PROJECT = "labkit_ip_prj"
@@ -39,13 +40,7 @@ def build_tcl(board: str = "pynq-z1", ip_dir=None, network: str = "myproject") -
         "VERSION": CFG.ip_version,
         "IP_ZIP": (Path(ip_dir).resolve() / f"{CFG.hls_top}.zip").as_posix(),
     }
-    text = TEMPLATE.read_text()
-    for key, value in values.items():
-        text = text.replace(f"@@{key}@@", str(value))
-    left = re.findall(r"@@\w+@@", text)
-    if left:
-        raise ValueError(f"build_ip.tcl template has unfilled fields {left}")
-    return text
+    return render(TEMPLATE.read_text(), values, what=TEMPLATE.name, quote=tcl_word)
 
 
 def find_vitis():

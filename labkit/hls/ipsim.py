@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ..config import artifacts_dir
+from ..stream import CTRL_BITS, REGISTERS
 
 LIB_NAME = "libclyc_emu.so"
 
 # AXI-Lite register map of the IP (bundle "control" = s_axi_control, ap_ctrl_hs on it).
 # Vitis HLS reserves 0x00-0x0C for block control and interrupts and places the first scalar
 # argument at 0x10 (UG1399, "S_AXILITE Control Register Map"); ``batch`` is that argument.
-REGISTER_MAP = {"CTRL": 0x00, "GIE": 0x04, "IER": 0x08, "ISR": 0x0C, "batch": 0x10}
-CTRL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3, "auto_restart": 7}
+REGISTER_MAP, CTRL_BITS = REGISTERS, CTRL_BITS     # the IP's register map (labkit.stream), for the vectors
 
 # negative return codes of labkit_emu_run (keep in sync with labkit/hls/cpp/labkit_emu.cpp)
 ERR_INPUT_DRY = -1

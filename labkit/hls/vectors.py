@@ -6,45 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CFG, FixedFormat
-from .ipsim import CTRL_BITS, REGISTER_MAP, EmulatedIP, default_vectors_dir
+from ..config import CFG
+from ..export import board_metadata
+from .ipsim import EmulatedIP, default_vectors_dir
 from ..stream import encode_logits, pack_pulses
 
 
-def _fmt(f: FixedFormat) -> dict:
-    return {"width": f.width, "integer": f.integer, "signed": f.signed, "hls": f.hls()}
-
-
 def vector_meta(n: int, batch: int) -> dict:
-    return {
-        "n": int(n),
-        # the expected words were produced by IP runs of `batch` pulses (the last run may be
-        # shorter): TLAST closes each run
-        "batch": int(batch),
-        "n_samples": CFG.n_samples,
-        "n_out": CFG.n_classes,
-        "words_per_pulse": CFG.words_per_pulse,
-        "samples_per_word": CFG.samples_per_word,
-        "lane_bits": CFG.lane_bits,
-        "word_bits": CFG.word_bits,
-        "adc_bits": CFG.adc_bits,
-        "baseline_log2": CFG.baseline_log2,
-        "input_frac_bits": CFG.input_frac_bits,
-        "input_format": _fmt(CFG.input_format),
-        "logit_format": _fmt(CFG.logit_format),
-        "class_names": list(CFG.class_names),
-        "vlnv": CFG.vlnv,
-        "ip_name": CFG.ip_name,
-        "dma_name": CFG.dma_name,
-        "hls_top": CFG.hls_top,
-        "ip_in_stream": CFG.ip_in_stream,
-        "ip_out_stream": CFG.ip_out_stream,
-        "ip_ctrl": CFG.ip_ctrl,
-        "max_batch": CFG.max_batch,
-        "dma_length_width": CFG.dma_length_width,
-        "register_map": dict(REGISTER_MAP),
-        "ctrl_bits": dict(CTRL_BITS),
-    }
+    # the expected words were produced by IP runs of `batch` pulses (the last run may be
+    # shorter): TLAST closes each run
+    return {"n": int(n), "batch": int(batch), **board_metadata()}
 
 
 def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedIP | None = None,

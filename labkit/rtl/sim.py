@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import export
 from ..config import CFG, artifacts_dir
 from . import tools
 
@@ -29,23 +30,14 @@ FIFO_DEPTH = 4  # results the top buffers while out_stream is stalled
 
 
 def render(template: str, values: dict) -> str:
-    text = (HERE / template).read_text()
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", str(value))
-    leftover = sorted(set(re.findall(r"@([A-Z][A-Z0-9_]*)@", text)))
-    if leftover:
-        raise ValueError(f"{template}: no value for {leftover}")
-    return text
+    """A Verilog template of this folder, filled by the course's one template syntax (labkit.export)."""
+    return export.render((HERE / template).read_text(), values, what=template)
 
 
 def top_values(core) -> dict:
-    lf = CFG.logit_format
     return {
-        "TOP": CFG.rtl.top, "CORE": core.name, "N": CFG.n_samples, "ADC": CFG.adc_bits,
-        "BLOG2": CFG.baseline_log2, "NBASE": CFG.baseline_samples, "XW": CFG.input_format.width,
-        "XI": CFG.input_format.integer, "WPP": CFG.words_per_pulse, "SPW": CFG.samples_per_word,
-        "LANE": CFG.lane_bits, "NOUT": CFG.n_classes, "CW": core.out_width, "CF": core.out_frac,
-        "LW": lf.width, "LI": lf.integer, "LF": lf.frac, "LAT": core.latency_cycles, "DEPTH": FIFO_DEPTH,
+        **export.verilog_values(), "CORE": core.name, "CW": core.out_width, "CF": core.out_frac,
+        "LAT": core.latency_cycles, "DEPTH": FIFO_DEPTH,
         "WIW": max(1, int(np.ceil(np.log2(CFG.words_per_pulse)))), "DW": max(1, int(np.log2(FIFO_DEPTH))),
     }
 

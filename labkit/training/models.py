@@ -142,15 +142,18 @@ def overall_sparsity(units, sparsities) -> float:
 # same way and shift its pre-activation by ~lr·Σx ≈ 1 per step; narrow ReLU layers died (1–2 of 8
 # runs per width on the real development file). 1e-4 is too slow for a few hundred steps.
 STUDENT_LEARNING_RATES = [3e-3, 1e-3]
-#: widths of the student's hidden layers; a 1- or 2-unit ReLU layer is a single point of failure
-#: (measured: its unit dead in 2–3 of 8 runs, and the network with it)
-FIRST_WIDTHS, LATER_WIDTHS = (3, 20), (3, 8)
+#: widths of the student's hidden layers. At least 3: a 1- or 2-unit ReLU layer is a single point of
+#: failure (measured: its unit dead in 2–3 of 8 runs, and the network with it). At most 12 first-layer
+#: units: with the 200-weight budget a one-layer student then keeps about 13 of 161 inputs per unit
+#: (a 161-17-3-2 trial, 7 per unit, ended dead on the synthetic set); at most 6 in the second layer,
+#: so that the dense layers behind the first stay within half of the budget (never pruned).
+FIRST_WIDTHS, LATER_WIDTHS = (3, 12), (3, 6)
 
 
 class StudentHyperModel(kt.HyperModel):
     """QKeras student trained with distillation from ``teacher`` and pruned to fit the budget.
 
-    Searched: layers (1–2), widths (3…20, then 3…8), learning rate, KD temperature and α.
+    Searched: layers (1–2), widths (3…12, then 3…6), learning rate, KD temperature and α.
     Bits come from ``course.ini`` ([quant]). Pruning acts on the first layer (:func:`layer_sparsities`)
     and its schedule is counted in optimizer steps (:func:`~labkit.training.compress.pruning_schedule`);
     small data sets train with smaller batches so that every epoch has enough steps

@@ -2,20 +2,20 @@
 # Vitis HLS C synthesis + IP export of the CLYC classifier.
 #   run from the hls4ml project folder:  vitis_hls -f build_ip.tcl
 #                                   or:  vitis-run --mode hls --tcl build_ip.tcl
-# VLNV of the exported IP: @@VLNV@@
+# VLNV of the exported IP: @VLNV@
 
-open_project -reset @@HLS_PROJECT@@
-set_top @@TOP@@
+open_project -reset @HLS_PROJECT@
+set_top @TOP@
 # LABKIT_VITIS_HEADERS: use the tool's ap_axi_sdata.h (ap_axiu) in C simulation too
 set cflags "-std=c++14 -Ifirmware -DLABKIT_VITIS_HEADERS"
-add_files firmware/@@TOP@@.cpp -cflags $cflags
-add_files firmware/@@NETWORK@@.cpp -cflags $cflags
+add_files firmware/@TOP@.cpp -cflags $cflags
+add_files firmware/@NETWORK@.cpp -cflags $cflags
 
 open_solution -reset solution1 -flow_target vivado
-set_part @@PART@@
-create_clock -period @@PERIOD_NS@@ -name default
+set_part @PART@
+create_clock -period @PERIOD_NS@ -name default
 
 csynth_design
-export_design -format ip_catalog -vendor @@VENDOR@@ -library @@LIBRARY@@ -version @@VERSION@@ \
-    -ipname @@TOP@@ -output @@IP_ZIP@@
+export_design -format ip_catalog -vendor @VENDOR@ -library @LIBRARY@ -version @VERSION@ \
+    -ipname @TOP@ -output @IP_ZIP@
 exit
