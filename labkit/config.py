@@ -1,9 +1,9 @@
 """One source of truth for the numbers that two stages share.
 
 Everything numeric that crosses a stage boundary (window, ADC, classes, split, fixed-point
-formats, stream packing, IP/DMA names, boards) is read from ``labkit/course.ini``; the Vivado
-TCL reads the same file and the C++ stream wrapper gets a header generated from it.  Run-time
-settings (fast mode, artifact folder) come from environment variables.
+formats, stream packing, IP/DMA names, boards) is read from ``labkit/course.ini``; derived
+numbers are computed here, once, and ``labkit.export`` hands them to Tcl, C++, Verilog and JSON.
+Run-time settings (fast mode, artifact folder) come from environment variables.
 
 This module imports nothing beyond the standard library and numpy, so it works on the board.
 """
