@@ -1,9 +1,10 @@
 """Stage 4: hw/build_overlay.tcl, checked without Vivado.
 
 The real build script runs in plain tclsh against recording Vivado stubs (hw/stubs); the
-recorded block design is checked for both boards with labkit.blockdesign.build.check_design (the same
-checks lab 05 uses), plus a negative test: a copy of the script with one connection removed
-must fail those checks.  The same for the RTL twin in place of the HLS IP (4th script argument
+recorded block design is checked for both boards with labkit.blockdesign.run_checks (named checks,
+the same lab 05 and ``labkit overlay`` use; the tests match on check names, never on message
+text), plus negative tests: a copy of the script with one connection removed must fail the
+specific named check.  The same for the RTL twin in place of the HLS IP (4th script argument
 rtl): a module-reference cell, its Verilog files from sources.f, the same wiring.  The real build
 runs only where Vivado is on PATH.
 """
@@ -41,6 +42,15 @@ def _net_driver(record, pin):
     return None
 
 
+def _failed(record, board):
+    """The failed checks of a record, by name."""
+    return {c.name: c for c in blockdesign.failed(blockdesign.run_checks(record, board))}
+
+
+def _is_sentence(text):
+    return isinstance(text, str) and len(text.split()) >= 3 and text.rstrip().endswith(".")
+
+
 def _copy_hw(tmp_path: Path) -> Path:
     """A private copy of hw/build_overlay.tcl to edit."""
     dst = tmp_path / "hw"
@@ -55,7 +65,30 @@ def _copy_hw(tmp_path: Path) -> Path:
 def test_design_passes_all_checks(recorded):
     board, record = recorded
     assert record["exit_code"] == 0, record["stderr"]
-    assert blockdesign.check_design(record, board) == []
+    assert _failed(record, board) == {}
+
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def test_checks_are_named_records(recorded):
+    """One record per check, passed or not: stable snake_case <group>.<check> names, the same list
+    for every design (also a broken one), groups in GROUPS order; a passed check has no fix."""
+    board, record = recorded
+    checks = blockdesign.run_checks(record, board)
+    names = [c.name for c in checks]
+    assert len(names) == len(set(names)) and all(NAME.match(n) for n in names), names
+    groups = [g for g, _, _ in blockdesign.GROUPS]
+    assert [g for g in groups if any(c.group == g for c in checks)] == groups
+    assert [c.group for c in checks] == sorted((c.group for c in checks), key=groups.index)
+    assert "dma.length_width_fits_batch" in names
+    for c in checks:
+        assert c.passed and _is_sentence(c.message) and c.fix == "", c
+    assert [c.name for c in blockdesign.run_checks(blockdesign.record_design("kv260"), "kv260")] == names
+    broken = dict(record, cells={k: v for k, v in record["cells"].items() if k != CFG.dma_name}, intf_nets=[])
+    assert [c.name for c in blockdesign.run_checks(broken, board)] == names
+    with pytest.raises(KeyError, match="choose one of"):
+        blockdesign.run_checks(record, "zedboard")
 
 
 def test_project_part_and_board_part_from_ini(recorded):
@@ -87,7 +120,7 @@ def test_streams_between_dma_and_ip(recorded):
 def test_registers_reachable_from_ps_master(recorded):
     board, record = recorded
     ps = blockdesign.cell_roles(record, board)["ps"]
-    reach = blockdesign.build._reachable(record, f"{ps}/{CFG.board(board).ps_master}")
+    reach = blockdesign.checks._reachable(record, f"{ps}/{CFG.board(board).ps_master}")
     assert f"{CFG.dma_name}/S_AXI_LITE" in reach
     assert f"{CFG.ip_name}/{CFG.ip_ctrl}" in reach
 
@@ -96,7 +129,7 @@ def test_dma_memory_ports_reach_hp_slave(recorded):
     board, record = recorded
     ps = blockdesign.cell_roles(record, board)["ps"]
     for master in ("M_AXI_MM2S", "M_AXI_S2MM"):
-        assert f"{ps}/{CFG.board(board).hp_slave}" in blockdesign.build._reachable(record, f"{CFG.dma_name}/{master}")
+        assert f"{ps}/{CFG.board(board).hp_slave}" in blockdesign.checks._reachable(record, f"{CFG.dma_name}/{master}")
 
 
 def test_every_clock_and_reset_pin_driven(recorded):
@@ -206,19 +239,20 @@ def test_supported_versions_accepted(version):
 # -- negative tests: a broken script must fail the checks ---------------------------------------
 
 NEGATIVE_EDITS = [
-    # (what, regex of the line(s) to delete or edit, replacement, the problem check_design must report)
+    # (what, regex of the line(s) to delete or edit, replacement,
+    #  {name of a check that must fail: the pin its message must name (aggregate checks), or None})
     ("out_stream -> S2MM removed",
      r"^[ \t]*connect_bd_intf_net[^\n]*\$ip_out_stream[^\n]*S_AXIS_S2MM[^\n]*\n", "",
-     f"stream {CFG.ip_name}/{CFG.ip_out_stream} -> {CFG.dma_name}/S_AXIS_S2MM is not connected"),
+     {"axi_stream.classifier_to_dma": None}),
     ("IP control removed from the interconnect",
      r"^[ \t]*connect_bd_intf_net[^\n]*M01_AXI[^\n]*\$ip_ctrl[^\n]*\n", "",
-     f"{CFG.ip_name}/{CFG.ip_ctrl} is not reachable from the PS master"),
+     {"axi_lite.classifier_registers_reachable": None}),
     ("interconnect clock dropped",
      r"\[pin ctrl_interconnect/aclk\] ", "",
-     "clock pin ctrl_interconnect/aclk is driven by nothing"),
+     {"clocks_resets.clock_pins_on_pl_clock": "ctrl_interconnect/aclk"}),
     ("scatter-gather left on",
      r"^[ \t]*CONFIG\.c_include_sg 0 \\\n", "",
-     "clock pin axi_dma_0/m_axi_sg_aclk is driven by nothing"),
+     {"clocks_resets.clock_pins_on_pl_clock": f"{CFG.dma_name}/m_axi_sg_aclk", "dma.no_scatter_gather": None}),
 ]
 
 
@@ -233,16 +267,21 @@ def test_checker_catches_broken_script(tmp_path, what, pattern, replacement, exp
     tcl.write_text(edited)
     for board in BOARDS:
         record = blockdesign.run_stubbed(board, tcl=tcl)
-        problems = blockdesign.check_design(record, board)
-        assert problems, f"{what}: the checks passed a broken design"
-        assert any(expected in p for p in problems), problems
+        bad = _failed(record, board)
+        assert bad, f"{what}: the checks passed a broken design"
+        for name, item in expected.items():
+            assert name in bad, (name, sorted(bad))
+            check = bad[name]
+            assert _is_sentence(check.message) and _is_sentence(check.fix), check
+            if item is not None:   # an aggregate check (all clock pins): it names the pin that is wrong
+                assert item in check.message, check
 
 
 @needs_tclsh
 def test_unmodified_copy_passes(tmp_path):
     """The negative tests' copy mechanism itself does not break the script."""
     tcl = _copy_hw(tmp_path)
-    assert blockdesign.check_design(blockdesign.run_stubbed("kv260", tcl=tcl), "kv260") == []
+    assert _failed(blockdesign.run_stubbed("kv260", tcl=tcl), "kv260") == {}
 
 
 # -- the TCL reads course.ini's export (params.tcl), the values labkit.config computes --------------
@@ -358,6 +397,25 @@ def test_main_without_vivado_prints_one_sentence(tmp_path, monkeypatch, capsys):
     assert not out.exists(), "nothing is created when Vivado is missing"
 
 
+@needs_tclsh
+def test_main_stops_on_failed_checks(tmp_path, monkeypatch, capsys):
+    """labkit overlay records the script with the stubs first and prints each failed check as
+    `name: message — fix`, before any Vivado command."""
+    tcl = _copy_hw(tmp_path)
+    edited, count = re.subn(NEGATIVE_EDITS[0][1], "", tcl.read_text(), flags=re.M)
+    assert count == 1
+    tcl.write_text(edited)
+    monkeypatch.setattr(blockdesign.build, "BUILD_TCL", tcl)
+    monkeypatch.setattr(blockdesign.build, "vivado_available", lambda: (False, "not on PATH"))
+    assert blockdesign.main(["--board", "pynq-z1", "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "", "stopped before the Vivado step (not even its one sentence)"
+    lines = {line.split(": ", 1)[0]: line for line in captured.err.splitlines()}
+    message, fix = lines["axi_stream.classifier_to_dma"].split(": ", 1)[1].split(" — ")
+    assert _is_sentence(message) and _is_sentence(fix)
+    assert not (tmp_path / "out").exists()
+
+
 def test_main_dry_run_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "out"
     assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 0
@@ -401,8 +459,8 @@ def _structure(record):
 def test_rtl_design_passes_all_checks(recorded_rtl):
     board, _, record = recorded_rtl
     assert record["exit_code"] == 0, record["stderr"]
-    assert blockdesign.check_design(record, board) == []
-    assert blockdesign.check_design(blockdesign.record_design(board, ip_kind="rtl"), board) == []  # stub's own folder
+    assert _failed(record, board) == {}
+    assert _failed(blockdesign.record_design(board, ip_kind="rtl"), board) == {}  # stub's own folder
 
 
 def test_rtl_classifier_is_module_reference(recorded_rtl):
@@ -491,17 +549,22 @@ def test_explicit_hls_argument_is_the_default(tmp_path):
     assert explicit["argv"][3] == "hls" and len(default["argv"]) == 3
     assert _structure(explicit) == _structure(default)
     assert explicit["cells"][CFG.ip_name]["vlnv"] == CFG.vlnv
-    assert blockdesign.check_design(dict(explicit, ip_kind="hls"), "kv260") == []
+    assert _failed(dict(explicit, ip_kind="hls"), "kv260") == {}
 
 
 @needs_tclsh
-def test_check_design_wants_the_kind_asked_for(recorded):
+def test_checks_want_the_kind_asked_for(recorded):
     board, record = recorded
-    problems = blockdesign.check_design(dict(record, ip_kind="rtl"), board)
-    assert any("the build asked for rtl" in p for p in problems), problems
-    assert any("Verilog files are not added" in p for p in problems), problems
+    bad = _failed(dict(record, ip_kind="rtl"), board)
+    assert {"ip_kind.classifier_is_kind_asked_for", "ip_kind.rtl_sources_added"} <= set(bad), sorted(bad)
+    for check in bad.values():
+        assert _is_sentence(check.message) and _is_sentence(check.fix), check
+    # the check that does not apply to the kind asked for passes and says why
+    checks = {c.name: c for c in blockdesign.run_checks(dict(record, ip_kind="rtl"), board)}
+    skipped = checks["ip_kind.ip_repository_added"]
+    assert skipped.passed and skipped.message.startswith("Does not apply") and skipped.fix == ""
     renamed = dict(record, cells={**record["cells"], CFG.ip_name: dict(record["cells"][CFG.ip_name], vlnv="x:y:z:1.0")})
-    assert any(f"no classifier cell named {CFG.ip_name!r}" in p for p in blockdesign.check_design(renamed, board))
+    assert "cells.classifier_present" in _failed(renamed, board)
 
 
 def test_build_command_rtl(tmp_path):

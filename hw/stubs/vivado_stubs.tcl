@@ -2,7 +2,7 @@
 #
 # Lets plain tclsh run the real build script without Vivado.  Every command records what it was
 # asked to do (project, cells with VLNV and CONFIG, nets, interface nets, addresses, runs, files);
-# stub::dump_json writes that record for labkit.blockdesign.build.check_design / pytest.
+# stub::dump_json writes that record for labkit.blockdesign.checks.run_checks / pytest.
 #
 # The stubs model the parts of Vivado's behaviour the checks rely on, and fail like Vivado where
 # a build would fail:
