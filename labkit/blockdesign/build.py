@@ -1,4 +1,4 @@
-"""Stage 4: the Vivado block design (PS + AXI DMA + classifier IP) and its bitstream.
+"""Stage 05: the Vivado block design (PS + AXI DMA + classifier IP) and its bitstream.
 
 ``hw/build_overlay.tcl`` is the one build script for every board; it reads ``course.ini``
 (the ``[overlay]`` and ``[board:<key>]`` sections) itself.  The classifier is either the Vitis

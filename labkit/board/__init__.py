@@ -1,4 +1,4 @@
-"""Stage 5 — on the board: the PYNQ driver of the classifier, and an emulated overlay for hosts.
+"""Stage 06 — on the board: the PYNQ driver of the classifier, and an emulated overlay for hosts.
 
 Lab 06 and ``labkit bench board`` use the same three lines on a PYNQ board and on a laptop::
 
@@ -125,7 +125,7 @@ def describe(overlay) -> str:
 # ------------------------------------------------------------------------------------------
 
 def load_vectors(folder=None) -> dict:
-    """Test vectors written by stage 3 (``labkit.hls.ipsim.load_test_vectors``)."""
+    """Test vectors written by stage 04 (``labkit.hls.ipsim.load_test_vectors``)."""
     from ..hls.ipsim import load_test_vectors
 
     return load_test_vectors(folder)

@@ -10,7 +10,7 @@ Why this shape (see also ``labkit.board``):
 * :class:`EmulatedOverlay` stands in for ``pynq.Overlay``.  A real ``Overlay`` needs a .bit and the
   .hwh that only Vivado writes, so the emulated design is described directly (same ``ip_dict``
   layout PYNQ's .hwh parser produces) and its drivers are the same classes PYNQ would bind.
-* The data path is the stage-3 C emulation library (``labkit.hls.ipsim.EmulatedIP``), i.e. the
+* The data path is the stage-04 C emulation library (``labkit.hls.ipsim.EmulatedIP``), i.e. the
   C++ that Vitis HLS synthesises.
 
 What the models check, as the hardware would: the DMA length register width (values are

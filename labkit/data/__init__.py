@@ -1,4 +1,4 @@
-"""Stage 1 — data: load pulses (synthetic default, real Zenodo files, window CSVs), split, preprocess.
+"""Stage 01 — data: load pulses (synthetic default, real Zenodo files, window CSVs), split, preprocess.
 
     >>> from labkit import data
     >>> pulses = data.load()                 # built-in synthetic CLYC set (Zenodo format on disk)

@@ -1,4 +1,4 @@
-"""Stage 3 — compression: knowledge distillation, quantization-aware pruning, compression metrics.
+"""Stage 03 — compression: knowledge distillation, quantization-aware pruning, compression metrics.
 
 * :class:`Distiller` — a ``keras.Model`` with its own ``train_step``: the student learns from the
   labels (cross-entropy on its logits) and from the teacher (KL divergence between the two

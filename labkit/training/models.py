@@ -1,4 +1,4 @@
-"""Stages 2–3 — keras-tuner hypermodels for the teacher (float MLP) and the student (QKeras).
+"""Stages 02–03 — keras-tuner hypermodels for the teacher (float MLP) and the student (QKeras).
 
 The search space is declared once, in ``build(hp)``; the final model is rebuilt from the best
 ``hp.values`` by that same ``build`` — never from a hand-copied list of "best" numbers.
