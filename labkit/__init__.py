@@ -13,7 +13,9 @@ lab    stage               module
 06     on board            ``labkit.board`` (PYNQ driver, emulated overlay)
 =====  ==================  ================================================================
 
-Shared numbers: ``labkit.config.CFG`` (from ``labkit/course.ini``).  This package must import on
+Shared numbers: ``labkit.config.CFG`` (from ``labkit/course.ini``); shared fixed-point formats and
+the QKeras quantizer -> ap_fixed contract (read by ``labkit.hls`` and ``labkit.rtl``):
+``labkit.fixedpoint``.  This package must import on
 the board (numpy + pynq, no TensorFlow): heavy imports stay inside the modules that need them.
 """
 from .config import CFG, artifacts_dir, fast_mode

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import CFG, FixedFormat
+from .config import CFG
+from .fixedpoint import FixedFormat
 
 
 def check_pulses(X) -> np.ndarray:

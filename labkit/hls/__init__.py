@@ -67,7 +67,8 @@ def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_di
     from .wrapper import build_emulation
 
     if model is None:
-        model = conv.load_student()
+        from ..checkpoints import load_student
+        model = load_student()
     if X_raw is None:
         from ..data import load_split
         split = load_split().test
@@ -101,13 +102,14 @@ def bench_agreement(argv=None) -> int:
     p.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
     args = p.parse_args(argv)
 
+    from ..checkpoints import load_student
     from ..data import load_split
     from ..emulation import LIB_NAME, EmulatedIP
     from ..stream import encode_logits, pack_pulses
     from . import convert as conv
     from .wrapper import build_emulation
 
-    model = conv.load_student(args.student)
+    model = load_student(args.student)
     test = load_split().test
     prj = artifacts_dir("hls", "bench", "prj", create=False)
     t0 = time.perf_counter()

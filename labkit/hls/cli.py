@@ -25,7 +25,7 @@ def main(argv=None) -> int:
 
     if args.cmd == "convert":
         from . import build_all
-        from .convert import load_student
+        from ..checkpoints import load_student
         build_all(load_student(args.student), board=args.board, n_vectors=args.n_vectors)
         return 0
     if args.cmd == "emulate":

@@ -1,8 +1,9 @@
-"""A small QKeras student and one compiled hls4ml project + emulation libraries, for tests.
+"""One compiled hls4ml project + emulation libraries of the toy student, for tests.
 
 Both tests/test_hls.py and tests/test_stream_wrapper.py call :func:`toy_build`; it is cached in
 the process, so a pytest session compiles each C++ artifact once (in a temporary folder that is
-removed at exit).  The g++ builds that do not depend on each other run two at a time.
+removed at exit).  The g++ builds that do not depend on each other run two at a time.  The toy
+pulses and students themselves are in :mod:`labkit.testing`.
 """
 from __future__ import annotations
 
@@ -14,66 +15,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from ..config import CFG
 from ..emulation import LIB_NAME
+from ..testing import toy_student
 
-SEED = 1234
 #: deliberately broken wrapper variants (compiled with -D<macro>) the checks must catch
 BUG_VARIANTS = {"no_tlast": "LABKIT_BUG_NO_TLAST", "int_logits": "LABKIT_BUG_INT_LOGITS"}
-
-
-def toy_pulses(n: int, seed: int = SEED):
-    """Raw 10-bit codes of CLYC-like pulses: class 0 (gamma) fast decay, class 1 (neutron) slow."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, CFG.n_classes, n)
-    t = np.arange(CFG.n_samples, dtype=np.float64)
-    onset = rng.integers(15, 25, n)[:, None]
-    tau = np.where(y == 0, rng.uniform(8, 20, n), rng.uniform(25, 60, n))[:, None]
-    amp = rng.uniform(60, 500, n)[:, None]
-    base = rng.uniform(700, 900, n)[:, None]
-    rel = np.clip(t[None, :] - onset, 0, None)
-    pulse = np.where(t[None, :] >= onset, amp * np.exp(-rel / tau), 0.0)
-    X = base - pulse + rng.normal(0, 2.0, (n, CFG.n_samples))
-    return np.clip(np.round(X), 0, CFG.adc_max).astype(np.uint16), y.astype(np.int64)
-
-
-def toy_student(hidden=(16, 8), epochs: int = 2, sparsity: float = 0.5, seed: int = SEED):
-    """The stage-2 contract in miniature: QDense/quantized_relu layers, logits out, ~half the weights zero."""
-    import tensorflow as tf
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    tf.keras.utils.set_random_seed(seed)
-    wq = dict(kernel_quantizer=quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1),
-              bias_quantizer=quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1))
-    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = inp
-    for i, units in enumerate(hidden):
-        x = QDense(units, name=f"fc{i + 1}", **wq)(x)
-        x = QActivation(quantized_relu(CFG.activation_bits, CFG.activation_integer), name=f"relu{i + 1}")(x)
-    out = QDense(CFG.n_classes, name="logits", **wq)(x)
-    model = tf.keras.Model(inp, out)
-    return fit_and_prune(model, epochs, sparsity, seed)
-
-
-def fit_and_prune(model, epochs: int, sparsity: float, seed: int = SEED):
-    """A few epochs on toy pulses, then magnitude pruning: zero the smallest ``sparsity`` of every kernel."""
-    import tensorflow as tf
-
-    from ..data.prep import preprocess
-
-    X, y = toy_pulses(2000, seed + 1)
-    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(preprocess(X), y, epochs=epochs, batch_size=64, verbose=0)
-    weights = model.get_weights()
-    for i, layer_w in enumerate(weights):
-        if layer_w.ndim == 2:
-            cut = np.quantile(np.abs(layer_w), sparsity)
-            weights[i] = np.where(np.abs(layer_w) <= cut, 0.0, layer_w).astype(layer_w.dtype)
-    model.set_weights(weights)
-    return model
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CFG, FixedFormat
+from ..config import CFG
 from ..emulation import CTRL_BITS, REGISTER_MAP, EmulatedIP, default_vectors_dir
+from ..fixedpoint import FixedFormat
 from ..stream import encode_logits, pack_pulses
 
 
