@@ -15,7 +15,9 @@ lab    stage               package
 =====  ==================  ================================================================
 
 Course tooling (CLI, benchmarks, runner, results, plots): ``labkit.course``.  Shared modules:
-``config`` (course.ini), ``metrics`` (statistics), ``stream`` (AXI-Stream packing).
+``config`` (course.ini), ``export`` (course.ini for Tcl, C++, Verilog, JSON), ``fixedpoint`` (ap_fixed
+formats and the QKeras quantizer -> ap_fixed contract, read by ``labkit.hls`` and ``labkit.rtl``),
+``metrics`` (statistics), ``stream`` (the IP's stream packing and register map).
 
 Shared numbers: ``labkit.config.CFG`` (from ``labkit/course.ini``).  This package must import on
 the board (numpy + pynq, no TensorFlow): heavy imports stay inside the modules that need them.

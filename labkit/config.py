@@ -5,7 +5,8 @@ formats, stream packing, IP/DMA names, boards) is read from ``labkit/course.ini`
 numbers are computed here, once, and ``labkit.export`` hands them to Tcl, C++, Verilog and JSON.
 Run-time settings (fast mode, artifact folder) come from environment variables.
 
-This module imports nothing beyond the standard library and numpy, so it works on the board.
+This module imports nothing beyond the standard library and numpy, so it works on the board; the
+fixed-point format class lives in :mod:`labkit.fixedpoint`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Tuple
 
-import numpy as np
+from .fixedpoint import FixedFormat
 
 INI_PATH = Path(__file__).with_name("course.ini")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,62 +32,6 @@ def _read_ini(path: Path = INI_PATH) -> configparser.ConfigParser:
 
 def _list(value: str) -> Tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-@dataclass(frozen=True)
-class FixedFormat:
-    """An ``ap_fixed<width, integer>`` (signed) or ``ap_ufixed`` number format."""
-
-    width: int
-    integer: int
-    signed: bool = True
-
-    @property
-    def frac(self) -> int:
-        return self.width - self.integer
-
-    @property
-    def lsb(self) -> float:
-        return 2.0 ** -self.frac
-
-    @property
-    def min(self) -> float:
-        return -(2.0 ** (self.integer - 1)) if self.signed else 0.0
-
-    @property
-    def max(self) -> float:
-        top = self.integer - 1 if self.signed else self.integer
-        return 2.0 ** top - self.lsb
-
-    def hls(self) -> str:
-        kind = "ap_fixed" if self.signed else "ap_ufixed"
-        return f"{kind}<{self.width},{self.integer}>"
-
-    # -- bit patterns (two's complement), never value conversions ---------------------------
-    def _integers(self, values) -> np.ndarray:
-        """Values that lie exactly on this format's grid and range -> value / lsb as int64."""
-        v = np.asarray(values, dtype=np.float64)
-        q = np.round(v / self.lsb)
-        if not np.array_equal(q * self.lsb, v):
-            raise ValueError(f"values are not on the {self.hls()} grid (lsb {self.lsb}); quantise first")
-        if v.size and (v.min() < self.min or v.max() > self.max):
-            raise ValueError(f"values outside the {self.hls()} range [{self.min}, {self.max}]")
-        return q.astype(np.int64)
-
-    def to_bits(self, values) -> np.ndarray:
-        """Values that lie exactly on this format's grid -> raw two's-complement bit patterns."""
-        return self._integers(values) & ((1 << self.width) - 1)
-
-    def from_bits(self, bits) -> np.ndarray:
-        """Raw bit patterns (any integer dtype; upper bits ignored) -> float values."""
-        b = np.asarray(bits).astype(np.int64) & ((1 << self.width) - 1)
-        if self.signed:
-            b = np.where(b >= (1 << (self.width - 1)), b - (1 << self.width), b)
-        return b.astype(np.float64) * self.lsb
-
-    def to_word(self, values) -> np.ndarray:
-        """Values -> 32-bit stream words: the bit pattern sign-extended to 32 bits."""
-        return self._integers(values).astype(np.int32).view(np.uint32)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,13 @@ numpy only (imports on the board).  The stream layout is fixed by ``[stream]`` i
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
-from .config import CFG, FixedFormat
+from .config import CFG, artifacts_dir
+from .fixedpoint import FixedFormat
 
 # ---- AXI-Lite register map of the classifier (Vitis HLS ap_ctrl_hs + the `batch` argument) ----
 #: register name (as PYNQ's .hwh parser names it) -> byte offset on ``s_axi_control``; the driver,
@@ -85,3 +89,34 @@ def encode_logits(logits, fmt: FixedFormat | None = None) -> np.ndarray:
     """(n, n_classes) logits on the format's grid -> output words (what the IP emits)."""
     fmt = fmt or CFG.logit_format
     return fmt.to_word(np.asarray(logits, dtype=np.float64).reshape(-1))
+
+
+# ---- the test vectors stage 04 writes for the RTL twin (04b) and the board (06) ---------------
+VECTOR_ARRAYS = ("inputs", "input_words", "expected_words", "expected_last", "labels",
+                 "qkeras_logits", "csim_logits")
+
+
+def default_vectors_dir() -> Path:
+    return artifacts_dir("hls", "vectors", create=False)
+
+
+def load_test_vectors(folder=None) -> dict:
+    """Read ``meta.json`` and the ``*.npy`` arrays of a test-vector folder into one dict.
+
+    Keys: ``meta`` (dict) and each of :data:`VECTOR_ARRAYS` that exists.
+    """
+    folder = Path(folder) if folder is not None else default_vectors_dir()
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} not found: write the test vectors with `labkit hls convert` "
+                                "(or lab 04) and copy the folder to the board")
+    out = {"meta": json.loads(meta_path.read_text())}
+    for name in VECTOR_ARRAYS:
+        p = folder / f"{name}.npy"
+        if p.is_file():
+            out[name] = np.load(p, allow_pickle=False)
+    missing = [k for k in ("inputs", "input_words", "expected_words") if k not in out]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {', '.join(k + '.npy' for k in missing)}: "
+                                "rewrite the vectors with `labkit hls convert`")
+    return out

@@ -1,7 +1,7 @@
 """Stage 5: the PYNQ driver on the emulated overlay (PYNQ's own DMA driver on emulated registers).
 
 The emulation library + test vectors are built once per session from the stage-3 toy student
-(labkit.hls.testing.toy_build, shared with test_hls.py) into a temporary artifacts folder.
+(toys.toy_build, shared with test_hls.py) into a temporary artifacts folder.
 """
 import json
 import os
@@ -16,7 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from labkit.config import CFG, FixedFormat
+from labkit.config import CFG
+from labkit.fixedpoint import FixedFormat
 
 pytest.importorskip("pynq")
 
@@ -31,8 +32,10 @@ def built(tmp_path_factory):
     pytest.importorskip("hls4ml", reason="hls4ml is needed to build the emulation library on the host")
     pytest.importorskip("qkeras", reason="qkeras is needed to build the toy student")
     from labkit.hls.ipsim import EmulatedIP
-    from labkit.hls.convert import csim_logits, qkeras_logits
-    from toys import toy_build, toy_pulses
+    from labkit.fixedpoint import qkeras_logits
+    from labkit.hls.convert import csim_logits
+    from toys import toy_build
+    from toys import toy_pulses
     from labkit.hls.vectors import write_test_vectors
 
     b = toy_build()

@@ -1,6 +1,6 @@
 """hls4ml conversion: explicit precisions, bit-exact C simulation, IP export script and report.
 
-The hls4ml project is compiled once per session (labkit.hls.testing.toy_build, shared with
+The hls4ml project is compiled once per session (toys.toy_build, shared with
 test_stream_wrapper.py).
 """
 import os
@@ -27,7 +27,7 @@ def build():
 
 def test_quantizer_to_ap_fixed():
     from qkeras import quantized_bits, quantized_relu
-    from labkit.hls.convert import bits_precision, relu_precision
+    from labkit.fixedpoint import bits_precision, relu_precision
     # QKeras' integer excludes the sign bit; ap_fixed's includes it
     assert bits_precision(quantized_bits(8, 0, alpha=1)).hls4ml() == "fixed<8,1>"
     assert bits_precision(quantized_bits(6, 2, alpha=1)).hls4ml() == "fixed<6,3>"
@@ -41,9 +41,9 @@ def test_quantizer_to_ap_fixed():
 
 
 def test_exact_accumulator_bounds():
-    from labkit.hls.convert import Precision, exact_accumulator
-    x, w = Precision.of(CFG.input_format), Precision(8, 1)
-    acc = exact_accumulator(x, w, Precision(8, 1), CFG.n_samples)
+    from labkit.fixedpoint import FixedFormat, exact_accumulator
+    x, w = FixedFormat.of(CFG.input_format), FixedFormat(8, 1)
+    acc = exact_accumulator(x, w, FixedFormat(8, 1), CFG.n_samples)
     assert acc.frac == x.frac + w.frac
     worst = CFG.n_samples * 2.0 ** (x.integer - 1) * 1.0 + 1.0
     assert 2.0 ** (acc.integer - 1) > worst
@@ -71,7 +71,7 @@ def test_written_types(build):
 
 def test_reserved_input_name_is_refused():
     import tensorflow as tf
-    from labkit.hls.convert import describe_layers
+    from labkit.fixedpoint import describe_layers
     from qkeras import QDense, quantized_bits
     inp = tf.keras.Input((CFG.n_samples,), name="input")
     m = tf.keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(8, 0, alpha=1),

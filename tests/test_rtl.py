@@ -1,7 +1,7 @@
 """The open RTL twin (labkit.rtl): bit-exact core, latency/II, the AXI-Stream top cycle by cycle, Yosys.
 
 A tiny student (161-4-2, ~80 % of the first layer's weights zero) is built once per session: da4ml Verilog,
-its Verilator emulator and an hls4ml C simulation of the same model (labkit.rtl.testing).  The
+its Verilator emulator and an hls4ml C simulation of the same model (tests/toys.py).  The
 tools come from `make test`'s set-up; a machine without them skips with the reason.
 """
 import numpy as np
@@ -29,7 +29,8 @@ def pulses():
 
 @pytest.fixture(scope="module")
 def reference(tiny, pulses):
-    from labkit.hls.convert import csim_logits, qkeras_logits, quantize_logits
+    from labkit.fixedpoint import qkeras_logits, quantize_logits
+    from labkit.hls.convert import csim_logits
     q = quantize_logits(qkeras_logits(tiny["model"], pulses[0]))
     c = csim_logits(tiny["hls_model"], pulses[0])
     return {"qkeras": q, "csim": c}

@@ -20,7 +20,8 @@ from typing import List, Optional
 import numpy as np
 from pynq import DefaultIP, allocate
 
-from ..config import CFG, FixedFormat
+from ..config import CFG
+from ..fixedpoint import FixedFormat
 from ..stream import check_pulses, decode_logits, pack_pulses
 from . import regs as R
 from .regs import BoardError, DMATimeoutError

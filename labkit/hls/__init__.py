@@ -58,7 +58,7 @@ def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
     return rows
 
 
-def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_dir=None,
+def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, project_dir=None,
               emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False) -> dict:
     """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does)."""
     from .ipsim import EmulatedIP
@@ -67,7 +67,8 @@ def build_all(model=None, X_raw=None, y=None, board: str = "pynq-z1", project_di
     from .wrapper import build_emulation
 
     if model is None:
-        model = conv.load_student()
+        from ..training.checkpoints import load_student
+        model = load_student()
     if X_raw is None:
         from ..data import load_split
         split = load_split().test
@@ -98,16 +99,17 @@ def bench_agreement(argv=None) -> int:
     p = argparse.ArgumentParser(prog="labkit bench agreement",
                                 description="QKeras vs hls4ml C simulation vs stream-wrapper emulation")
     p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
-    p.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     args = p.parse_args(argv)
 
+    from ..training.checkpoints import load_student
     from ..data import load_split
     from .ipsim import LIB_NAME, EmulatedIP
     from ..stream import encode_logits, pack_pulses
     from . import convert as conv
     from .wrapper import build_emulation
 
-    model = conv.load_student(args.student)
+    model = load_student(args.student)
     test = load_split().test
     prj = artifacts_dir("hls", "bench", "prj", create=False)
     t0 = time.perf_counter()

@@ -14,18 +14,18 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("convert", help="hls4ml project + C simulation + agreement + emulation library + test vectors")
     c.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
-    c.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    c.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     c.add_argument("--n-vectors", type=int, default=None, help="pulses in the board test vectors (default: the whole test split)")
     e = sub.add_parser("emulate", help="build artifacts/hls/emu/libclyc_emu.so from the written project")
     e.add_argument("--project", default=None, help="hls4ml project folder (default artifacts/hls/prj)")
     x = sub.add_parser("export", help="Vitis HLS C synthesis + IP export (skips with one sentence without Vitis)")
     x.add_argument("--project", default=None, help="hls4ml project folder (default artifacts/hls/prj)")
-    x.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    x.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     args = p.parse_args(argv)
 
     if args.cmd == "convert":
         from . import build_all
-        from .convert import load_student
+        from ..training.checkpoints import load_student
         build_all(load_student(args.student), board=args.board, n_vectors=args.n_vectors)
         return 0
     if args.cmd == "emulate":

@@ -25,7 +25,7 @@ def skip_sentence() -> str:
     return SKIP_SENTENCE.format(versions="/".join(CFG.vivado_versions))
 
 
-def build_tcl(board: str = "pynq-z1", ip_dir=None, network: str = "myproject") -> str:
+def build_tcl(board: str = CFG.default_board, ip_dir=None, network: str = "myproject") -> str:
     """Text of the Vitis HLS script; every name and number comes from CFG."""
     ip_dir = Path(ip_dir) if ip_dir is not None else artifacts_dir("hls", "ip", create=False)
     values = {
@@ -122,7 +122,7 @@ def report_table(report: dict) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def export_ip(project_dir=None, board: str = "pynq-z1", ip_dir=None, quiet: bool = False):
+def export_ip(project_dir=None, board: str = CFG.default_board, ip_dir=None, quiet: bool = False):
     """Write build_ip.tcl into the hls4ml project and run Vitis HLS if available.
 
     Returns the parsed csynth report (dict) or None when Vitis is absent (one sentence printed).

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import artifacts_dir
-from ..stream import CTRL_BITS, REGISTERS
+from ..stream import CTRL_BITS, REGISTERS, VECTOR_ARRAYS, default_vectors_dir, load_test_vectors  # noqa: F401
 
 LIB_NAME = "libclyc_emu.so"
 
@@ -119,31 +119,5 @@ class EmulatedIP:
 # test vectors (written by labkit.hls.vectors.write_test_vectors)
 # ------------------------------------------------------------------------------------------
 
-VECTOR_ARRAYS = ("inputs", "input_words", "expected_words", "expected_last", "labels",
-                 "qkeras_logits", "csim_logits")
 
 
-def default_vectors_dir() -> Path:
-    return artifacts_dir("hls", "vectors", create=False)
-
-
-def load_test_vectors(folder=None) -> dict:
-    """Read ``meta.json`` and the ``*.npy`` arrays of a test-vector folder into one dict.
-
-    Keys: ``meta`` (dict) and each of :data:`VECTOR_ARRAYS` that exists.
-    """
-    folder = Path(folder) if folder is not None else default_vectors_dir()
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{meta_path} not found: write the test vectors with `labkit hls convert` "
-                                "(or lab 04) and copy the folder to the board")
-    out = {"meta": json.loads(meta_path.read_text())}
-    for name in VECTOR_ARRAYS:
-        p = folder / f"{name}.npy"
-        if p.is_file():
-            out[name] = np.load(p, allow_pickle=False)
-    missing = [k for k in ("inputs", "input_words", "expected_words") if k not in out]
-    if missing:
-        raise FileNotFoundError(f"{folder} lacks {', '.join(k + '.npy' for k in missing)}: "
-                                "rewrite the vectors with `labkit hls convert`")
-    return out

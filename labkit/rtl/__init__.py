@@ -25,14 +25,14 @@ from ..config import CFG, artifacts_dir
 __all__ = ["build", "check", "depth_sweep", "bench_rtl", "main"]
 
 
-def build(model=None, board: str = "pynq-z1", clock_mhz=None, latency_cutoff=None, folder=None,
+def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cutoff=None, folder=None,
           emulator: bool = True, quiet: bool = True) -> dict:
     """Student -> core (+ Verilator emulator) -> IP folder.  Returns {core, rtl, ip, timings}."""
     from . import core as core_mod
     from .sim import write_ip
 
     if model is None:
-        from ..hls.convert import load_student
+        from ..training.checkpoints import load_student
         model = load_student()
     root = artifacts_dir("rtl", create=False) if folder is None else folder
     from pathlib import Path
@@ -53,10 +53,10 @@ def build(model=None, board: str = "pynq-z1", clock_mhz=None, latency_cutoff=Non
 def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = None, gap_percent: int = 0) -> dict:
     """Bit-exactness on ``X_raw``: Verilator and Icarus core vs QKeras, the IP's words vs the C simulation.
 
-    ``csim_logits`` are the stage-3 C simulation's logits of the same pulses (None: compared with
-    QKeras only).  Returns the figures and the logits.
+    ``csim_logits`` are the stage-3 C simulation's logits of the same pulses, e.g. lab 04's test
+    vectors (None: compared with QKeras only).  Returns the figures and the logits.
     """
-    from ..hls.convert import qkeras_logits, quantize_logits
+    from ..fixedpoint import qkeras_logits, quantize_logits
     from ..stream import encode_logits
     from .core import emulator_logits
     from .sim import simulate_core, simulate_ip
@@ -86,7 +86,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
     return out
 
 
-def synth(built: dict, board: str = "pynq-z1", ip: bool = True) -> dict:
+def synth(built: dict, board: str = CFG.default_board, ip: bool = True) -> dict:
     """Yosys figures of the core (the student) and, with ``ip``, of the whole IP top."""
     from pathlib import Path
 
@@ -100,7 +100,7 @@ def synth(built: dict, board: str = "pynq-z1", ip: bool = True) -> dict:
     return out
 
 
-def depth_sweep(model, clocks_mhz=(100, 150, 200, 300, 400), board: str = "pynq-z1", yosys: bool = True,
+def depth_sweep(model, clocks_mhz=(100, 150, 200, 300, 400), board: str = CFG.default_board, yosys: bool = True,
                 folder=None) -> list:
     """Pipeline depth vs registers and LUTs: one core per target clock (no emulator, no IP)."""
     import tempfile
@@ -132,33 +132,52 @@ def _test_split():
     return load_split().test
 
 
-def _csim(model, X, board):
-    from ..hls import convert as conv
-    hls_model = conv.convert(model, output_dir=artifacts_dir("rtl", "hls_csim", create=False), board=board)
-    return conv.csim_logits(hls_model, X)
+def _stage04_vectors(model, folder=None):
+    """Lab 04's test vectors of this student: raw pulses and their hls4ml C-simulation logits.
+
+    Written by ``labkit hls convert`` (by default the whole test split); refused when they were
+    written for another student (QKeras logits more than half a logit LSB apart).
+    """
+    from ..stream import load_test_vectors
+    from ..fixedpoint import qkeras_logits
+
+    vec = load_test_vectors(folder)
+    missing = [k for k in ("csim_logits", "qkeras_logits") if k not in vec]
+    if missing:
+        raise FileNotFoundError(f"the test vectors lack {', '.join(k + '.npy' for k in missing)}: "
+                                "rewrite them with `labkit hls convert`")
+    X = vec["inputs"]
+    if not np.allclose(qkeras_logits(model, X), vec["qkeras_logits"], rtol=0, atol=CFG.logit_format.lsb / 2):
+        raise ValueError("the test vectors were written for another student: run `labkit hls convert` "
+                         "with the same --student first")
+    return X, vec["csim_logits"]
 
 
 def bench_rtl(argv=None) -> int:
-    """``labkit bench rtl``: one JSON line on the whole test split."""
+    """``labkit bench rtl``: one JSON line on lab 04's test vectors (``labkit hls convert``: the whole test split)."""
     p = argparse.ArgumentParser(prog="labkit bench rtl", description="RTL twin: bit-exactness, latency, resources")
     p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
-    p.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+    p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
+    p.add_argument("--vectors", default=None, help="test-vector folder with the C simulation's logits "
+                                                   "(default artifacts/hls/vectors, written by `labkit hls convert`)")
     args = p.parse_args(argv)
     from . import tools
     reason = tools.missing("da4ml", "verilator", "iverilog", "yosys", "g++")
     if reason:
         print(json.dumps({"skipped": reason}))
         return 1
-    from ..hls.convert import load_student
+    from ..training.checkpoints import load_student
 
     t0 = time.perf_counter()
     model = load_student(args.student)
-    test = _test_split()
+    X, csim = _stage04_vectors(model, args.vectors)
     built = build(model, board=args.board)
-    res = check(built, model, test.X, csim_logits=_csim(model, test.X, args.board))
+    res = check(built, model, X, csim_logits=csim)
     figs = synth(built, args.board, ip=True)
     c, ipr = figs["core"], figs["ip"]
-    xc7 = figs["core"] if CFG.board(args.board).yosys_family == "xc7" else synth(built, "pynq-z1", ip=False)["core"]
+    # lut_pct_xc7z020: the share of the course's reference device (the board in course.ini with that part)
+    ref = next(k for k, b in CFG.boards.items() if b.part.startswith("xc7z020"))
+    xc7 = figs["core"] if CFG.board(args.board).part == CFG.board(ref).part else synth(built, ref, ip=False)["core"]
     core = built["core"]
     print(json.dumps({
         "n": res["n"], "rtl_words_equal": res["rtl_words_equal"], "latency_cycles": res["latency_cycles"],
@@ -185,7 +204,7 @@ def main(argv=None) -> int:
         s = sub.add_parser(name, help=help_)
         if name != "status":
             s.add_argument("--student", default=None)
-            s.add_argument("--board", default="pynq-z1", choices=sorted(CFG.boards))
+            s.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
             s.add_argument("--clock-mhz", type=float, default=None, help=f"default {CFG.rtl.clock_mhz:g} (course.ini [rtl])")
     args = p.parse_args(argv)
     from . import tools
@@ -198,7 +217,7 @@ def main(argv=None) -> int:
     if reason:
         print(f"labkit rtl {args.cmd}: {reason}")
         return 1
-    from ..hls.convert import load_student
+    from ..training.checkpoints import load_student
     model = load_student(args.student)
     built = build(model, board=args.board, clock_mhz=args.clock_mhz,
                   emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False)

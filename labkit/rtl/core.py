@@ -11,7 +11,7 @@ replayed through da4ml's tracing API: a symbolic input vector in the course's in
 * logits: ``CFG.logit_format`` with the same rounding and saturation as the HLS path.
 
 Only the rounding needs care: da4ml offers truncation and round-half-up, so half-to-even is built
-from them (:func:`round_half_even`).  The precisions come from :mod:`labkit.hls.convert` -- the
+from them (:func:`round_half_even`).  The precisions come from :mod:`labkit.fixedpoint` -- the
 RTL and the HLS path read the student's quantizers through the same functions.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CFG, artifacts_dir
+from ..fixedpoint import bits_precision, describe_layers, relu_precision
 from . import tools
 
 
@@ -49,15 +50,13 @@ def apply_each(array, fn):
 
 
 def _kif(p) -> tuple:
-    """labkit Precision (ap_fixed width/integer/signed) -> da4ml (k, i, f); da4ml's i excludes the sign."""
+    """labkit FixedFormat (ap_fixed width/integer/signed) -> da4ml (k, i, f); da4ml's i excludes the sign."""
     k = 1 if p.signed else 0
     return k, p.integer - k, p.frac
 
 
 def layer_steps(model) -> list:
-    """[(kind, name, payload)] of the student: ('dense', name, (W, b)) / ('relu', name, Precision)."""
-    from ..hls.convert import bits_precision, describe_layers, relu_precision
-
+    """[(kind, name, payload)] of the student: ('dense', name, (W, b)) / ('relu', name, FixedFormat)."""
     steps = []
     for kind, layer in describe_layers(model)[1:]:
         if kind == "QDense":
@@ -81,12 +80,10 @@ def trace(model):
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize
 
-    from ..hls.convert import Precision
-
     if model.input_shape[1:] != (CFG.n_samples,):
         raise ValueError(f"student input shape {model.input_shape[1:]} != ({CFG.n_samples},) of course.ini")
     inp = FixedVariableArrayInput((CFG.n_samples,), hwconf=HWConfig(1, -1, -1))
-    h = quantize(inp, *_kif(Precision.of(CFG.input_format)))
+    h = quantize(inp, *_kif(CFG.input_format))
     nonzero = 0
     for kind, _name, payload in layer_steps(model):
         if kind == "dense":
@@ -96,7 +93,7 @@ def trace(model):
         else:
             k, i, f = _kif(payload)
             h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
-    lk, li, lf = _kif(Precision.of(CFG.logit_format))
+    lk, li, lf = _kif(CFG.logit_format)
     out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
     comb = comb_trace(inp, out)
     return comb, {"nonzero": nonzero}
@@ -135,7 +132,7 @@ def _uniform_layout(qints):
     return max(is_) + max(ks) + max(fs), max(fs)
 
 
-def build_core(model, folder=None, board: str = "pynq-z1", clock_mhz: float | None = None,
+def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: float | None = None,
                latency_cutoff: int | None = None):
     """Trace the student and write the pipelined Verilog project; returns ``(Core, RTLModel)``.
 

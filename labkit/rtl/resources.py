@@ -26,7 +26,7 @@ def parse_stat(text: str) -> dict:
     return cells
 
 
-def summarize(cells: dict, board: str = "pynq-z1") -> dict:
+def summarize(cells: dict, board: str = CFG.default_board) -> dict:
     """Primitive counts -> lut, ff, carry, dsp, bram (+ % of the board's device)."""
     lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k)) + cells.get("INV", 0)
     lutram = sum(v for k, v in cells.items() if k.startswith(("SRL", "RAM32", "RAM64", "RAM128", "RAM256")))
@@ -46,7 +46,7 @@ def summarize(cells: dict, board: str = "pynq-z1") -> dict:
     return out
 
 
-def synthesize(sources, top: str, board: str = "pynq-z1", workdir=None, timeout: float = 3600) -> dict:
+def synthesize(sources, top: str, board: str = CFG.default_board, workdir=None, timeout: float = 3600) -> dict:
     """Run ``synth_xilinx -family <board's family> -flatten -noiopad`` on ``sources``.
 
     Returns :func:`summarize`'s figures plus ``cells`` (all primitives), ``family``, ``yosys_s``.

@@ -21,6 +21,13 @@ def student_path() -> Path:
     return artifacts_dir("student") / "student.h5"
 
 
+def load_student(path=None):
+    """The saved, pruning-stripped QKeras student (``artifacts/student/student.h5``), never retrained."""
+    from .compress import load_model
+
+    return load_model(Path(path) if path is not None else student_path())
+
+
 def save(model, path: Path, *, check=None, **info) -> Path:
     """Save a stage model; an existing one is kept as ``<name>.prev.h5`` (nothing lost).
 

@@ -3,7 +3,7 @@
 // One translation unit (one g++ call): this file includes the hls4ml network and the stream
 // wrapper, so labkit builds the library with
 //   g++ -O2 -fPIC -shared -I<project>/firmware -I<project>/firmware/ap_types labkit_emu.cpp
-// The contract (consumed by labkit.emulation and the board stage) is documented in
+// The contract (consumed by labkit.hls.ipsim and the board stage) is documented in
 // labkit/emulation.py; return codes: >= 0 output words, -1 input ran dry, -2 output
 // capacity too small, -3 batch == 0 or batch > LABKIT_MAX_BATCH.
 #include <cstdint>

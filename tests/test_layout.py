@@ -1,0 +1,46 @@
+"""The layout shows the course: a package per stage, few shared modules, each fact in one place."""
+import re
+from pathlib import Path
+
+import labkit
+
+PKG = Path(labkit.__file__).parent
+STAGES = {"data": "01", "training": "02-03", "hls": "04", "rtl": "04b", "blockdesign": "05", "board": "06"}
+
+
+def _py(folder=PKG):
+    return [p for p in folder.rglob("*.py") if "__pycache__" not in p.parts]
+
+
+def test_one_package_per_stage_and_at_most_six_shared_modules():
+    packages = {p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert set(STAGES) | {"course"} == packages
+    shared = {p.stem for p in PKG.glob("*.py")} - {"__init__", "__main__"}
+    assert len(shared) <= 6, shared
+    doc = labkit.__doc__
+    for package, lab in STAGES.items():
+        assert f"labkit.{package}" in doc and lab.split("-")[0] in doc
+
+
+def test_rtl_does_not_import_hls_and_nothing_test_only_ships():
+    for path in _py(PKG / "rtl"):
+        text = path.read_text()
+        assert not re.search(r"from \.\.hls|import labkit\.hls|from labkit\.hls", text), path
+    assert not [p for p in _py() if p.name == "testing.py"]
+
+
+def test_the_default_board_lives_in_course_ini():
+    for path in _py():
+        if path.name != "config.py":
+            assert '"pynq-z1"' not in path.read_text() and "'pynq-z1'" not in path.read_text(), path
+
+
+def test_register_map_vlnv_and_length_formula_are_written_once():
+    texts = {p: p.read_text() for p in _py()}
+    assert [p.name for p, t in texts.items() if re.search(r'"xilinx\.com:ip:axi_dma[:"]', t)] == ["stream.py"]
+    assert [p.name for p, t in texts.items() if re.search(r'"GIER"\s*:\s*0x04', t)] == ["stream.py"]
+    assert [p.name for p, t in texts.items() if "log2(self.dma_batch_bytes" in t or "log2(nbytes" in t] == ["config.py"]
+    tcl = (PKG.parent / "hw" / "build_overlay.tcl").read_text()
+    assert "log2" not in tcl and "1 << $length_width" not in tcl and "ini::" not in tcl
+    verilog = (PKG / "rtl" / "verilog" / "axis_top.v.in").read_text()
+    assert "5'h10" not in verilog and "@A_BATCH@" in verilog
