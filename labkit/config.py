@@ -13,7 +13,7 @@ from __future__ import annotations
 import configparser
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -34,34 +34,118 @@ def _list(value: str) -> Tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+# ------------------------------------------------------------------------------------------
+# one dataclass per section of course.ini, filled from the field types (see _section)
+# ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Data:
+    window_start: int            #: first raw sample of the window (of a 3001-sample Zenodo trace)
+    window_stop: int             #: last raw sample of the window (inclusive)
+    raw_trace_samples: int       #: samples of a full Zenodo trace
+    sample_rate_hz: float        #: ADC sampling rate
+    adc_bits: int                #: ADC resolution
+    class_names: Tuple[str, ...] #: class index = position in this list
+    split_train: float           #: fraction of the pulses for training ...
+    split_val: float             #: ... for validation ...
+    split_test: float            #: ... and for the test
+    seed: int                    #: the course's seed (split, training, searches)
+
+
+@dataclass(frozen=True)
+class InputStage:
+    baseline_log2: int           #: baseline = mean of the first 2**baseline_log2 window samples
+    input_frac_bits: int         #: x = (baseline - sample) * 2**-input_frac_bits
+    input_width: int             #: ap_fixed<input_width, input_integer> of x
+    input_integer: int           #: (integer bits incl. sign)
+
+
+@dataclass(frozen=True)
+class Stream:
+    word_bits: int               #: AXI-Stream word width (both directions)
+    samples_per_word: int        #: input lanes per word
+    lane_bits: int               #: bits per input lane (zero-extended ADC code)
+    max_batch: int               #: largest batch (pulses per DMA transfer) the overlay is built for
+
+
+@dataclass(frozen=True)
+class Quant:
+    weight_bits: int             #: QKeras quantized_bits width of weights and biases
+    weight_integer: int          #: integer bits (excluding the sign) of the weights
+    activation_bits: int         #: quantized_relu width
+    activation_integer: int      #: quantized_relu integer bits
+    logit_width: int             #: logits leave the IP as ap_fixed<logit_width, logit_integer>
+    logit_integer: int           #: (integer bits incl. sign)
+    target_sparsity: float       #: the student's kernel sparsity floor
+
+
+@dataclass(frozen=True)
+class Training:
+    batch_size: int              #: largest batch (small data sets train with smaller ones)
+    teacher_trials: int          #: Bayesian-optimisation trials of the teacher
+    teacher_epochs: int          #: epochs per teacher trial and of its final training
+    student_trials: int          #: Bayesian-optimisation trials of the student
+    student_epochs: int          #: epochs per student trial and of its final training
+    early_stopping_patience: int #: epochs without a better validation loss before stopping
+    kd_temperatures: Tuple[float, ...]  #: distillation temperatures the student search tries
+    kd_alphas: Tuple[float, ...]        #: weights of the hard-label loss the student search tries
+    max_nonzero: int             #: nonzero-parameter budget of the student
+
+
+@dataclass(frozen=True)
+class Overlay:
+    ip_name: str                 #: the classifier's cell name (ip_dict key on the board)
+    dma_name: str                #: the AXI DMA's cell name
+    vendor: str                  #: VLNV vendor of the HLS IP
+    library: str                 #: VLNV library
+    version: str                 #: VLNV version
+    overlay_name: str            #: basename of the .bit/.hwh
+    hls_top: str                 #: HLS top function = IP name
+    ip_in_stream: str            #: the IP's input AXI-Stream interface
+    ip_out_stream: str           #: the IP's output AXI-Stream interface
+    ip_ctrl: str                 #: the IP's AXI-Lite interface
+    ip_clk: str                  #: the IP's clock pin
+    ip_resetn: str               #: the IP's active-low reset pin
+    clock_mhz: float             #: the PL clock of the overlay
+    vivado_versions: Tuple[str, ...]  #: Vivado / Vitis releases the build supports
+    default_board: str           #: the board used unless told otherwise (a [board:*] section)
+
+
+@dataclass(frozen=True)
+class Rtl:
+    clock_mhz: float             #: target clock of the RTL twin's pipeline
+    top: str                     #: Verilog module of the AXI top
+    core: str                    #: Verilog module of the da4ml core
+
+
 @dataclass(frozen=True)
 class Board:
-    key: str
-    title: str
-    part: str
-    board_part: str
-    ps_ip: str
-    ps_vlnv: str
-    ps_master: str
-    ps_master_clk: str
-    hp_slave: str
-    hp_slave_clk: str
-    hp_enable: str
-    master_enable: str
-    pl_clk: str
-    pl_clk_freq_property: str
-    pl_resetn: str
-    clk_source_property: str
-    clk_source: str
-    dma_addr_width: int
-    dma_base: int = 0
-    ip_base: int = 0
-    yosys_family: str = "xc7"
-    adder_delay_ns: float = 1.0
-    device_luts: int = 0
-    device_ffs: int = 0
-    device_dsps: int = 0
-    device_carry: int = 0
+    key: str                     #: the section name after "board:"
+    title: str                   #: human name
+    part: str                    #: FPGA part
+    board_part: str              #: Vivado board part (preset)
+    ps_ip: str                   #: processing-system IP name
+    ps_vlnv: str                 #: its VLNV (version-less)
+    ps_master: str               #: general-purpose master port (PS -> PL registers)
+    ps_master_clk: str           #: its clock pin
+    hp_slave: str                #: high-performance slave port (PL -> DDR)
+    hp_slave_clk: str            #: its clock pin
+    hp_enable: str               #: PS property that enables the HP slave
+    master_enable: str           #: PS property that enables the master
+    pl_clk: str                  #: PL clock pin
+    pl_clk_freq_property: str    #: PS property of its frequency
+    pl_resetn: str               #: PL reset pin
+    clk_source_property: str     #: PS property of the PL clock source ('' = Vivado default)
+    clk_source: str              #: its value (IOPLL on Zynq UltraScale+ for PYNQ)
+    dma_addr_width: int          #: DMA address width (32 / 40)
+    dma_base: int = 0            #: DMA register window in the PS address map
+    ip_base: int = 0             #: classifier register window in the PS address map
+    yosys_family: str = "xc7"    #: Yosys synth_xilinx family of the part
+    adder_delay_ns: float = 1.0  #: one adder level incl. routing (an estimate; sets the RTL pipeline)
+    device_luts: int = 0         #: the device's LUTs (for resource shares)
+    device_ffs: int = 0          #: ... flip-flops
+    device_dsps: int = 0         #: ... DSP slices
+    device_carry: int = 0        #: ... CARRY4/CARRY8 cells
 
     def latency_cutoff(self, clock_mhz: float) -> int:
         """Adder levels per pipeline stage at ``clock_mhz`` (da4ml's ``latency_cutoff``)."""
@@ -71,73 +155,57 @@ class Board:
         return {"lut": self.device_luts, "ff": self.device_ffs, "dsp": self.device_dsps, "carry": self.device_carry}
 
 
-@dataclass(frozen=True)
-class Rtl:
-    clock_mhz: float
-    top: str
-    core: str
+def _value(text: str, kind):
+    """One INI value converted by its dataclass field type."""
+    if kind in (int, "int"):
+        return int(text, 0)
+    if kind in (float, "float"):
+        return float(text)
+    if kind in (str, "str"):
+        return text
+    if "Tuple[float" in str(kind):
+        return tuple(float(v) for v in _list(text))
+    if "Tuple[str" in str(kind):
+        return _list(text)
+    raise TypeError(f"no converter for {kind}")
 
 
-@dataclass(frozen=True)
-class Training:
-    batch_size: int
-    teacher_trials: int
-    teacher_epochs: int
-    student_trials: int
-    student_epochs: int
-    early_stopping_patience: int
-    kd_temperatures: Tuple[float, ...]
-    kd_alphas: Tuple[float, ...]
-    max_nonzero: int
+def _section(cls, section, prefix: str = "", **given):
+    """Fill dataclass ``cls`` from an INI section by its field types; a missing key without a
+    default names the section and the key.  ``prefix``: try ``<prefix><key>`` first (fast mode)."""
+    values = dict(given)
+    for f in fields(cls):
+        if f.name in values:
+            continue
+        key = prefix + f.name if prefix and (prefix + f.name) in section else f.name
+        if key in section:
+            values[f.name] = _value(section[key], f.type)
+        elif f.default is MISSING:
+            raise ValueError(f"course.ini [{section.name}] lacks '{f.name}'")
+    return cls(**values)
 
 
 @dataclass(frozen=True)
 class Config:
-    # data
-    window_start: int
-    window_stop: int
-    raw_trace_samples: int
-    sample_rate_hz: float
-    adc_bits: int
-    class_names: Tuple[str, ...]
-    split: Tuple[float, float, float]
-    seed: int
-    # input stage
-    baseline_log2: int
-    input_frac_bits: int
-    input_format: FixedFormat
-    # stream
-    word_bits: int
-    samples_per_word: int
-    lane_bits: int
-    max_batch: int
-    # quantisation defaults
-    weight_bits: int
-    weight_integer: int
-    activation_bits: int
-    activation_integer: int
-    logit_format: FixedFormat
-    target_sparsity: float
-    # overlay
-    ip_name: str
-    dma_name: str
-    vendor: str
-    library: str
-    ip_version: str
-    overlay_name: str
-    hls_top: str
-    ip_in_stream: str
-    ip_out_stream: str
-    ip_ctrl: str
-    ip_clk: str
-    ip_resetn: str
-    clock_mhz: float
-    vivado_versions: Tuple[str, ...]
-    default_board: str = ""
+    """course.ini, one typed section each; the sections' fields also read as ``CFG.<field>``."""
+
+    data: Data
+    input_stage: InputStage
+    stream: Stream
+    quant: Quant
+    overlay: Overlay
+    rtl: Rtl
+    training_full: Training
+    training_fast: Training
     boards: Dict[str, Board] = field(default_factory=dict)
-    rtl: Rtl = None
-    training_full: Training = None
-    training_fast: Training = None
+
+    def __getattr__(self, name):
+        # flat access (CFG.window_start, CFG.weight_bits, ...): each name lives in one section
+        for section in ("data", "input_stage", "stream", "quant", "overlay"):
+            sec = object.__getattribute__(self, section)
+            if name in sec.__dataclass_fields__:
+                return getattr(sec, name)
+        raise AttributeError(f"course.ini has no setting {name!r}")
 
     @property
     def training(self) -> Training:
@@ -145,6 +213,22 @@ class Config:
         return self.training_fast if fast_mode() else self.training_full
 
     # -- derived numbers (never stored twice) ------------------------------------------------
+    @property
+    def split(self) -> Tuple[float, float, float]:
+        return (self.data.split_train, self.data.split_val, self.data.split_test)
+
+    @property
+    def input_format(self) -> FixedFormat:
+        return FixedFormat(self.input_stage.input_width, self.input_stage.input_integer)
+
+    @property
+    def logit_format(self) -> FixedFormat:
+        return FixedFormat(self.quant.logit_width, self.quant.logit_integer)
+
+    @property
+    def ip_version(self) -> str:
+        return self.overlay.version
+
     @property
     def n_samples(self) -> int:
         return self.window_stop - self.window_start + 1
@@ -205,74 +289,15 @@ class Config:
 
 def load(path: Path = INI_PATH) -> Config:
     ini = _read_ini(path)
-    d, i, s, q, o = (ini[k] for k in ("data", "input_stage", "stream", "quant", "overlay"))
-    boards = {}
-    for section in ini.sections():
-        if section.startswith("board:"):
-            b = dict(ini[section])
-            key = section.split(":", 1)[1]
-            ints = {k: int(b.pop(k), 0) for k in ("dma_addr_width", "dma_base", "ip_base", "device_luts",
-                                                   "device_ffs", "device_dsps", "device_carry") if k in b}
-            if "adder_delay_ns" in b:
-                b["adder_delay_ns"] = float(b["adder_delay_ns"])
-            boards[key] = Board(key=key, **ints, **b)
-    t = ini["training"]
-
-    def training(prefix: str) -> Training:
-        return Training(
-            batch_size=t.getint("batch_size"),
-            teacher_trials=t.getint(prefix + "teacher_trials"),
-            teacher_epochs=t.getint(prefix + "teacher_epochs"),
-            student_trials=t.getint(prefix + "student_trials"),
-            student_epochs=t.getint(prefix + "student_epochs"),
-            early_stopping_patience=t.getint("early_stopping_patience"),
-            kd_temperatures=tuple(float(v) for v in _list(t["kd_temperatures"])),
-            kd_alphas=tuple(float(v) for v in _list(t["kd_alphas"])),
-            max_nonzero=t.getint("max_nonzero"),
-        )
-
+    boards = {s.split(":", 1)[1]: _section(Board, ini[s], key=s.split(":", 1)[1])
+              for s in ini.sections() if s.startswith("board:")}
     cfg = Config(
-        window_start=d.getint("window_start"),
-        window_stop=d.getint("window_stop"),
-        raw_trace_samples=d.getint("raw_trace_samples"),
-        sample_rate_hz=d.getfloat("sample_rate_hz"),
-        adc_bits=d.getint("adc_bits"),
-        class_names=_list(d["class_names"]),
-        split=(d.getfloat("split_train"), d.getfloat("split_val"), d.getfloat("split_test")),
-        seed=d.getint("seed"),
-        baseline_log2=i.getint("baseline_log2"),
-        input_frac_bits=i.getint("input_frac_bits"),
-        input_format=FixedFormat(i.getint("input_width"), i.getint("input_integer")),
-        word_bits=s.getint("word_bits"),
-        samples_per_word=s.getint("samples_per_word"),
-        lane_bits=s.getint("lane_bits"),
-        max_batch=s.getint("max_batch"),
-        weight_bits=q.getint("weight_bits"),
-        weight_integer=q.getint("weight_integer"),
-        activation_bits=q.getint("activation_bits"),
-        activation_integer=q.getint("activation_integer"),
-        logit_format=FixedFormat(q.getint("logit_width"), q.getint("logit_integer")),
-        target_sparsity=q.getfloat("target_sparsity"),
-        ip_name=o["ip_name"],
-        dma_name=o["dma_name"],
-        vendor=o["vendor"],
-        library=o["library"],
-        ip_version=o["version"],
-        overlay_name=o["overlay_name"],
-        hls_top=o["hls_top"],
-        ip_in_stream=o["ip_in_stream"],
-        ip_out_stream=o["ip_out_stream"],
-        ip_ctrl=o["ip_ctrl"],
-        ip_clk=o["ip_clk"],
-        ip_resetn=o["ip_resetn"],
-        clock_mhz=o.getfloat("clock_mhz"),
-        vivado_versions=_list(o["vivado_versions"]),
-        default_board=o["default_board"],
-        boards=boards,
-        rtl=Rtl(clock_mhz=ini["rtl"].getfloat("clock_mhz"), top=ini["rtl"]["top"], core=ini["rtl"]["core"]),
-        training_full=training(""),
-        training_fast=training("fast_"),
-    )
+        data=_section(Data, ini["data"]), input_stage=_section(InputStage, ini["input_stage"]),
+        stream=_section(Stream, ini["stream"]), quant=_section(Quant, ini["quant"]),
+        overlay=_section(Overlay, ini["overlay"]), rtl=_section(Rtl, ini["rtl"]),
+        training_full=_section(Training, ini["training"]),
+        training_fast=_section(Training, ini["training"], prefix="fast_"),
+        boards=boards)
     _check(cfg)
     return cfg
 

@@ -44,3 +44,25 @@ def test_register_map_vlnv_and_length_formula_are_written_once():
     assert "log2" not in tcl and "1 << $length_width" not in tcl and "ini::" not in tcl
     verilog = (PKG / "rtl" / "verilog" / "axis_top.v.in").read_text()
     assert "5'h10" not in verilog and "@A_BATCH@" in verilog
+
+
+def test_typed_config_one_dataclass_per_section():
+    import configparser
+    import dataclasses
+    import inspect
+
+    from labkit import config
+    ini = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
+    ini.read(config.INI_PATH)
+    classes = {"data": config.Data, "input_stage": config.InputStage, "stream": config.Stream,
+               "quant": config.Quant, "training": config.Training, "overlay": config.Overlay, "rtl": config.Rtl}
+    for section in ini.sections():
+        cls = config.Board if section.startswith("board:") else classes[section]
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in ini[section]:
+            assert key in names or (section == "training" and key.removeprefix("fast_") in names), (section, key)
+        source = inspect.getsource(cls)
+        for f in dataclasses.fields(cls):
+            line = next(l for l in source.splitlines() if l.strip().startswith(f"{f.name}:"))
+            assert "#:" in line, f"{cls.__name__}.{f.name} has no comment"
+    assert config.CFG.quant.weight_bits == config.CFG.weight_bits and config.CFG.board("kv260").dma_base > 0
