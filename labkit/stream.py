@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import CFG, artifacts_dir
+from . import artifacts
+from .config import CFG
 from .fixedpoint import FixedFormat
 
 # ---- AXI-Lite register map of the classifier (Vitis HLS ap_ctrl_hs + the `batch` argument) ----
@@ -97,7 +98,7 @@ VECTOR_ARRAYS = ("inputs", "input_words", "expected_words", "expected_last", "la
 
 
 def default_vectors_dir() -> Path:
-    return artifacts_dir("hls", "vectors", create=False)
+    return artifacts.test_vectors()
 
 
 def load_test_vectors(folder=None) -> dict:

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from .. import export
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 from ..config import load as load_config
 from .checks import failed, run_checks
 
@@ -192,8 +193,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="parallel Vivado jobs (default 4)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
-    ip_repo = args.ip_repo or artifacts_dir(args.ip_kind, "ip", create=False)
-    out = args.out or artifacts_dir("overlay", args.board, create=False)
+    ip_repo = args.ip_repo or (artifacts.hls_ip() if args.ip_kind == "hls" else artifacts.rtl_ip())
+    out = args.out or artifacts.overlay(args.board)
     cmd = build_command(args.board, ip_repo, out, args.ip_kind)
     bit = Path(out) / f"{CFG.overlay_name}.bit"
     if bit.exists() and not args.force:

@@ -28,7 +28,8 @@ from typing import Optional
 import numpy as np
 from pynq import allocate
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 from ..metrics import accuracy_ci
 from .driver import (BoardRun, Classifier, ClycClassifier, InputSaturationWarning, check_overlay,
                      count_saturating, dma_length_width)
@@ -73,7 +74,7 @@ def find_bitstream(bitfile: Optional[str] = None, board: Optional[str] = None) -
         here = Path.cwd()
         candidates = [here / name, here / "overlay" / name, here / CFG.overlay_name / name]
         boards = [board] if board else list(CFG.boards)
-        candidates += [artifacts_dir("overlay", b, create=False) / name for b in boards]
+        candidates += [artifacts.overlay(b) / name for b in boards]
     bit = next((p for p in candidates if p.is_file()), None)
     if bit is None:
         raise FileNotFoundError(

@@ -10,7 +10,7 @@ top folder is ``labkit_<board>``)::
     artifacts/overlay/<board>/labkit_clyc.bit + .hwh    (when the overlay was built)
     MANIFEST.json                       file list with sizes and sha256
 
-The ``artifacts/`` tree mirrors the host's, so ``labkit.config.artifacts_dir`` finds the vectors
+The ``artifacts/`` tree mirrors the host's, so ``labkit.artifacts`` finds the vectors
 and the overlay when the notebook runs from the unpacked folder on the board.
 An existing package folder is never overwritten: pass ``--force`` or ``--timestamp``.
 """
@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..config import CFG, artifacts_dir, project_root
+from .. import artifacts
+from ..config import CFG, project_root
 
 NOTEBOOK = "06_on_board.ipynb"
 VECTOR_FILES = ("meta.json", "inputs.npy", "input_words.npy", "expected_words.npy")
@@ -126,7 +127,7 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
     """Assemble the folder + archive; returns a summary dict. Raises FileExistsError instead of overwriting."""
     CFG.board(board)
     say = (lambda *a: None) if quiet else print
-    out_root = Path(out_root) if out_root is not None else artifacts_dir("package")
+    out_root = Path(out_root) if out_root is not None else artifacts.package()
     name = board + (time.strftime("-%Y%m%d-%H%M%S") if timestamp else "")
     dest = out_root / name
     archive = out_root / f"labkit_{name}.tar.gz"
@@ -134,8 +135,8 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
         raise FileExistsError(f"{dest if dest.exists() else archive} already exists: pass --force to replace "
                               "it or --timestamp to write a new, timestamped package next to it")
     notebook = Path(notebook) if notebook is not None else project_root() / "labs" / NOTEBOOK
-    vectors_dir = Path(vectors_dir) if vectors_dir is not None else artifacts_dir("hls", "vectors", create=False)
-    overlay_dir = Path(overlay_dir) if overlay_dir is not None else artifacts_dir("overlay", board, create=False)
+    vectors_dir = Path(vectors_dir) if vectors_dir is not None else artifacts.test_vectors()
+    overlay_dir = Path(overlay_dir) if overlay_dir is not None else artifacts.overlay(board)
     if not notebook.is_file():
         raise FileNotFoundError(f"{notebook} not found: run from the course checkout (labs/{NOTEBOOK})")
     missing = [f for f in VECTOR_FILES if not (vectors_dir / f).is_file()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Dict
 
-from ..config import artifacts_dir
+from .. import artifacts
 
 
 def _clean(v):
@@ -25,7 +25,7 @@ def _clean(v):
 
 def record(stage: str, **numbers) -> Dict:
     """Merge ``numbers`` into the stage's result file and return the whole record."""
-    path = artifacts_dir("results") / f"{stage}.json"
+    path = artifacts.results() / f"{stage}.json"
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update(_clean(numbers))
     path.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -33,5 +33,5 @@ def record(stage: str, **numbers) -> Dict:
 
 
 def load_all() -> Dict[str, Dict]:
-    folder = artifacts_dir("results")
+    folder = artifacts.results()
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}

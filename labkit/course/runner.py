@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import artifacts_dir, fast_mode, project_root
+from .. import artifacts
+from ..config import fast_mode, project_root
 
 
 def labs(folder: Path | None = None):
@@ -91,10 +92,10 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    out_dir = artifacts_dir("executed")
+    out_dir = artifacts.executed()
     notebooks = [Path(p) for p in args.labs] if args.labs else labs()
     mode = "fast" if fast_mode() else "full"
-    print(f"labkit course: {len(notebooks)} labs, {mode} settings, artifacts in {artifacts_dir()}")
+    print(f"labkit course: {len(notebooks)} labs, {mode} settings, artifacts in {artifacts.root()}")
     rows, t0 = [], time.time()
     for nb in notebooks:
         print(f"  running {nb.name} …", flush=True)
@@ -107,7 +108,7 @@ def main(argv=None) -> int:
     from .results import load_all
     summary = {"mode": mode, "total_wall_s": round(time.time() - t0, 1), "peak_kernel_rss_mib": round(peak_kib / 1024),
                "labs": rows, "results": load_all()}
-    (artifacts_dir() / "summary.json").write_text(json.dumps(summary, indent=2))
+    (artifacts.root() / "summary.json").write_text(json.dumps(summary, indent=2))
     lines = [f"# labkit course run ({mode} settings)", "",
              f"total {summary['total_wall_s']} s, peak kernel memory {summary['peak_kernel_rss_mib']} MiB", "",
              "| lab | status | wall s |", "|---|---|---|"]
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
     for stage, nums in summary["results"].items():
         lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in nums.items()
                                                        if not isinstance(v, (dict, list)) or _is_accuracy(v)))
-    (artifacts_dir() / "summary.md").write_text("\n".join(lines) + "\n")
+    (artifacts.root() / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     ok = all(r["status"] == "ok" for r in rows) and len(rows) == len(notebooks)
     return 0 if ok else 1

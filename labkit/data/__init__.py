@@ -17,7 +17,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..config import CFG, artifacts_dir, datasets_dir, fast_mode
+from .. import artifacts
+from ..config import CFG, datasets_dir, fast_mode
 from .formats import (DataFormatError, Pulses, concat, read_trace_table, read_windows, read_zenodo,
                       read_zenodo_file, write_windows, write_zenodo_csv)
 from .prep import baseline, preprocess
@@ -45,7 +46,7 @@ def synthetic_folder(n_per_class: Optional[int] = None, seed: int = CFG.seed) ->
     # the folder name carries a digest of the generator constants: a recalibrated generator
     # writes a new set instead of silently reusing the old one
     version = hashlib.sha1(repr(DEFAULT_PARAMS).encode()).hexdigest()[:8]
-    folder = artifacts_dir("data", f"synthetic-{n}-seed{seed}-{version}")
+    folder = artifacts.data(f"synthetic-{n}-seed{seed}-{version}")
     done = folder / "COMPLETE"
     if not done.exists():
         write_zenodo_dataset(folder, n, seed=seed, overwrite=True)
@@ -83,7 +84,7 @@ def load(source: Union[str, Path] = "synthetic", *, on_bad: str = "raise", max_r
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: give a folder with gamma.csv/neutron.csv, a window "
                                     f"CSV, 'zenodo' (after `labkit data fetch`) or 'synthetic'.")
-    cache_file = artifacts_dir("data", "cache") / f"windows-{_cache_key(path)}-{on_bad}-{max_rows}.npz"
+    cache_file = artifacts.data("cache") / f"windows-{_cache_key(path)}-{on_bad}-{max_rows}.npz"
     if cache and cache_file.exists():
         z = np.load(cache_file, allow_pickle=False)
         meta = {k[5:]: z[k] for k in z.files if k.startswith("meta_")}

@@ -31,7 +31,8 @@ import numpy as np
 
 from .pulse import crossing_before, interp_rows, smooth
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 
 BASELINE_SAMPLES = 100       # raw samples 0…99 hold no pulse in the real records
 SHAPE_TOLERANCE = 0.15       # relative tolerance of the synthetic shape figures
@@ -278,7 +279,7 @@ def main(argv=None) -> int:
     print(f"real: {real_path} ({len(real_y)} traces); synthetic: {args.n} per class, seed {args.seed}")
     print("median per class; shape figures must agree within ±15 %\n")
     print(format_table(rows, spectrum))
-    plot = args.plot or artifacts_dir("calibration") / "overlay.png"
+    plot = args.plot or artifacts.calibration_plot()
     overlay_plot(real_X, real_y, syn.traces, syn.labels, plot)
     print(f"\noverlay plot: {plot}")
     bad = [r for r in rows if r["ok"] is False] + [s for s in spectrum if not s["ok"]]

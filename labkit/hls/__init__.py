@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 
 __all__ = ["build_all", "reuse_table", "bench_agreement"]
 
@@ -111,12 +112,12 @@ def bench_agreement(argv=None) -> int:
 
     model = load_student(args.student)
     test = load_split().test
-    prj = artifacts_dir("hls", "bench", "prj", create=False)
+    prj = artifacts.hls_bench("prj")
     t0 = time.perf_counter()
     hls_model = conv.convert(model, output_dir=prj, board=args.board)
     compile_s = time.perf_counter() - t0
     agree = conv.agreement(model, hls_model, test.X)
-    emu = EmulatedIP(build_emulation(prj, artifacts_dir("hls", "bench", "emu") / LIB_NAME))
+    emu = EmulatedIP(build_emulation(prj, artifacts.hls_bench("emu", create=True) / LIB_NAME))
     words = []
     for start in range(0, len(test.X), CFG.max_batch):
         chunk = test.X[start:start + CFG.max_batch]

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 
 
 def main(argv=None) -> int:
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
     if args.cmd == "emulate":
         from .wrapper import build_emulation
         # raises FileNotFoundError naming `labkit hls convert` when no project was written yet
-        build_emulation(args.project or artifacts_dir("hls", "prj", create=False), quiet=False)
+        build_emulation(args.project or artifacts.hls_project(), quiet=False)
         return 0
     if args.cmd == "export":
         from .export import export_ip

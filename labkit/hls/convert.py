@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 from ..fixedpoint import (FixedFormat, bits_precision, describe_layers, exact_accumulator, network_input,
                           qkeras_logits, quantize_logits, relu_precision)
 
@@ -93,7 +94,7 @@ def convert(model, output_dir=None, board: str = CFG.default_board, io_type: str
     """Convert, ``write()`` and (by default) ``compile()`` the hls4ml project; returns the model."""
     import hls4ml
 
-    output_dir = Path(output_dir) if output_dir is not None else artifacts_dir("hls", "prj", create=False)
+    output_dir = Path(output_dir) if output_dir is not None else artifacts.hls_project()
     config = hls_config(model, reuse_factor, strategy, trace, logit_format)
     hls_model = hls4ml.converters.convert_from_keras_model(
         model,

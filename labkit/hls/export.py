@@ -12,7 +12,8 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 from ..export import render, tcl_word
 
 TEMPLATE = Path(__file__).with_name("templates") / "build_ip.tcl"
@@ -27,7 +28,7 @@ def skip_sentence() -> str:
 
 def build_tcl(board: str = CFG.default_board, ip_dir=None, network: str = "myproject") -> str:
     """Text of the Vitis HLS script; every name and number comes from CFG."""
-    ip_dir = Path(ip_dir) if ip_dir is not None else artifacts_dir("hls", "ip", create=False)
+    ip_dir = Path(ip_dir) if ip_dir is not None else artifacts.hls_ip()
     values = {
         "VLNV": CFG.vlnv,
         "HLS_PROJECT": HLS_PROJECT,
@@ -127,11 +128,11 @@ def export_ip(project_dir=None, board: str = CFG.default_board, ip_dir=None, qui
 
     Returns the parsed csynth report (dict) or None when Vitis is absent (one sentence printed).
     """
-    project_dir = Path(project_dir) if project_dir is not None else artifacts_dir("hls", "prj", create=False)
+    project_dir = Path(project_dir) if project_dir is not None else artifacts.hls_project()
     fw = project_dir / "firmware"
     if not (fw / f"{CFG.hls_top}.cpp").is_file():
         raise FileNotFoundError(f"{fw}/{CFG.hls_top}.cpp missing: run `labkit hls convert` first")
-    ip_dir = Path(ip_dir) if ip_dir is not None else artifacts_dir("hls", "ip")
+    ip_dir = Path(ip_dir) if ip_dir is not None else artifacts.hls_ip(create=True)
     ip_dir.mkdir(parents=True, exist_ok=True)
     tcl = project_dir / "build_ip.tcl"
     tcl.write_text(build_tcl(board, ip_dir))

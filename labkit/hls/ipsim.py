@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import artifacts_dir
+from .. import artifacts
+from ..artifacts import LIB_NAME  # noqa: F401  (re-exported)
 from ..stream import CTRL_BITS, REGISTERS, VECTOR_ARRAYS, default_vectors_dir, load_test_vectors  # noqa: F401
 
-LIB_NAME = "libclyc_emu.so"
 
 # AXI-Lite register map of the IP (bundle "control" = s_axi_control, ap_ctrl_hs on it).
 # Vitis HLS reserves 0x00-0x0C for block control and interrupts and places the first scalar
@@ -37,7 +37,7 @@ class EmulationError(RuntimeError):
 
 
 def default_lib_path() -> Path:
-    return artifacts_dir("hls", "emu", create=False) / LIB_NAME
+    return artifacts.ip_library()
 
 
 class EmulatedIP:

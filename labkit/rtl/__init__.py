@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 
 __all__ = ["build", "check", "depth_sweep", "bench_rtl", "main"]
 
@@ -34,7 +35,7 @@ def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cu
     if model is None:
         from ..training.checkpoints import load_student
         model = load_student()
-    root = artifacts_dir("rtl", create=False) if folder is None else folder
+    root = artifacts.rtl() if folder is None else folder
     from pathlib import Path
     root = Path(root)
     t0 = time.perf_counter()

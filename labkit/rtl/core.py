@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 from ..fixedpoint import bits_precision, describe_layers, relu_precision
 from . import tools
 
@@ -147,7 +148,7 @@ def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: fl
     b = CFG.board(board)
     clock_mhz = float(clock_mhz or CFG.rtl.clock_mhz)
     cutoff = int(latency_cutoff or b.latency_cutoff(clock_mhz))
-    folder = Path(folder) if folder is not None else artifacts_dir("rtl", "core", create=False)
+    folder = Path(folder) if folder is not None else artifacts.rtl_core()
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     comb, info = trace(model)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import export
-from ..config import CFG, artifacts_dir
+from .. import artifacts
+from ..config import CFG
 from . import tools
 
 HERE = Path(__file__).parent / "verilog"
@@ -44,7 +45,7 @@ def top_values(core) -> dict:
 
 def write_ip(core, folder=None) -> Path:
     """The IP folder: ``<top>.v``, ``core/...`` (da4ml sources), ``sources.f``, ``labkit_rtl.json``."""
-    folder = Path(folder) if folder is not None else artifacts_dir("rtl", "ip", create=False)
+    folder = Path(folder) if folder is not None else artifacts.rtl_ip()
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "core").mkdir(parents=True)

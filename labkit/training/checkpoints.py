@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import artifacts_dir
+from .. import artifacts
 
 
 def teacher_path() -> Path:
-    return artifacts_dir("teacher") / "teacher.h5"
+    return artifacts.teacher_model()
 
 
 def student_path() -> Path:
-    return artifacts_dir("student") / "student.h5"
+    return artifacts.student_model()
 
 
 def load_student(path=None):

@@ -17,7 +17,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import CFG, Training, artifacts_dir
+from .. import artifacts
+from ..config import CFG, Training
 from ..data import Split, load_split, preprocess
 
 
@@ -129,7 +130,7 @@ def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = F
     a progress bar over its trials. Objective: the hypermodel's validation cross-entropy (minimised);
     accuracy is still logged. Trials whose network ends dead are recorded as FAILED."""
     import keras_tuner as kt
-    directory = Path(directory or artifacts_dir("tuning"))
+    directory = Path(directory or artifacts.tuning())
     try:
         return _progress_tuner_class()(
             hypermodel, objective=kt.Objective(hypermodel.objective, "min"), max_trials=max_trials,
@@ -284,7 +285,7 @@ def bench_accuracy(argv=None) -> int:
     tag = "synthetic" if args.train == "synthetic" else Path(args.train).stem
     if args.test:
         tag += "-test-" + Path(args.test).stem
-    directory = artifacts_dir("bench", "accuracy", tag)
+    directory = artifacts.bench("accuracy", tag)
     if args.fresh:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
