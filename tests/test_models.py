@@ -327,3 +327,18 @@ def test_seeded_student_training_repeats_exactly():
 
     a, b = train(), train()
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
+def test_finalized_student_is_a_graph_of_its_own():
+    """Only the first layer is pruned: the stripped student must not share layers with the training
+    graph (hls4ml's profiling builds Model(input, layer.output) for every layer)."""
+    split = _toy_split(200)
+    x, y = tuning.xy(split.train)
+    schedules, _ = compress.pruning_schedules(len(x), 32, 2, [0.8, 0.0])
+    model = models.build_student([4], schedule=schedules)
+    model.compile("adam", tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=compress.pruning_callbacks())
+    final = compress.finalize_student(model)
+    for layer in final.layers[1:]:
+        tf.keras.Model(final.input, layer.output)          # raises "Graph disconnected" if shared
+    assert np.allclose(final.predict(x[:8], verbose=0), compress.strip(model).predict(x[:8], verbose=0), atol=1e-6)

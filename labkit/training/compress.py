@@ -215,8 +215,13 @@ def finalize_student(model: tf.keras.Model) -> tf.keras.Model:
     from qkeras.utils import model_save_quantized_weights
 
     stripped = strip(model)
-    model_save_quantized_weights(stripped)
-    return stripped
+    # strip_pruning reuses the layers it did not wrap (only the first layer is pruned): they would
+    # keep a second inbound node in the training graph, and `layer.output` (hls4ml profiling, Trace)
+    # would point there. A clone gives every layer one node, in this model only.
+    fresh = tf.keras.models.clone_model(stripped)
+    fresh.set_weights(stripped.get_weights())
+    model_save_quantized_weights(fresh)
+    return fresh
 
 
 def custom_objects() -> dict:
