@@ -97,11 +97,6 @@ def _kernels(units):
     return [a * b for a, b in zip(sizes[:-1], sizes[1:])], sum(sizes[1:])
 
 
-def _sizes(units):
-    kernels, biases = _kernels(units)
-    return sum(kernels), biases
-
-
 def student_nonzero_estimate(units, sparsity) -> int:
     """Nonzero parameters after pruning kernels to ``sparsity`` (one number, or one per layer;
     biases are not pruned)."""

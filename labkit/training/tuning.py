@@ -196,15 +196,8 @@ def train_final(hypermodel, hp, split: Split, *, epochs: int, training: Training
                          f"rerun the search with more trials or epochs (see lab 03, 'dead students').")
 
 
-def best_score(tuner) -> Optional[float]:
-    trials = tuner.oracle.get_best_trials(1)
-    return float(trials[0].score) if trials and trials[0].score is not None else None
-
-
 def accuracy(model, pulses) -> float:
-    x, y = xy(pulses)
-    logits = model.predict(x, batch_size=4096, verbose=0)
-    return float((np.argmax(logits, axis=1) == y).mean())
+    return float((logits(model, pulses).argmax(1) == xy(pulses)[1]).mean())
 
 
 # ------------------------------------------------------------------------------------------
