@@ -225,17 +225,16 @@ class Classifier:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if batch_size > self.max_batch:
+            if self.max_batch == CFG.max_batch:    # the IP's own limit, not the DMA's
+                raise ValueError(f"batch_size {batch_size} is more than the {CFG.max_batch} pulses the IP takes per "
+                                 f"run (course.ini [stream] max_batch): use batch_size <= {self.max_batch}")
             need = batch_size * CFG.words_per_pulse * WORD_BYTES
             bits = int(np.ceil(np.log2(need + 1)))
-            limit = ("the IP's max_batch (course.ini [stream] max_batch = "
-                     f"{CFG.max_batch})" if self.max_batch == CFG.max_batch else
-                     f"the {self.length_width}-bit length register of {CFG.dma_name!r} "
-                     f"(at most {(1 << self.length_width) - 1} bytes per transfer)")
             raise ValueError(
-                f"batch_size {batch_size} needs {need} bytes per DMA transfer, more than {limit}: use "
-                f"batch_size <= {self.max_batch}"
-                + ("" if self.max_batch == CFG.max_batch else
-                   f", or rebuild the overlay with the DMA's c_sg_length_width >= {bits}"))
+                f"batch_size {batch_size} needs {need} bytes per DMA transfer, more than the {self.length_width}-bit "
+                f"length register of {CFG.dma_name!r} holds ({(1 << self.length_width) - 1} bytes = "
+                f"{self.max_batch} pulses): use batch_size <= {self.max_batch}, or rebuild the overlay with the "
+                f"DMA's c_sg_length_width >= {bits}")
         return batch_size
 
     # -- one transfer -----------------------------------------------------------------------

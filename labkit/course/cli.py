@@ -6,6 +6,7 @@ dispatches (and stays importable on the board, where TensorFlow is absent).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 COMMANDS = {
@@ -27,6 +28,9 @@ def usage() -> str:
 
 
 def main(argv=None) -> int:
+    # TensorFlow's start-up logging stays quiet, as under the Makefile (an explicit setting wins);
+    # set before any command imports TensorFlow
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
