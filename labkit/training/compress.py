@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -210,6 +212,23 @@ def strip(model: tf.keras.Model) -> tf.keras.Model:
     return tfmot.sparsity.keras.strip_pruning(model)
 
 
+@contextlib.contextmanager
+def quiet_keras():
+    """Keras/TF notices that say nothing a participant can act on, silenced around a save or clone:
+    .h5 is on purpose (QKeras and hls4ml read it), QKeras quantizers are not Keras constraints, and
+    an uncompiled model has no compiled metrics."""
+    logger = tf.get_logger()
+    level = logger.level
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*saving your model as an HDF5 file.*", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)` API.*", category=UserWarning)
+        logger.setLevel("ERROR")
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
 def finalize_student(model: tf.keras.Model) -> tf.keras.Model:
     """Strip pruning wrappers and put every weight on its quantizer grid (what hls4ml will see)."""
     from qkeras.utils import model_save_quantized_weights
@@ -218,7 +237,8 @@ def finalize_student(model: tf.keras.Model) -> tf.keras.Model:
     # strip_pruning reuses the layers it did not wrap (only the first layer is pruned): they would
     # keep a second inbound node in the training graph, and `layer.output` (hls4ml profiling, Trace)
     # would point there. A clone gives every layer one node, in this model only.
-    fresh = tf.keras.models.clone_model(stripped)
+    with quiet_keras():
+        fresh = tf.keras.models.clone_model(stripped)
     fresh.set_weights(stripped.get_weights())
     model_save_quantized_weights(fresh)
     return fresh
@@ -238,7 +258,8 @@ def save_model(model: tf.keras.Model, path: Path, *, overwrite: bool = False) ->
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it (or choose another path)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".part.h5")
-    model.save(tmp, include_optimizer=False)
+    with quiet_keras():
+        model.save(tmp, include_optimizer=False)
     tmp.replace(path)
     return path
 
