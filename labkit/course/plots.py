@@ -134,11 +134,6 @@ def roc(curves, ax=None):
     return ax
 
 
-def _sign_oriented(clf, X):
-    """A cut classifier's score, oriented so that higher = more neutron-like."""
-    return clf.sign * (clf.score(X) - clf.threshold)
-
-
 def psd_panels(y, scores, amplitude, preds, n_seeds_note: str = ""):
     """Three panels a PSD physicist reads: score distributions per class with the FoM, neutron
     efficiency against gamma misidentification, and accuracy (95 % CI) per amplitude bin.
