@@ -119,14 +119,14 @@ def amplitude_cut(X, y) -> CutClassifier:
     return CutClassifier("amplitude cut").fit(X, y)
 
 
+def best_on_train(cuts) -> CutClassifier:
+    """The cut with the best training accuracy (the first of equals): chosen without test pulses."""
+    return max(cuts, key=lambda c: c.info["train_accuracy"])
+
+
 def _best_gate(name: str, feature: str, X, y, gates) -> CutClassifier:
     """The gate with the best training accuracy (the FoM is reported alongside)."""
-    best = None
-    for gate in gates:
-        clf = CutClassifier(name, gate=gate, feature=feature).fit(X, y)
-        if best is None or clf.info["train_accuracy"] > best.info["train_accuracy"]:
-            best = clf
-    return best
+    return best_on_train([CutClassifier(name, gate=gate, feature=feature).fit(X, y) for gate in gates])
 
 
 def charge_comparison(X, y, gates=GATES) -> CutClassifier:
@@ -158,7 +158,3 @@ def evaluate(split) -> Dict[str, Dict[str, float]]:
             **({"gate_samples": clf.gate} if clf.gate is not None else {}),
         }
     return out
-
-
-def best_accuracy(results: Dict[str, Dict[str, float]]) -> float:
-    return max(r["accuracy"] for r in results.values())

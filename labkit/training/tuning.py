@@ -196,6 +196,10 @@ def train_final(hypermodel, hp, split: Split, *, epochs: int, training: Training
                          f"rerun the search with more trials or epochs (see lab 03, 'dead students').")
 
 
+def logits(model, pulses) -> np.ndarray:
+    return np.asarray(model.predict(xy(pulses)[0], batch_size=4096, verbose=0))
+
+
 def accuracy(model, pulses) -> float:
     return float((logits(model, pulses).argmax(1) == xy(pulses)[1]).mean())
 
@@ -236,10 +240,6 @@ def student_stage(split: Split, teacher, *, training: Training = None, project: 
 # ------------------------------------------------------------------------------------------
 # labkit bench accuracy
 # ------------------------------------------------------------------------------------------
-
-def logits(model, pulses) -> np.ndarray:
-    return np.asarray(model.predict(xy(pulses)[0], batch_size=4096, verbose=0))
-
 
 def neutron_score(z: np.ndarray) -> np.ndarray:
     """The discriminator's score: neutron logit minus gamma logit (higher = more neutron-like)."""
@@ -290,7 +290,7 @@ def bench_accuracy(argv=None) -> int:
     t_acc = [float((r["teacher_pred"] == y).mean()) for r in runs]
 
     cuts = baselines.fit_all(split.train)
-    best_cut = max(cuts, key=lambda c: c.info["train_accuracy"])      # chosen on training data only
+    best_cut = baselines.best_on_train(cuts)
     psd = next(c for c in cuts if c.feature == "tail_total")
     amp = baselines.amplitude(split.test.X)
     phys = mx.physics_report(med["student_score"], y, med["student_pred"], amp)
