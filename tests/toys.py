@@ -95,7 +95,7 @@ def toy_build(bugs: bool = True):
     model = toy_student()
     hls_model = convert.convert(model, output_dir=tmp / "prj", compile=False)
     prj = tmp / "prj"
-    jobs = {"csim": hls_model.compile, "emu": lambda: build_emulation(prj, tmp / "emu" / LIB_NAME)}
+    jobs = {"csim": functools.partial(convert.compile_written, hls_model), "emu": lambda: build_emulation(prj, tmp / "emu" / LIB_NAME)}
     if bugs:
         for name, macro in BUG_VARIANTS.items():
             jobs[name] = functools.partial(build_emulation, prj, tmp / name / LIB_NAME, (macro,))

@@ -112,9 +112,21 @@ def convert(model, output_dir=None, board: str = CFG.default_board, io_type: str
         from .wrapper import install_wrapper as _install
         _install(output_dir)
     if compile:
-        t0 = time.perf_counter()
-        hls_model.compile()
-        hls_model.labkit_compile_s = time.perf_counter() - t0
+        compile_written(hls_model)
+    return hls_model
+
+
+def compile_written(hls_model):
+    """Compile an hls4ml project that :func:`convert` has already written (g++, C simulation).
+
+    ``ModelGraph.compile()`` writes the whole project again before compiling; that rewrite is wasted
+    time and races with anything reading the project meanwhile (the emulation library's g++ build
+    includes the same ``firmware/`` headers). hls4ml 1.3 splits the two steps, so only the compile runs.
+    """
+    t0 = time.perf_counter()
+    compile_only = getattr(hls_model, "_compile", None)
+    (compile_only or hls_model.compile)()
+    hls_model.labkit_compile_s = time.perf_counter() - t0
     return hls_model
 
 
