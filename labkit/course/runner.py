@@ -6,9 +6,11 @@ each lab's status and wall time plus the numbers the labs recorded (``labkit.cou
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,9 +28,22 @@ def labs(folder: Path | None = None):
 
 
 def _client(nb, path: Path, timeout: int = 3600):
-    """A headless kernel that runs ``nb`` with the notebook's folder as working directory."""
+    """A headless kernel that runs ``nb`` with the notebook's folder as working directory.
+
+    The kernel talks over IPC (Unix sockets in a private temporary folder), not TCP: nothing listens
+    on a port, and ipykernel does not warn that TCP is unencrypted at every lab.
+    """
+    import tempfile
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
-    return NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+
+    km = KernelManager(kernel_name="python3")
+    if os.name == "posix":
+        sockets = tempfile.mkdtemp(prefix="labkit-kernel-")
+        atexit.register(shutil.rmtree, sockets, ignore_errors=True)
+        km.transport, km.ip = "ipc", os.path.join(sockets, "kernel")
+    return NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                          resources={"metadata": {"path": str(path.parent)}})
 
 
 def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
