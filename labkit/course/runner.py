@@ -34,15 +34,17 @@ def _client(nb, path: Path, timeout: int = 3600):
     on a port, and ipykernel does not warn that TCP is unencrypted at every lab.
     """
     import tempfile
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
-    km = KernelManager(kernel_name="python3")
+    config = Config()
     if os.name == "posix":
         sockets = tempfile.mkdtemp(prefix="labkit-kernel-")
         atexit.register(shutil.rmtree, sockets, ignore_errors=True)
-        km.transport, km.ip = "ipc", os.path.join(sockets, "kernel")
-    return NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(sockets, "kernel")
+    # the client owns (starts and shuts down) the kernel manager it creates from this config
+    return NotebookClient(nb, timeout=timeout, kernel_name="python3", config=config,
                           resources={"metadata": {"path": str(path.parent)}})
 
 
