@@ -68,6 +68,19 @@ def mcnemar_text(name_a: str, name_b: str, result: dict) -> str:
             f"{c} only for the {name_b}; McNemar exact p = {p:.2g}: {verdict} at 5 %")
 
 
+def roc_auc(y, score) -> float:
+    """Area under the ROC curve = the fraction of (neutron, gamma) pairs the score orders correctly
+    (ties count one half; Mann–Whitney U / (n_n · n_g)). NaN when one class is missing."""
+    y, score = np.asarray(y), np.asarray(score, dtype=np.float64)
+    pos, neg = score[y == 1], score[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    neg = np.sort(neg)
+    below = np.searchsorted(neg, pos, side="left")
+    ties = np.searchsorted(neg, pos, side="right") - below
+    return float((below.sum() + 0.5 * ties.sum()) / (len(pos) * len(neg)))
+
+
 def robust_sigma(v: np.ndarray) -> float:
     """1.4826 · median absolute deviation (= σ for a Gaussian); nan for an empty array."""
     v = np.asarray(v)

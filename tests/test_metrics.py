@@ -130,3 +130,15 @@ def test_physics_report_json():
     assert set(rep) == {"accuracy", "fom", "eff_at_1e-3", "eff_at_1e-2", "by_amplitude"}
     assert rep["eff_at_1e-3"]["resolved"] is False and rep["eff_at_1e-2"]["resolved"] is True
     assert len(rep["by_amplitude"]) == 6 and sum(b["n"] for b in rep["by_amplitude"]) == 500
+
+
+def test_roc_auc_counts_ordered_pairs():
+    from labkit.metrics import roc_auc
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, [0.1, 0.4, 0.35, 0.8]) == 0.75        # 3 of 4 pairs ordered
+    assert roc_auc(y, [0.1, 0.5, 0.5, 0.8]) == 0.875        # one tie counts one half
+    assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))
+    sklearn = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y, s = rng.integers(0, 2, 500), rng.normal(size=500).round(1)
+    assert abs(roc_auc(y, s) - sklearn.roc_auc_score(y, s)) < 1e-12

@@ -7,7 +7,7 @@ Pattern of every exercise in a lab::
 
     exercises.check("06", 1, answer, clf=clf)
 
-``check`` prints one line: "not answered yet" while ``answer`` is ``...``, "correct" or a hint
+``check`` prints one line (``evaluate`` returns it as a :class:`Result`): "not answered yet" while ``answer`` is ``...``, "correct" or a hint
 otherwise.  The solutions notebooks call it with ``strict=True``, so a wrong solution fails CI.
 
 The checks of lab NN live in ``labkit/course/exercises/labNN.py`` (one module per lab, imported on
@@ -60,20 +60,23 @@ def _lookup(lab: str, number: int) -> Callable:
     return _CHECKS[(lab, number)]
 
 
-def check(lab: str, number: int, answer, strict: bool = False, **context) -> Result:
-    """Check ``answer`` of exercise ``number`` in lab ``lab``; prints one line, returns a :class:`Result`.
+def evaluate(lab: str, number: int, answer, **context) -> Result:
+    """The :class:`Result` of one exercise's check, without printing (``...`` = not answered yet)."""
+    lab = str(lab).zfill(2)
+    fn = _lookup(lab, number)
+    if answer is Ellipsis:
+        return Result(lab, number, "open", "not answered yet: replace the `...` in the cell above with your answer")
+    ok, message = fn(answer, **context)
+    return Result(lab, number, "correct" if ok else "wrong", ("correct. " if ok else "not yet: ") + message)
+
+
+def check(lab: str, number: int, answer, strict: bool = False, **context) -> None:
+    """Check ``answer`` of exercise ``number`` in lab ``lab`` and print one line.
 
     ``answer`` still ``...`` (the shipped cell) is "not answered yet", never an error.
     ``strict=True`` (the solutions notebooks) raises ``AssertionError`` unless the answer is correct.
     """
-    lab = str(lab).zfill(2)
-    fn = _lookup(lab, number)
-    if answer is Ellipsis:
-        res = Result(lab, number, "open", "not answered yet: replace the `...` in the cell above with your answer")
-    else:
-        ok, message = fn(answer, **context)
-        res = Result(lab, number, "correct" if ok else "wrong", ("correct. " if ok else "not yet: ") + message)
+    res = evaluate(lab, number, answer, **context)
     if strict and not res.ok:
-        raise AssertionError(f"lab {lab}, exercise {number}: {res.message}")
+        raise AssertionError(f"lab {res.lab}, exercise {number}: {res.message}")
     print(repr(res))
-    return res
