@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import warnings
 from pathlib import Path
@@ -240,7 +241,8 @@ def finalize_student(model: tf.keras.Model) -> tf.keras.Model:
     with quiet_keras():
         fresh = tf.keras.models.clone_model(stripped)
     fresh.set_weights(stripped.get_weights())
-    model_save_quantized_weights(fresh)
+    with contextlib.redirect_stdout(io.StringIO()):        # QKeras prints '... quantizing model'
+        model_save_quantized_weights(fresh)
     return fresh
 
 

@@ -23,7 +23,13 @@ from ..data import Split, load_split, preprocess
 
 
 def seed_everything(seed: int = CFG.seed) -> None:
+    """Fix every seed (Python, numpy, TF) and make TF's ops deterministic, so reruns repeat exactly.
+
+    Also keeps TensorFlow's Python logger at ERROR: its notices (tf.function retracing when a lab
+    trains and evaluates several small models, deprecations inside QKeras/tfmot) are not for participants.
+    """
     import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     tf.keras.utils.set_random_seed(seed)
     try:
