@@ -62,3 +62,4 @@ def test_a_wrong_answer_gets_a_hint(capsys):
     exercises.check("02", 1, 42)
     out = capsys.readouterr().out
     assert out.startswith("Exercise 1: not yet:") and "tuner" in out
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import re
 import os
 import resource
 import shutil
@@ -63,7 +64,34 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
     wall = time.time() - t0
     out = out_dir / path.name
     nbformat.write(nb, out)
-    return {"lab": path.stem, "status": status, "wall_s": round(wall, 1), "executed": str(out), "error": error}
+    return {"lab": path.stem, "status": status, "wall_s": round(wall, 1), "executed": str(out), "error": error,
+            "noise": noise(nb)}
+
+
+#: output text that a participant should never see in an executed lab
+NOISE = re.compile(r"\b(\w*Warning|WARNING|DeprecationWarning|Traceback \(most recent call last\))\b")
+
+
+def noise(nb) -> list:
+    """Outputs of an executed notebook that are noise, not lessons: stderr streams and any output that
+    carries a warning or a traceback. Returns ``[{"cell": i, "kind": ..., "text": first line}]``."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = out.get("text", "")
+                kind = "stderr" if out.get("name") == "stderr" else ("warning" if NOISE.search(text) else None)
+            elif out.get("output_type") == "error":
+                continue                      # a failed cell is reported as the lab's failure
+            else:
+                text = str(out.get("data", {}).get("text/plain", ""))
+                kind = "warning" if NOISE.search(text) else None
+            if kind:
+                first = next((l for l in text.splitlines() if NOISE.search(l)), text.strip().splitlines()[0] if text.strip() else "")
+                found.append({"cell": i, "kind": kind, "text": first.strip()[:200]})
+    return found
 
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -119,6 +147,8 @@ def main(argv=None) -> int:
         row = run_notebook(nb, out_dir)
         rows.append(row)
         print(f"  {row['lab']}: {row['status']} in {row['wall_s']} s" + (f" — {row['error']}" if row["error"] else ""), flush=True)
+        for n in row["noise"]:
+            print(f"    noise in cell {n['cell']} ({n['kind']}): {n['text']}", flush=True)
         if row["status"] != "ok" and not args.keep_going:
             break
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -128,8 +158,8 @@ def main(argv=None) -> int:
     (artifacts.root() / "summary.json").write_text(json.dumps(summary, indent=2))
     lines = [f"# labkit course run ({mode} settings)", "",
              f"total {summary['total_wall_s']} s, peak kernel memory {summary['peak_kernel_rss_mib']} MiB", "",
-             "| lab | status | wall s |", "|---|---|---|"]
-    lines += [f"| {r['lab']} | {r['status']} | {r['wall_s']} |" for r in rows]
+             "| lab | status | wall s | noisy outputs (stderr, warnings) |", "|---|---|---|---|"]
+    lines += [f"| {r['lab']} | {r['status']} | {r['wall_s']} | {len(r['noise'])} |" for r in rows]
     lines += ["", "## Recorded numbers", ""]
     for stage, nums in summary["results"].items():
         lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in nums.items()
