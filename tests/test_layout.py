@@ -1,10 +1,14 @@
 """The layout shows the course: a package per stage, few shared modules, each fact in one place."""
+import json
 import re
 from pathlib import Path
+
+import pytest
 
 import labkit
 
 PKG = Path(labkit.__file__).parent
+ROOT = PKG.parent
 STAGES = {"data": "01", "training": "02-03", "hls": "04", "rtl": "04b", "blockdesign": "05", "board": "06"}
 
 
@@ -66,3 +70,14 @@ def test_typed_config_one_dataclass_per_section():
             line = next(l for l in source.splitlines() if l.strip().startswith(f"{f.name}:"))
             assert "#:" in line, f"{cls.__name__}.{f.name} has no comment"
     assert config.CFG.quant.weight_bits == config.CFG.weight_bits and config.CFG.board("kv260").dma_base > 0
+
+
+@pytest.mark.parametrize("lab", sorted((ROOT / "labs").glob("[0-9][0-9]*_*.ipynb")), ids=lambda p: p.stem)
+def test_every_lab_starts_with_its_pipeline_map(lab):
+    """Where the lab sits, what it reads and writes, and how long it takes: in its first cell."""
+    first = "".join(json.loads(lab.read_text())["cells"][0]["source"])
+    for row in ("**where**", "**reads**", "**writes**", "**time**"):
+        assert f"| {row} |" in first, f"{lab.name}: the first cell's pipeline map has no {row} row"
+    assert "@TIME@" not in first, f"{lab.name}: fill in the measured time"
+    number = lab.stem.split("_")[0]
+    assert f"({number})**" in first, f"{lab.name}: the map must highlight lab {number}"
