@@ -42,7 +42,7 @@ FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"      # what PYNQ's EmbeddedDevice
 __all__ = ["Overlay", "allocate", "Classifier", "ClycClassifier", "BoardRun", "BoardError",
            "DMATimeoutError", "InputSaturationWarning", "board_mode", "on_board", "find_bitstream",
            "check_overlay", "count_saturating", "dma_length_width", "describe", "bench_board",
-           "overlay_board", "overlay_addresses"]
+           "overlay_board"]
 
 
 def on_board() -> bool:
@@ -133,13 +133,6 @@ def overlay_board(overlay) -> str:
         if name and name in (squash(key), squash(b.title)):
             return key
     return CFG.default_board
-
-
-def overlay_addresses(overlay) -> dict:
-    """Where the loaded overlay's ``ip_dict`` (PYNQ's reading of the .hwh) puts the DMA's and the
-    classifier's registers: ``{name: (base, range)}``, the layout of :func:`labkit.stream.address_map`."""
-    return {name: (int(d["phys_addr"]), int(d["addr_range"])) for name, d in overlay.ip_dict.items()
-            if name in (CFG.dma_name, CFG.ip_name)}
 
 
 # ------------------------------------------------------------------------------------------
