@@ -19,6 +19,7 @@
 #   DMA M_AXIS_MM2S -> classifier in_stream ; classifier out_stream -> DMA S_AXIS_S2MM
 #   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS high-performance slave (DDR)
 #   one PL clock (clock_mhz) for everything; rst_pl (proc_sys_reset) resets everything
+#   the two register windows at the board's dma_base / ip_base (course.ini), the DDR mapped for the DMA
 #
 # Environment: LABKIT_PARAMS (path of params.tcl), LABKIT_VIVADO_JOBS (parallel jobs, default 4).
 # The pytest suite runs this script in plain tclsh against recording stubs (hw/stubs/).
@@ -62,8 +63,8 @@ if {$board ne $requested_board} {
     fail "$params_path was written for board '$board', not '$requested_board': run `labkit overlay --board $requested_board`"
 }
 set length_width $dma_length_width
-if {$length_width > 26} {
-    fail "a batch of $max_batch pulses is $batch_bytes bytes, more than the AXI DMA's 26-bit length register holds: lower max_batch in course.ini \[stream\]"
+if {$length_width > $dma_length_width_max} {
+    fail "a batch of $max_batch pulses is $batch_bytes bytes, more than the AXI DMA's $dma_length_width_max-bit length register holds: lower max_batch in course.ini \[stream\]"
 }
 
 # -- Vivado version -----------------------------------------------------------------------------
@@ -190,24 +191,6 @@ if {$ps_ip eq "zynq_ultra_ps_e"} {
 }
 set_property -dict $ps_config $ps
 
-# -- AXI DMA: simple (register) mode, 32-bit streams, length register sized for max_batch -------
-set dma [create_bd_cell -type ip -vlnv $dma_vlnv $dma_name]
-set_property -dict [list \
-    CONFIG.c_include_sg 0 \
-    CONFIG.c_sg_include_stscntrl_str 0 \
-    CONFIG.c_include_mm2s 1 \
-    CONFIG.c_include_s2mm 1 \
-    CONFIG.c_sg_length_width $length_width \
-    CONFIG.c_addr_width $dma_addr_width \
-    CONFIG.c_m_axi_mm2s_data_width $word_bits \
-    CONFIG.c_m_axis_mm2s_tdata_width $word_bits \
-    CONFIG.c_m_axi_s2mm_data_width $word_bits \
-    CONFIG.c_s_axis_s2mm_tdata_width $word_bits \
-] $dma
-if {[get_property CONFIG.c_sg_length_width $dma] != $length_width} {
-    fail "the AXI DMA did not accept c_sg_length_width $length_width (got [get_property CONFIG.c_sg_length_width $dma])"
-}
-
 # -- the classifier (stage 3: HLS IP, or its RTL twin as a module reference), interconnects, reset --
 # Both have the same port names; the RTL's X_INTERFACE_INFO attributes make Vivado infer the same
 # interfaces, so everything below refers to $ip_name/<course.ini name> for either kind.
@@ -223,17 +206,36 @@ set mem_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect mem_interco
 set_property -dict [list CONFIG.NUM_SI 2 CONFIG.NUM_MI 1] $mem_ic
 set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset rst_pl]
 
-# -- control path: PS general-purpose master -> registers of the DMA and of the classifier -----
+# -- the PS ends of both paths: general-purpose master -> ctrl_interconnect -> classifier registers;
+#    mem_interconnect -> PS high-performance slave (DDR).  The DMA's ends are wired with the DMA.
 connect_bd_intf_net [intf $ps_name/$ps_master]       [intf ctrl_interconnect/S00_AXI]
-connect_bd_intf_net [intf ctrl_interconnect/M00_AXI] [intf $dma_name/S_AXI_LITE]
 connect_bd_intf_net [intf ctrl_interconnect/M01_AXI] [intf $ip_name/$ip_ctrl]
-
-# -- data path: DDR -> DMA -> classifier -> DMA -> DDR ---------------------------------------------
-connect_bd_intf_net [intf $dma_name/M_AXIS_MM2S]     [intf $ip_name/$ip_in_stream]
-connect_bd_intf_net [intf $ip_name/$ip_out_stream]   [intf $dma_name/S_AXIS_S2MM]
-connect_bd_intf_net [intf $dma_name/M_AXI_MM2S]      [intf mem_interconnect/S00_AXI]
-connect_bd_intf_net [intf $dma_name/M_AXI_S2MM]      [intf mem_interconnect/S01_AXI]
 connect_bd_intf_net [intf mem_interconnect/M00_AXI]  [intf $ps_name/$hp_slave]
+
+# -- AXI DMA: simple (register) mode, 32-bit streams, length register sized for max_batch, wired --
+# [dma] begin (lab 05 prints the lines between these markers)
+set dma [create_bd_cell -type ip -vlnv $dma_vlnv $dma_name]
+set_property -dict [list \
+    CONFIG.c_include_sg 0 \
+    CONFIG.c_sg_include_stscntrl_str 0 \
+    CONFIG.c_include_mm2s 1 \
+    CONFIG.c_include_s2mm 1 \
+    CONFIG.c_sg_length_width $length_width \
+    CONFIG.c_addr_width $dma_addr_width \
+    CONFIG.c_m_axi_mm2s_data_width $word_bits \
+    CONFIG.c_m_axis_mm2s_tdata_width $word_bits \
+    CONFIG.c_m_axi_s2mm_data_width $word_bits \
+    CONFIG.c_s_axis_s2mm_tdata_width $word_bits \
+] $dma
+connect_bd_intf_net [intf ctrl_interconnect/M00_AXI] [intf $dma_name/S_AXI_LITE]   ;# its registers
+connect_bd_intf_net [intf $dma_name/M_AXIS_MM2S]     [intf $ip_name/$ip_in_stream]  ;# DDR -> classifier
+connect_bd_intf_net [intf $ip_name/$ip_out_stream]   [intf $dma_name/S_AXIS_S2MM]   ;# classifier -> DDR
+connect_bd_intf_net [intf $dma_name/M_AXI_MM2S]      [intf mem_interconnect/S00_AXI] ;# reads DDR
+connect_bd_intf_net [intf $dma_name/M_AXI_S2MM]      [intf mem_interconnect/S01_AXI] ;# writes DDR
+# [dma] end
+if {[get_property CONFIG.c_sg_length_width $dma] != $length_width} {
+    fail "the AXI DMA did not accept c_sg_length_width $length_width (got [get_property CONFIG.c_sg_length_width $dma])"
+}
 
 # -- one clock for everything ------------------------------------------------------------------------
 connect_bd_net [pin $ps_name/$pl_clk] \
@@ -253,9 +255,21 @@ connect_bd_net [pin rst_pl/peripheral_aresetn] \
 # labkit driver polls the DMA status register, once per direction per batch.
 
 # -- addresses -----------------------------------------------------------------------------------------
-# Checked per master address space, never by segment name: the HLS IP's register block is 'Reg',
-# a module reference's is named by Vivado (e.g. 'reg0').
+# The two register windows go where course.ini puts them ([board:*] dma_base, ip_base: inside the
+# general-purpose master's window), so the .hwh, the emulated overlay and the labs show one map.
+# Each slave's segment is looked up from its interface, never by name: the HLS IP's register block
+# is 'Reg', a module reference's is named by Vivado (e.g. 'reg0').  assign_bd_address then maps
+# what is left (the DDR behind the HP slave, in both DMA address spaces).
+# [addresses] begin (lab 05 prints the lines between these markers)
+set ps_space [get_bd_addr_spaces $ps_name/Data]
+foreach {slave base range} [list $dma_name/S_AXI_LITE $dma_base $dma_addr_range \
+                                 $ip_name/$ip_ctrl     $ip_base  $ip_addr_range] {
+    set seg [get_bd_addr_segs -of_objects [intf $slave]]
+    if {[llength $seg] != 1} { fail "$slave has [llength $seg] address segments, expected one register block" }
+    assign_bd_address -offset $base -range $range -target_address_space $ps_space $seg -force
+}
 assign_bd_address
+# [addresses] end
 foreach {space minimum} [list $ps_name/Data 2 $dma_name/Data_MM2S 1 $dma_name/Data_S2MM 1] {
     set segs [get_bd_addr_segs -of_objects [get_bd_addr_spaces $space]]
     foreach seg $segs {

@@ -20,6 +20,10 @@ from typing import Dict, Tuple
 from .fixedpoint import FixedFormat
 
 INI_PATH = Path(__file__).with_name("course.ini")
+#: the AXI DMA's buffer-length register (c_sg_length_width, PG021): Vivado's default width, which
+#: is also what PYNQ assumes when a .hwh does not say, and the widest the IP allows
+DMA_LENGTH_WIDTH_DEFAULT = 14
+DMA_LENGTH_WIDTH_MAX = 26
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -275,7 +279,7 @@ class Config:
     def dma_length_width(self) -> int:
         """Bits of the AXI DMA buffer-length register so one transfer holds ``max_batch`` pulses
         (the one place this formula is written; Tcl and the labs read the result)."""
-        return max(14, math.ceil(math.log2(self.dma_batch_bytes + 1)))
+        return max(DMA_LENGTH_WIDTH_DEFAULT, math.ceil(math.log2(self.dma_batch_bytes + 1)))
 
     def class_index(self, name: str) -> int:
         return self.class_names.index(name)
@@ -303,9 +307,9 @@ def load(path: Path = INI_PATH) -> Config:
 
 
 def _check(cfg: Config) -> None:
-    if cfg.dma_length_width > 26:
+    if cfg.dma_length_width > DMA_LENGTH_WIDTH_MAX:
         raise ValueError(f"course.ini: a batch of {cfg.max_batch} pulses is {cfg.dma_batch_bytes} bytes, more than "
-                         f"the AXI DMA's 26-bit length register holds: lower max_batch in [stream]")
+                         f"the AXI DMA's {DMA_LENGTH_WIDTH_MAX}-bit length register holds: lower max_batch in [stream]")
     if cfg.default_board not in cfg.boards:
         raise ValueError(f"course.ini: [overlay] default_board = {cfg.default_board!r} has no [board:{cfg.default_board}] section")
     if abs(sum(cfg.split) - 1.0) > 1e-9:

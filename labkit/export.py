@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
-from .config import CFG
-from .stream import CTRL_BITS, DMA_VLNV, IP_ADDR_RANGE, REGISTERS
+from .config import CFG, DMA_LENGTH_WIDTH_MAX
+from .stream import CTRL_BITS, DMA_ADDR_RANGE, DMA_VLNV, IP_ADDR_RANGE, REGISTERS
 
 TEMPLATE_FIELD = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 
@@ -71,7 +71,8 @@ def course_values(cfg=CFG) -> Dict[str, object]:
         "n_samples": cfg.n_samples, "n_classes": cfg.n_classes, "samples_per_word": cfg.samples_per_word,
         "words_per_pulse": cfg.words_per_pulse, "word_bits": cfg.word_bits, "max_batch": cfg.max_batch,
         "batch_bytes": cfg.dma_batch_bytes, "dma_length_width": cfg.dma_length_width,
-        "ip_addr_range": IP_ADDR_RANGE,
+        "dma_length_width_max": DMA_LENGTH_WIDTH_MAX,
+        "ip_addr_range": f"0x{IP_ADDR_RANGE:X}", "dma_addr_range": f"0x{DMA_ADDR_RANGE:X}",
     }
 
 

@@ -34,6 +34,37 @@ DMA_ADDR_RANGE = 0x10000
 DMA_VLNV = "xilinx.com:ip:axi_dma"
 
 
+# ---- where the PS sees those register windows: course.ini [board:*] dma_base / ip_base ----------
+def address_map(board: str | None = None) -> dict:
+    """The register windows of ``board`` (default: course.ini's default_board) as course.ini places
+    them: ``{dma_name: (base, range), ip_name: (base, range)}``.
+
+    The one source of the address map: ``hw/build_overlay.tcl`` assigns these bases (params.tcl),
+    ``labkit.blockdesign`` checks the recorded design against them, the emulated overlay puts its
+    registers there, and labs 05 and 06 print them with :func:`format_address_map`.
+    """
+    b = CFG.board(board or CFG.default_board)
+    return {CFG.dma_name: (b.dma_base, DMA_ADDR_RANGE), CFG.ip_name: (b.ip_base, IP_ADDR_RANGE)}
+
+
+def format_address_map(found: dict, board: str | None = None) -> str:
+    """``found`` (``{name: (base, range)}``: a recorded block design's or an overlay's ``ip_dict``)
+    beside course.ini's :func:`address_map`, one line per register window, ✓ where they agree."""
+    board = board or CFG.default_board
+    key = {CFG.dma_name: "dma_base", CFG.ip_name: "ip_base"}
+    lines = []
+    for name, (base, size) in address_map(board).items():
+        got = found.get(name)
+        if got is None:
+            where, ok = "(not in this design)", False
+        else:
+            lo, n = int(got[0]), int(got[1])
+            where, ok = f"0x{lo:08X}-0x{lo + n - 1:08X} ({n // 1024} KiB)", (lo, n) == (base, size)
+        lines.append(f"{name:<16} {where:<34} course.ini [board:{board}] {key[name]:<8} = 0x{base:08X} "
+                     + ("✓" if ok else "✗"))
+    return "\n".join(lines)
+
+
 def check_pulses(X) -> np.ndarray:
     """Validate raw ADC windows for the hardware: shape (n, n_samples), integer codes in range."""
     X = np.asarray(X)

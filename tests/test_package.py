@@ -106,9 +106,13 @@ def test_overlay_is_packaged_when_built(art, tmp_path, monkeypatch):
     ov.mkdir(parents=True)
     (ov / f"{CFG.overlay_name}.bit").write_bytes(b"bit")
     (ov / f"{CFG.overlay_name}.hwh").write_text("<hwh/>")
+    (art / "results").mkdir(exist_ok=True)
+    (art / "results" / "lab04b_rtl.json").write_text('{"latency_cycles": 6, "ii": 1.0}')
     first = build_package("kv260", out_root=tmp_path, quiet=True)
     target = Path(first["folder"]) / "artifacts" / "overlay" / "kv260"
     assert first["overlay_included"] and (target / f"{CFG.overlay_name}.bit").read_bytes() == b"bit"
+    # lab 06 quotes lab 04b's latency on the board: the result file travels with the package
+    assert json.loads((Path(first["folder"]) / "artifacts" / "results" / "lab04b_rtl.json").read_text())["ii"] == 1.0
     assert "no overlay" not in (Path(first["folder"]) / "INSTALL.md").read_text()
     again = build_package("kv260", out_root=tmp_path, timestamp=True, quiet=True)   # new folder
     assert again["folder"] != first["folder"] and Path(first["folder"]).is_dir()

@@ -17,7 +17,11 @@
 #     project's sources (add_files); it gets Vivado's VLNV xilinx.com:module_ref:M:1.0 and the
 #     pins/interfaces registered for M (stub::register_module)
 #   * add_files refuses files that do not exist
-#   * assign_bd_address maps each slave a master reaches through the interconnects
+#   * assign_bd_address maps each slave a master reaches through the interconnects; with -offset
+#     -range -target_address_space <space> <slave segment> it maps that segment there, and fails
+#     like Vivado when the segment is not reachable from the space, the range is not a power of
+#     two or smaller than the slave's, the offset is not aligned to the range, the window lies
+#     outside the master's aperture (the PS masters' windows below) or overlaps another one
 #   * wait_on_run writes placeholder .bit/.hwh files (text saying so) where Vivado would
 #     They are NOT bitstreams; the stub runner only ever writes into temporary folders.
 # It is a model for structure tests, not a simulator of Vivado.
@@ -39,12 +43,15 @@ proc stub::error_like_vivado {id message} { error "ERROR: \[$id\] $message" }
 
 # -- IP catalogue ---------------------------------------------------------------------------------
 # spec: pins {name {dir type required enable}} intfs {name {mode protocol space base seg range enable}}
+#   a slave's base is its fixed offset ("" = floating), seg/range its address segment; a master's
+#   base/range is its aperture in the address space (where its slaves may be placed; "" = anywhere)
 #   enable: "" (always) or {CONFIG.KEY value} -- the pin/interface exists only when KEY == value
 #   type: clk | rst | intr | other ; mode: master | slave | external
 proc stub::builtin_spec {vlnv} {
     set base [join [lrange [split $vlnv :] 0 2] :]
     switch -- $base {
         xilinx.com:ip:processing_system7 {
+            # master windows (UG585 system address map): GP0 0x4000_0000-0x7FFF_FFFF, GP1 0x8000_0000-0xBFFF_FFFF
             return {
                 defaults {PCW_USE_M_AXI_GP0 0 PCW_USE_M_AXI_GP1 0 PCW_USE_S_AXI_HP0 0
                           PCW_FPGA0_PERIPHERAL_FREQMHZ 50 PCW_EN_CLK0_PORT 1 PCW_EN_RST0_PORT 1}
@@ -60,13 +67,15 @@ proc stub::builtin_spec {vlnv} {
                 intfs {
                     DDR       {external ddr "" "" "" "" ""}
                     FIXED_IO  {external fixed_io "" "" "" "" ""}
-                    M_AXI_GP0 {master aximm Data 0x40000000 "" "" {PCW_USE_M_AXI_GP0 1}}
-                    M_AXI_GP1 {master aximm Data 0x80000000 "" "" {PCW_USE_M_AXI_GP1 1}}
+                    M_AXI_GP0 {master aximm Data 0x40000000 "" 0x40000000 {PCW_USE_M_AXI_GP0 1}}
+                    M_AXI_GP1 {master aximm Data 0x80000000 "" 0x40000000 {PCW_USE_M_AXI_GP1 1}}
                     S_AXI_HP0 {slave aximm "" 0x00000000 HP0_DDR_LOWOCM 0x20000000 {PCW_USE_S_AXI_HP0 1}}
                 }
             }
         }
         xilinx.com:ip:zynq_ultra_ps_e {
+            # master windows below 4 GB (UG1085 address map): HPM0_FPD 0xA000_0000-0xAFFF_FFFF,
+            # HPM1_FPD 0xB000_0000-0xBFFF_FFFF, HPM0_LPD 0x8000_0000-0x9FFF_FFFF
             return {
                 defaults {PSU__USE__M_AXI_GP0 0 PSU__USE__M_AXI_GP1 0 PSU__USE__M_AXI_GP2 0
                           PSU__USE__S_AXI_GP2 0 PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ 100
@@ -83,9 +92,9 @@ proc stub::builtin_spec {vlnv} {
                     saxihp0_fpd_aclk  {in clk 1 {PSU__USE__S_AXI_GP2 1}}
                 }
                 intfs {
-                    M_AXI_HPM0_FPD {master aximm Data 0xA0000000 "" "" {PSU__USE__M_AXI_GP0 1}}
-                    M_AXI_HPM1_FPD {master aximm Data 0xB0000000 "" "" {PSU__USE__M_AXI_GP1 1}}
-                    M_AXI_HPM0_LPD {master aximm Data 0x80000000 "" "" {PSU__USE__M_AXI_GP2 1}}
+                    M_AXI_HPM0_FPD {master aximm Data 0xA0000000 "" 0x10000000 {PSU__USE__M_AXI_GP0 1}}
+                    M_AXI_HPM1_FPD {master aximm Data 0xB0000000 "" 0x10000000 {PSU__USE__M_AXI_GP1 1}}
+                    M_AXI_HPM0_LPD {master aximm Data 0x80000000 "" 0x20000000 {PSU__USE__M_AXI_GP2 1}}
                     S_AXI_HP0_FPD  {slave aximm "" 0x00000000 HP0_DDR_LOW 0x80000000 {PSU__USE__S_AXI_GP2 1}}
                 }
             }
@@ -625,31 +634,144 @@ proc stub::reachable {start} {
     return $found
 }
 
-proc assign_bd_address {args} {
-    stub::call assign_bd_address
-    set addresses {}
+# a range as Vivado takes it: 65536, 0x10000, 64K, 16M, 1G
+proc stub::parse_range {value} {
+    if {[regexp -nocase {^(\d+)\s*([KMG])$} $value -> n unit]} {
+        return [expr {$n * (1 << (10 * [lsearch {K M G} [string toupper $unit]] + 10))}]
+    }
+    if {![string is wideinteger -strict $value]} {
+        stub::error_like_vivado "BD 41-1273" "invalid range '$value'"
+    }
+    return [expr {$value}]
+}
+
+proc stub::overlapping {space offset range {except ""}} {
+    foreach a [dict get $stub::S addresses] {
+        if {[dict get $a space] ne $space || [dict get $a slave] eq $except} continue
+        set lo [dict get $a offset]
+        set hi [expr {$lo + [dict get $a range]}]
+        if {$offset < $hi && $lo < $offset + $range} { return [dict get $a slave] }
+    }
+    return ""
+}
+
+proc stub::add_address {mcell space master slave seg offset range} {
+    lassign [split_path $slave] scell sintf
+    dict lappend stub::S addresses [dict create name "/$mcell/[lindex [split $space /] 1]/SEG_${scell}_$seg" \
+        space $space master $master slave "$slave/$seg" \
+        offset [format 0x%08X $offset] range [format 0x%X $range]]
+}
+
+# Map every reachable, still unmapped slave segment into the address space of each master: a fixed
+# slave at its offset, a floating one at the first free offset (aligned to its range) in the
+# master's aperture.
+proc stub::auto_assign {} {
     foreach cell [dict get $stub::S cell_order] {
-        set next [dict create]
         dict for {iname info} [stub::cell_intfs $cell] {
-            lassign $info mode protocol space base
-            if {$mode ne "master" || $protocol ne "aximm" || $space eq ""} continue
-            if {![dict exists $next $space]} { dict set next $space [expr {$base eq "" ? 0 : $base}] }
+            lassign $info mode protocol sp mbase - aperture
+            if {$mode ne "master" || $protocol ne "aximm" || $sp eq ""} continue
+            set space "$cell/$sp"
             foreach slave [stub::reachable "$cell/$iname"] {
                 lassign [stub::intf_info $slave] - - - sbase seg range
-                lassign [stub::split_path $slave] scell sintf
+                if {[lsearch -exact [lmap a [dict get $stub::S addresses] {
+                        expr {[dict get $a space] eq $space ? [dict get $a slave] : [continue]}}] "$slave/$seg"] >= 0} {
+                    continue
+                }
                 if {$sbase ne ""} {
                     set offset $sbase
                 } else {
-                    set offset [dict get $next $space]
-                    dict set next $space [expr {$offset + $range}]
+                    set offset [expr {$mbase eq "" ? 0 : $mbase}]
+                    while {[stub::overlapping $space $offset $range] ne ""} { incr offset $range }
+                    if {$aperture ne "" && $offset + $range > $mbase + $aperture} {
+                        stub::error_like_vivado "BD 41-1274" "no room for $slave/$seg in the window of $cell/$iname"
+                    }
                 }
-                lappend addresses [dict create name "/$cell/$space/SEG_${scell}_$seg" \
-                    space "$cell/$space" master "$cell/$iname" slave "$slave/$seg" \
-                    offset [format 0x%08X $offset] range [format 0x%X $range]]
+                stub::add_address $cell $space "$cell/$iname" $slave $seg $offset $range
             }
         }
     }
-    dict set stub::S addresses $addresses
+}
+
+# assign_bd_address -offset O -range R -target_address_space SPACE SEG ?-force?: SEG (a slave
+# segment, /cell/intf/seg) at O in SPACE, checked as Vivado checks it
+proc stub::assign_explicit {space seg offset range force} {
+    set space [string trimleft $space /]
+    lassign [split_path $space] mcell sp
+    set parts [split [string trimleft $seg /] /]
+    if {[llength $parts] != 3} {
+        stub::error_like_vivado "BD 41-1244" "'$seg' is not a slave segment (expected /cell/interface/segment)"
+    }
+    lassign $parts scell sintf sseg
+    set slave "$scell/$sintf"
+    set sinfo [stub::intf_info $slave]
+    if {$sinfo eq "" || [lindex $sinfo 0] ne "slave" || [lindex $sinfo 4] ne $sseg} {
+        stub::error_like_vivado "BD 41-1244" "no slave segment '$seg' in the block design"
+    }
+    lassign $sinfo - - - sbase - srange
+    set master ""
+    if {[dict exists $stub::S cells $mcell]} {
+        dict for {iname info} [stub::cell_intfs $mcell] {
+            lassign $info mode protocol msp mbase - aperture
+            if {$mode eq "master" && $msp eq $sp && $slave in [stub::reachable "$mcell/$iname"]} {
+                set master "$mcell/$iname"
+                break
+            }
+        }
+    }
+    if {$master eq ""} {
+        stub::error_like_vivado "BD 41-1263" "slave segment '$seg' is not reachable from address space '/$space': connect its interface to a master of that space first"
+    }
+    set offset [expr {$offset}]
+    set range [stub::parse_range $range]
+    if {$range <= 0 || ($range & ($range - 1))} {
+        stub::error_like_vivado "BD 41-1273" "range [format 0x%X $range] of '$seg' is not a power of two"
+    }
+    if {$range < $srange} {
+        stub::error_like_vivado "BD 41-1273" "range [format 0x%X $range] is smaller than the [format 0x%X $srange] bytes of '$seg'"
+    }
+    if {$offset % $range} {
+        stub::error_like_vivado "BD 41-1275" "offset [format 0x%08X $offset] of '$seg' is not aligned to its range [format 0x%X $range]"
+    }
+    if {$sbase ne "" && $offset != $sbase} {
+        stub::error_like_vivado "BD 41-1275" "'$seg' has the fixed offset $sbase"
+    }
+    if {$aperture ne "" && ($offset < $mbase || $offset + $range > $mbase + $aperture)} {
+        stub::error_like_vivado "BD 41-1274" [format "offset 0x%08X (range 0x%X) of '%s' lies outside the window 0x%08X-0x%08X of the master %s" \
+            $offset $range $seg $mbase [expr {$mbase + $aperture - 1}] $master]
+    }
+    set assigned [lmap a [dict get $stub::S addresses] {
+        expr {[dict get $a space] eq $space && [dict get $a slave] eq "$slave/$sseg" ? $a : [continue]}}]
+    if {[llength $assigned] && !$force} {
+        stub::error_like_vivado "BD 41-1276" "'$seg' is already assigned in '/$space' (use -force to move it)"
+    }
+    set other [stub::overlapping $space $offset $range "$slave/$sseg"]
+    if {$other ne ""} {
+        stub::error_like_vivado "BD 41-971" [format "segment '%s' at 0x%08X overlaps '%s' in '/%s'" $seg $offset $other $space]
+    }
+    dict set stub::S addresses [lmap a [dict get $stub::S addresses] {
+        expr {[dict get $a space] eq $space && [dict get $a slave] eq "$slave/$sseg" ? [continue] : $a}}]
+    stub::add_address $mcell $space $master $slave $sseg $offset $range
+}
+
+proc assign_bd_address {args} {
+    stub::call assign_bd_address
+    lassign [stub::strip_options $args {-offset -range -target_address_space -dict -base_high
+                                        -import_from_file -export_to_file -export_gui_to_file}] opts pos
+    set segs [concat {*}$pos]
+    if {[llength $segs] == 0} {
+        stub::auto_assign
+        return
+    }
+    foreach key {-offset -range -target_address_space} {
+        if {![dict exists $opts $key]} {
+            stub::error_like_vivado "BD 5-xxx" "stub: assign_bd_address <segment> is modelled with -offset, -range and -target_address_space only"
+        }
+    }
+    foreach seg $segs {
+        stub::assign_explicit [dict get $opts -target_address_space] $seg [dict get $opts -offset] \
+            [dict get $opts -range] [dict exists $opts -force]
+    }
+    return $segs
 }
 
 proc get_bd_addr_spaces {path} {
@@ -662,13 +784,22 @@ proc get_bd_addr_spaces {path} {
     return ""
 }
 
+# get_bd_addr_segs -of_objects <address space>: its master segments (the assigned ones);
+# -of_objects <slave interface pin>: its slave segment(s), /cell/intf/seg
 proc get_bd_addr_segs {args} {
     lassign [stub::strip_options $args {-of_objects}] opts pos
     set out {}
     if {[dict exists $opts -of_objects]} {
-        set space [string trimleft [dict get $opts -of_objects] /]
-        foreach a [dict get $stub::S addresses] {
-            if {[dict get $a space] eq $space} { lappend out [dict get $a name] }
+        foreach obj [dict get $opts -of_objects] {
+            set obj [string trimleft $obj /]
+            set info [stub::intf_info $obj]
+            if {$info ne ""} {
+                if {[lindex $info 0] eq "slave" && [lindex $info 4] ne ""} { lappend out "/$obj/[lindex $info 4]" }
+                continue
+            }
+            foreach a [dict get $stub::S addresses] {
+                if {[dict get $a space] eq $obj} { lappend out [dict get $a name] }
+            }
         }
     }
     return $out

@@ -133,17 +133,31 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
     return record
 
 
-def record_design(board: str, tcl=None, vivado_version: str = "2024.1", ip_kind: str = "hls") -> dict:
+def record_design(board: str, tcl=None, vivado_version: str = "2024.1", ip_kind: str = "hls",
+                  ip_repo=None) -> dict:
     """The block design ``hw/build_overlay.tcl`` builds for ``board`` (with the HLS IP or, for
-    ``ip_kind="rtl"``, its RTL twin), recorded without Vivado.
+    ``ip_kind="rtl"``, its RTL twin), recorded without Vivado.  ``ip_repo``: the IP folder the
+    script gets (e.g. ``artifacts.rtl_ip()``, lab 04b's Verilog); default a placeholder.
 
     Raises ``RuntimeError`` with the script's own message when it stops with an error.
     """
-    record = run_stubbed(board, tcl=tcl, vivado_version=vivado_version, ip_kind=ip_kind)
+    record = run_stubbed(board, tcl=tcl, vivado_version=vivado_version, ip_kind=ip_kind, ip_repo=ip_repo)
     if record["exit_code"] != 0:
         message = "\n".join(record.get("stderr") or []) or record.get("error") or "(no message)"
         raise RuntimeError(f"build_overlay.tcl stopped for {board} (exit {record['exit_code']}): {message}")
     return record
+
+
+def tcl_section(name: str, tcl=None) -> str:
+    """The lines of ``hw/build_overlay.tcl`` between its markers ``# [name] begin`` and
+    ``# [name] end`` (``dma``: create and wire the AXI DMA; ``addresses``: the address map), as
+    the script has them now -- lab 05 prints them instead of a copy."""
+    lines = Path(tcl or _hw_file(BUILD_TCL)).read_text().splitlines()
+    marks = [i for i, line in enumerate(lines) if line.strip().startswith((f"# [{name}] begin", f"# [{name}] end"))]
+    if len(marks) != 2 or not lines[marks[0]].strip().startswith(f"# [{name}] begin"):
+        raise ValueError(f"{tcl or BUILD_TCL} has no section '{name}': it needs one '# [{name}] begin' line and "
+                         f"one '# [{name}] end' line after it")
+    return "\n".join(lines[marks[0] + 1:marks[1]])
 
 
 def summary(record: dict) -> str:

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional
 
 from ..config import CFG
 from ..stream import DMA_VLNV  # the one definition of the DMA VLNV (driver, emulator, TCL params)
+from ..stream import address_map
 
 RESET_VLNV = "xilinx.com:ip:proc_sys_reset"
 
@@ -112,6 +113,22 @@ def cell_roles(record: dict, board: str) -> Dict[str, Optional[str]]:
         "ip": CFG.ip_name if CFG.ip_name in cells and classifier_kind(cells[CFG.ip_name]) else None,
         "reset": _find_cell(cells, RESET_VLNV),
     }
+
+
+def recorded_addresses(record: dict, board: str) -> Dict[str, tuple]:
+    """Where the recorded design puts the register windows in the PS master's address space:
+    ``{dma_name: (offset, range), ip_name: (offset, range)}`` (a window that is not mapped is
+    left out) -- the same layout as :func:`labkit.stream.address_map` (course.ini)."""
+    roles = cell_roles(record, board)
+    if roles["ps"] is None:
+        return {}
+    space = f"{roles['ps']}/Data"
+    out = {}
+    for name, intf in ((CFG.dma_name, "S_AXI_LITE"), (CFG.ip_name, CFG.ip_ctrl)):
+        for a in record.get("addresses", []):
+            if a["space"] == space and a["slave"].startswith(f"{name}/{intf}/"):
+                out[name] = (int(a["offset"], 16), int(a["range"], 16))
+    return out
 
 
 class _Design:
@@ -340,8 +357,8 @@ def axi_stream(record: dict, board: str) -> List[Check]:
 
 
 def axi_lite(record: dict, board: str) -> List[Check]:
-    """The register slaves (DMA and classifier) are reachable from the PS master and have addresses
-    in its space, and no two address ranges overlap."""
+    """The register slaves (DMA and classifier) are reachable from the PS master, have addresses in
+    its space at course.ini's bases (``dma_base``, ``ip_base``), and no two address ranges overlap."""
     d = _Design(record, board)
     b = d.b
     slaves = (("dma", "dma_registers", d.dma, "S_AXI_LITE"), ("classifier", "classifier_registers", d.ip, CFG.ip_ctrl))
@@ -349,6 +366,7 @@ def axi_lite(record: dict, board: str) -> List[Check]:
         why = "there is no processing system cell (see cells.ps_present)"
         return ([_not_applicable(f"axi_lite.{stem}_reachable", why) for _, stem, _, _ in slaves]
                 + [_not_applicable(f"axi_lite.{stem}_mapped", why) for _, stem, _, _ in slaves]
+                + [_not_applicable(f"axi_lite.{stem}_at_ini_base", why) for _, stem, _, _ in slaves]
                 + [_not_applicable("axi_lite.no_overlapping_ranges", why)])
     gp = f"{d.ps}/{b.ps_master}"
     from_gp = _reachable(record, gp)
@@ -372,10 +390,28 @@ def axi_lite(record: dict, board: str) -> List[Check]:
     spans = sorted((int(a["offset"], 16), int(a["offset"], 16) + int(a["range"], 16))
                    for a in d.addresses if a["space"] == space)
     overlap = any(hi > lo2 for (_, hi), (lo2, _) in zip(spans, spans[1:]))
-    return reach + mapped + [_check("axi_lite.no_overlapping_ranges", not overlap,
-                                    ("overlapping address ranges in " if overlap else
-                                     f"{len(spans)} address ranges, none overlapping, in ") + space,
-                                    f"give each register slave its own range in {space}")]
+    # the one address map: where course.ini ([board:*] dma_base, ip_base) puts each window
+    found, want = recorded_addresses(record, board), address_map(board)
+    at_base = []
+    for (what, stem, cell, intf), (key, name) in zip(slaves, (("dma_base", CFG.dma_name), ("ip_base", CFG.ip_name))):
+        check = f"axi_lite.{stem}_at_ini_base"
+        if cell is None:
+            at_base.append(_not_applicable(check, f"there is no {what} cell (see cells.{what}_present)"))
+            continue
+        base, size = want[name]
+        got = found.get(name)
+        ok = got == (base, size)
+        where = "not mapped" if got is None else f"at 0x{got[0]:08X} (range 0x{got[1]:X})"
+        at_base.append(_check(check, ok,
+                              f"{cell}/{intf} is {where} in {space}; course.ini [board:{board}] {key} is "
+                              f"0x{base:08X} (range 0x{size:X})",
+                              f"assign it there explicitly: assign_bd_address -offset ${key} -range 0x{size:X} "
+                              f"-target_address_space [get_bd_addr_spaces {space}] <its segment> -force "
+                              "(params.tcl carries course.ini's value)"))
+    return reach + mapped + at_base + [_check("axi_lite.no_overlapping_ranges", not overlap,
+                                              ("overlapping address ranges in " if overlap else
+                                               f"{len(spans)} address ranges, none overlapping, in ") + space,
+                                              f"give each register slave its own range in {space}")]
 
 
 def ddr(record: dict, board: str) -> List[Check]:
@@ -522,7 +558,7 @@ GROUPS = (
     ("ps", "processing system settings", ps),
     ("dma", "AXI DMA settings", dma),
     ("axi_stream", "the two data streams", axi_stream),
-    ("axi_lite", "register slaves: reachable and addressed", axi_lite),
+    ("axi_lite", "register slaves: reachable, addressed at course.ini's bases", axi_lite),
     ("ddr", "DMA memory masters to DDR", ddr),
     ("clocks_resets", "clocks and resets", clocks_resets),
     ("bitstream", "bitstream run and output files", bitstream),

@@ -41,7 +41,8 @@ FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"      # what PYNQ's EmbeddedDevice
 
 __all__ = ["Overlay", "allocate", "Classifier", "ClycClassifier", "BoardRun", "BoardError",
            "DMATimeoutError", "InputSaturationWarning", "board_mode", "on_board", "find_bitstream",
-           "check_overlay", "count_saturating", "dma_length_width", "describe", "bench_board"]
+           "check_overlay", "count_saturating", "dma_length_width", "describe", "bench_board",
+           "overlay_board"]
 
 
 def on_board() -> bool:
@@ -119,6 +120,19 @@ def describe(overlay) -> str:
         return (f"Running the EMULATED overlay ({why}): PYNQ's drivers on emulated registers, data path = "
                 f"the C emulation library {overlay.device.ip.emu.path.name}.")
     return f"Running on the board: overlay {overlay.bitfile_name} is loaded in the FPGA."
+
+
+def overlay_board(overlay) -> str:
+    """The ``[board:*]`` key of course.ini an overlay runs on: the emulated overlay's own; on a board
+    PYNQ's ``$BOARD`` (``Pynq-Z1``, ``KV260``) matched to a key or title; else ``default_board``."""
+    if getattr(overlay, "mode", "board") == "emulated":
+        return overlay.board
+    squash = lambda text: "".join(ch for ch in str(text).lower() if ch.isalnum())
+    name = squash(os.environ.get("BOARD", ""))
+    for key, b in CFG.boards.items():
+        if name and name in (squash(key), squash(b.title)):
+            return key
+    return CFG.default_board
 
 
 # ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ top folder is ``labkit_<board>``)::
     wheel/labkit-<version>-py3-none-any.whl
     artifacts/hls/vectors/...           test vectors (inputs, expected words, logits, meta.json)
     artifacts/overlay/<board>/labkit_clyc.bit + .hwh    (when the overlay was built)
+    artifacts/results/lab04b_rtl.json   the RTL core's latency and II (when lab 04b ran): lab 06 quotes them
     MANIFEST.json                       file list with sizes and sha256
 
 The ``artifacts/`` tree mirrors the host's, so ``labkit.artifacts`` finds the vectors
@@ -31,6 +32,8 @@ from .. import artifacts
 from ..config import CFG, project_root
 
 NOTEBOOK = "06_on_board.ipynb"
+#: results of earlier labs that lab 06 reads on the board (copied when they exist)
+RESULT_FILES = ("lab04b_rtl.json",)
 VECTOR_FILES = ("meta.json", "inputs.npy", "input_words.npy", "expected_words.npy")
 
 
@@ -158,6 +161,10 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
         else:
             say(f"No overlay in {overlay_dir} ({bit.name} + {hwh.name} need Vivado: `labkit overlay --board "
                 f"{board}`), so the package holds everything else.")
+        for result in RESULT_FILES:
+            if (artifacts.results(create=False) / result).is_file():
+                (staging / "artifacts" / "results").mkdir(parents=True, exist_ok=True)
+                shutil.copy2(artifacts.results(create=False) / result, staging / "artifacts" / "results" / result)
         wheel = build_wheel(staging / "wheel")
         folder_name = f"labkit_{name}"
         (staging / "INSTALL.md").write_text(install_text(board, folder_name, wheel.name, overlay_included))
