@@ -45,7 +45,8 @@ class Result:
     def __repr__(self) -> str:
         return f"Exercise {self.number}: {self.message}"
 
-    _repr_pretty_ = lambda self, p, cycle: p.text(repr(self))
+    def _ipython_display_(self):
+        """:func:`check` already printed the line: a Result at the end of a cell shows nothing more."""
 
 
 def _lookup(lab: str, number: int) -> Callable:
@@ -70,8 +71,8 @@ def evaluate(lab: str, number: int, answer, **context) -> Result:
     return Result(lab, number, "correct" if ok else "wrong", ("correct. " if ok else "not yet: ") + message)
 
 
-def check(lab: str, number: int, answer, strict: bool = False, **context) -> None:
-    """Check ``answer`` of exercise ``number`` in lab ``lab`` and print one line.
+def check(lab: str, number: int, answer, strict: bool = False, **context) -> Result:
+    """Check ``answer`` of exercise ``number`` in lab ``lab``, print one line and return the :class:`Result`.
 
     ``answer`` still ``...`` (the shipped cell) is "not answered yet", never an error.
     ``strict=True`` (the solutions notebooks) raises ``AssertionError`` unless the answer is correct.
@@ -80,3 +81,4 @@ def check(lab: str, number: int, answer, strict: bool = False, **context) -> Non
     if strict and not res.ok:
         raise AssertionError(f"lab {res.lab}, exercise {number}: {res.message}")
     print(repr(res))
+    return res
