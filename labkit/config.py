@@ -331,6 +331,12 @@ def fast_mode() -> bool:
     return os.environ.get("LABKIT_FAST", "0").strip().lower() not in ("", "0", "false", "no")
 
 
+def headless() -> bool:
+    """``LABKIT_HEADLESS=1`` (set by ``labkit course`` for the kernels it starts): nobody watches the
+    notebook while it runs, so no progress bars (a saved widget bar reads "0 %" forever)."""
+    return os.environ.get("LABKIT_HEADLESS", "0").strip().lower() not in ("", "0", "false", "no")
+
+
 def project_root() -> Path:
     """The checkout when labkit runs from one (editable install), else the working directory."""
     root = PACKAGE_DIR.parent

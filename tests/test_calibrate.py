@@ -51,6 +51,25 @@ def test_synthetic_matches_real_within_tolerance():
     assert not bad, bad
 
 
+@pytest.mark.real
+def test_low_amplitude_gammas_like_the_real_windows():
+    """The trigger records no gamma below the real data's smallest in-window amplitude (a plain
+    threshold used to let ~4 % of them in at 0-5 counts), and about as many small ones."""
+    path = real_traces_path().with_name("clyc_real_windows_dev.csv")
+    if not path.exists():
+        pytest.skip(f"real CLYC windows not found at {path} (set LABKIT_SHARED_DATA to the folder holding it)")
+    from labkit.data import baselines
+    from labkit.data.formats import read_windows
+
+    real = read_windows(path)
+    a_real = baselines.amplitude(real.X)[real.y == 0]
+    syn = generate(1500, CFG.seed)
+    a_syn = baselines.amplitude(syn.windows())[syn.labels == 0]
+    assert (a_syn < a_real.min()).mean() <= 0.002, (a_syn.min(), a_real.min())
+    assert abs((a_syn < 10).mean() - (a_real < 10).mean()) < 0.03
+    assert abs(np.median(a_syn) - np.median(a_real)) / np.median(a_real) < 0.15
+
+
 def test_shape_figures_keys_and_values():
     syn = generate(100, seed=5)
     figs = calibrate.shape_figures(syn.traces, syn.labels)

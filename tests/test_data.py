@@ -80,6 +80,21 @@ def test_load_caches_and_reads_folder(zenodo_dir, monkeypatch, tmp_path):
     assert np.array_equal(a.X, b.X) and np.array_equal(a.y, b.y)
 
 
+def test_progress_bar_only_for_large_files_and_never_headless(zenodo_dir, monkeypatch, capfd):
+    monkeypatch.delenv("LABKIT_HEADLESS", raising=False)
+    big = formats.PROGRESS_MIN_BYTES
+    assert formats.show_progress(None, big) and not formats.show_progress(None, big - 1)
+    assert formats.show_progress(True, 1) and not formats.show_progress(False, big)
+    monkeypatch.setenv("LABKIT_HEADLESS", "1")
+    assert not formats.show_progress(None, 10 * big)
+    # a headless read with a forced bar still ends at 100 %
+    data.read_zenodo(zenodo_dir, progress=True)
+    states = [seg for seg in capfd.readouterr().err.split("\r") if seg.strip()]
+    assert [seg.split("%")[0].split()[-1] for seg in states if seg.startswith("neutron")][-1] == "100"
+    data.read_zenodo(zenodo_dir)                       # default: small files, no bar at all
+    assert capfd.readouterr().err == ""
+
+
 # ---------------------------------------------------------------- bad input
 def _csv(path, text):
     path.write_text(text)
@@ -261,6 +276,30 @@ def test_baselines_on_synthetic(synth):
     s = baselines.evaluate(data.split(p))
     assert set(s) == {"amplitude cut", "charge comparison (tail/total)", "early charge / peak"}
     assert all(0.5 < r["accuracy"] <= 1 for r in s.values())
+
+
+def test_psd_scatter_axes_ignore_wild_outliers(synth):
+    """A few pathological pulses (tail/total of a pulse with no charge: -1e11) must not flatten the
+    scatter: the axes follow the bulk and the title counts the pulses beyond them."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from labkit.course import plots
+
+    p = formats.Pulses(synth.windows(), synth.labels)
+    clf = baselines.charge_comparison(p.X, p.y)
+    ax = plots.psd_scatter(p, clf)
+    assert f"all {len(p)} pulses inside the axes" in ax.get_title()
+    clean = ax.get_ylim()
+    flat = np.full((2, CFG.n_samples), 400, np.uint16)     # no pulse: a 1-count wiggle, net charge < 0
+    flat[:, 20:], flat[:, 30] = 401, 399
+    bad = formats.Pulses(np.concatenate([p.X, flat]), np.concatenate([p.y, [0, 0]]))
+    assert baselines.tail_total(flat, clf.gate).min() < -1e6
+    ax = plots.psd_scatter(bad, clf)
+    lo, hi = ax.get_ylim()
+    assert lo > -1 and hi < 2 and hi - lo < 2 * (clean[1] - clean[0])
+    assert f"2 of {len(bad)} pulses beyond the axes" in ax.get_title()
+    plt.close("all")
 
 
 # ---------------------------------------------------------------- fetch

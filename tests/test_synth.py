@@ -99,6 +99,26 @@ def test_separable_but_not_trivially():
     assert 0.975 < acc_amp < 0.997, acc_amp
 
 
+def test_only_leading_edges_trigger():
+    """The trigger fires on a leading edge, never on the flat top of a pulse that barely reaches
+    the threshold: every recorded pulse shows its leading edge inside the course window."""
+    from labkit.data.baselines import amplitude
+    d = generate(1500, seed=CFG.seed)
+    g = d.labels == 0
+    # before the leading-edge filter, ~4 % of these gammas showed 0-5 counts in the window
+    assert amplitude(d.windows())[g].min() >= 5
+    assert d.amplitude.min() > DEFAULT_PARAMS.trigger_threshold
+    # the window holds the rise: the in-window height tracks the true amplitude
+    assert np.all(amplitude(d.windows()) > 0.4 * d.amplitude)
+
+
+def test_trigger_gap_must_fit_before_the_trigger():
+    from dataclasses import replace
+    for gap in (0, DEFAULT_PARAMS.trigger_position + 1):
+        with pytest.raises(ValueError, match="trigger_gap"):
+            generate(2, params=replace(DEFAULT_PARAMS, trigger_gap=gap))
+
+
 def test_zenodo_round_trip(tmp_path):
     paths = write_zenodo_dataset(tmp_path, 5, seed=3)
     assert set(paths) == set(CFG.class_names)

@@ -59,16 +59,51 @@ def amplitude_spectra(p, ax=None, bins=100):
     return ax
 
 
+def robust_limits(values, q=(5.0, 95.0), reach: float = 1.0, pad: float = 0.04):
+    """Axis limits that show the bulk of ``values`` and not a few wild outliers.
+
+    The percentiles ``q`` span the bulk; the limits reach ``reach`` of that span beyond it, but
+    never beyond the data (clean data is shown whole), plus a ``pad`` margin."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return -1.0, 1.0
+    lo, hi = np.percentile(v, q)
+    span = hi - lo
+    lo, hi = max(v.min(), lo - reach * span), min(v.max(), hi + reach * span)
+    margin = pad * (hi - lo) or (abs(hi) * pad or 1.0)
+    return float(lo - margin), float(hi + margin)
+
+
 def psd_scatter(p, clf, ax=None):
-    """PSD feature vs amplitude, with the cut."""
+    """PSD feature vs amplitude, with the cut.
+
+    The axes come from the bulk of the points (``robust_limits``), so a few pathological pulses
+    cannot flatten the plot; points beyond the axes are drawn on the edge (×) and counted in the
+    corner of the plot."""
     from ..data.baselines import amplitude
     plt = _plt()
     ax = ax or plt.subplots(figsize=(8, 5))[1]
-    a, s = amplitude(p.X), clf.score(p.X)
+    a, s = amplitude(p.X).astype(float), np.asarray(clf.score(p.X), float)
+    ylo, yhi = robust_limits(np.append(s, clf.threshold))
+    pos = a[a > 0]
+    xlo, xhi = (robust_limits(np.log10(pos), q=(0.0, 100.0)) if len(pos) else (0.0, 3.0))
+    xlo, xhi = 10 ** xlo, 10 ** xhi
+    inside = np.isfinite(s) & (s >= ylo) & (s <= yhi) & (a >= xlo) & (a <= xhi)
     for c, name in enumerate(CFG.class_names):
-        ax.scatter(a[p.y == c], s[p.y == c], s=3, alpha=0.4, color=f"C{c}", label=name)
+        m = p.y == c
+        ax.scatter(a[m & inside], s[m & inside], s=3, alpha=0.4, color=f"C{c}", label=name)
+        out = m & ~inside
+        if out.any():
+            ax.scatter(np.clip(np.where(a[out] > 0, a[out], xlo), xlo, xhi),
+                       np.clip(np.nan_to_num(s[out], nan=ylo), ylo, yhi),
+                       s=18, marker="x", color=f"C{c}", clip_on=False)
     ax.axhline(clf.threshold, color="k", ls="--", lw=1, label=f"cut (FoM {clf.fom:.2f})")
-    ax.set(xlabel="amplitude (counts)", ylabel=clf.name, xscale="log", title="Pulse-shape discrimination")
+    n_out = int((~inside).sum())
+    note = (f"all {len(a)} pulses inside the axes" if not n_out else
+            f"{n_out} of {len(a)} pulses beyond the axes, drawn as × on the edge")
+    ax.set(xlabel="amplitude (counts)", ylabel=clf.name, xscale="log", xlim=(xlo, xhi), ylim=(ylo, yhi))
+    ax.set_title(f"Pulse-shape discrimination\n{note}", fontsize=10)
     ax.legend(markerscale=4)
     return ax
 

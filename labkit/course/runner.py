@@ -39,6 +39,7 @@ def _client(nb, path: Path, timeout: int = 3600):
     from traitlets.config import Config
 
     config = Config()
+    os.environ.setdefault("LABKIT_HEADLESS", "1")      # the kernel inherits it: no progress bars
     if os.name == "posix":
         sockets = tempfile.mkdtemp(prefix="labkit-kernel-")
         atexit.register(shutil.rmtree, sockets, ignore_errors=True)
@@ -118,6 +119,8 @@ def refresh_checked_outputs(path: Path) -> int:
         else:
             cell.outputs = []
             cell.execution_count = None
+        cell.metadata.pop("execution", None)           # timestamps: noise in git
+    nb.metadata.pop("widgets", None)                   # widget state of this run: an output too
     nbformat.write(nb, path)
     return n
 

@@ -63,13 +63,15 @@ def _cache_key(path: Path) -> str:
 
 
 def load(source: Union[str, Path] = "synthetic", *, on_bad: str = "raise", max_rows: Optional[int] = None,
-         cache: bool = True, progress: bool = True) -> Pulses:
+         cache: bool = True, progress: Optional[bool] = None) -> Pulses:
     """Load pulses as 161-sample windows of raw ADC codes.
 
     ``source``: ``"synthetic"`` (built-in default), ``"zenodo"`` (the real files fetched by
     ``labkit data fetch`` into ``datasets/zenodo``), a folder holding ``gamma.csv`` and
     ``neutron.csv``, or a window CSV (header ``120,…,280,class``).
     Parsed windows are cached under ``artifacts/data`` (keyed by file size and time).
+    ``progress``: a bar while reading trace files (None: only for the large real files, and
+    never in a headless run; see ``formats.read_zenodo_file``).
     """
     if isinstance(source, str) and source == "synthetic":
         path = synthetic_folder()

@@ -44,6 +44,11 @@ def _measure(X):
     return p, peak, onset
 
 
+def onset(X) -> np.ndarray:
+    """Interpolated 10 % point of the leading edge per pulse, in window samples."""
+    return _measure(X)[2]
+
+
 def tail_total(X, gate: int) -> np.ndarray:
     """Charge after ``onset + gate`` over the charge after the onset (both to the window end)."""
     p, _, onset = _measure(X)

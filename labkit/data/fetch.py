@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, Optional
 
-from ..config import datasets_dir
+from ..config import datasets_dir, headless
 
 RECORD = "8037239"
 DOI = "10.5281/zenodo.8037059"
@@ -82,7 +82,7 @@ def _download(url: str, part: Path, size: Optional[int], timeout: float, progres
         mode = "ab" if resumed else "wb"
         start = have if resumed else 0
         with open(part, mode) as out, tqdm(total=size, initial=start, unit="B", unit_scale=True,
-                                           desc=part.name.replace(".part", ""), disable=not progress) as bar:
+                                           desc=part.name.replace(".part", ""), disable=not progress or headless()) as bar:
             for block in iter(lambda: resp.read(CHUNK), b""):
                 out.write(block)
                 bar.update(len(block))

@@ -2,7 +2,8 @@
 
 * **Zenodo** (DOI 10.5281/zenodo.8037059): ``gamma.csv`` / ``neutron.csv``, one full trace per
   row, sample columns ``"0" … "3000"`` (100 MS/s) plus ``Energy`` (keVee) and ``FCI``; the class
-  is the file.  Large (130 MB / 330 MB): read in chunks with a progress bar.
+  is the file.  Large (130 MB / 330 MB): read in chunks, with a progress bar for files that
+  large when someone watches (not in headless runs, see ``progress`` of ``read_zenodo_file``).
 * **Window CSV** (the authors' lab): header ``120,121,…,280,class``, one 161-sample window a row.
 * **Trace table** (``shared/data/clyc_real_traces_200.csv``): ``label`` (gamma|neutron),
   ``fci_ref_100msps``, ``s0 … s2047``.
@@ -21,7 +22,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from ..config import CFG
+from ..config import CFG, headless
 
 ZENODO_FILES = {name: f"{name}.csv" for name in CFG.class_names}
 ZENODO_EXTRA = ("Energy", "FCI")
@@ -121,9 +122,25 @@ def _check_header(header: Sequence[str], expected: Sequence[str], path: Path, fm
 # Zenodo traces
 # ------------------------------------------------------------------------------------------
 
+#: files at least this large get a progress bar by default (the real Zenodo files; the synthetic
+#: set is read in seconds)
+PROGRESS_MIN_BYTES = 100 * 2 ** 20
+
+
+def show_progress(progress: Optional[bool], size: int) -> bool:
+    """``progress`` if given, else: a bar only for a large file in an interactive session."""
+    if progress is None:
+        return size >= PROGRESS_MIN_BYTES and not headless()
+    return bool(progress)
+
+
 def read_zenodo_file(path, label: int, *, max_rows: Optional[int] = None, chunksize: int = 2000,
-                     on_bad: str = "raise", progress: bool = True) -> Pulses:
-    """Read one Zenodo trace file (whole class) and keep only the course window."""
+                     on_bad: str = "raise", progress: Optional[bool] = None) -> Pulses:
+    """Read one Zenodo trace file (whole class) and keep only the course window.
+
+    ``progress``: True/False forces the bar on/off; None (default) shows one only for files of at
+    least ``PROGRESS_MIN_BYTES`` and never in a headless run (``LABKIT_HEADLESS``, set by
+    ``labkit course``); the bar ends at 100 % and disappears when the file is read."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -140,7 +157,8 @@ def read_zenodo_file(path, label: int, *, max_rows: Optional[int] = None, chunks
     X_parts, e_parts, f_parts = [], [], []
     n_read = n_drop = 0
     dropped_rows: list = []
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress, leave=False)
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not show_progress(progress, size),
+               leave=False)
     with open(path, "rb") as fh_bytes:
         reader = pd.read_csv(fh_bytes, usecols=keep, chunksize=chunksize, dtype=str, nrows=max_rows)
         try:
@@ -162,6 +180,9 @@ def read_zenodo_file(path, label: int, *, max_rows: Optional[int] = None, chunks
             raise DataFormatError(
                 f"{path} looks truncated or corrupt near data row {n_read + 1} ({err}). Every row must "
                 f"have {ncols} fields: re-download it (`labkit data fetch` resumes and checks sha256).") from None
+        else:
+            bar.n = size
+            bar.refresh()
         finally:
             bar.close()
     _check_last_line(path, ncols)
@@ -193,7 +214,8 @@ def _check_last_line(path: Path, ncols: int) -> None:
             f"Re-download it (`labkit data fetch` resumes and verifies the sha256).")
 
 
-def read_zenodo(folder, *, max_rows: Optional[int] = None, on_bad: str = "raise", progress: bool = True) -> Pulses:
+def read_zenodo(folder, *, max_rows: Optional[int] = None, on_bad: str = "raise",
+                progress: Optional[bool] = None) -> Pulses:
     """Read ``gamma.csv`` and ``neutron.csv`` from ``folder`` (class = file)."""
     folder = _must_exist(Path(folder), "Zenodo data folder")
     parts = []
