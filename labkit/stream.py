@@ -12,6 +12,8 @@ numpy only (imports on the board).  The stream layout is fixed by ``[stream]`` i
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +154,28 @@ def load_test_vectors(folder=None) -> dict:
         raise FileNotFoundError(f"{folder} lacks {', '.join(k + '.npy' for k in missing)}: "
                                 "rewrite the vectors with `labkit hls convert`")
     return out
+
+
+# ---- numbers a user passes to the IP / the driver: refused, never silently replaced ----------
+
+def whole_number(value, what: str, low: int = 1, high: int | None = None) -> int:
+    """``value`` as an int in ``low…high``; a bool, a fraction, NaN/inf or a string is refused.
+
+    ``what`` names the argument in the message (e.g. ``"batch_size"`` or ``"--batch-size"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be a whole number (an int >= {low}), got {value!r}: it is not "
+                         "rounded or replaced by a default, pass an int")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bound = f"{low}…{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{what} must be {bound}, got {value}")
+    return value
+
+
+def positive_seconds(value, what: str) -> float:
+    """``value`` as a finite number of seconds > 0 (inf, NaN, 0 or a negative would disable a deadline)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be a finite number of seconds > 0, got {value!r}: inf or nan would "
+                         "let a stuck DMA transfer hang forever, and 0 or less would fail every transfer")
+    return float(value)

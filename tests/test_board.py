@@ -47,6 +47,8 @@ def built(tmp_path_factory):
     lib = art / "hls" / "emu" / "libclyc_emu.so"
     lib.parent.mkdir(parents=True)
     shutil.copyfile(b["lib"], lib)
+    from labkit.hls.ipsim import library_record
+    shutil.copyfile(library_record(b["lib"]), library_record(lib))   # its SHA-256 record goes with it
     from labkit.hls.ipsim import load_test_vectors
     return SimpleNamespace(art=art, lib=lib, no_tlast=b["bug_libs"]["no_tlast"], vectors=load_test_vectors(vec_dir))
 

@@ -33,7 +33,7 @@ from ..config import CFG
 from ..metrics import accuracy_ci
 from .driver import (BoardRun, Classifier, ClycClassifier, InputSaturationWarning, check_overlay,
                      count_saturating, dma_length_width)
-from .regs import BoardError, DMATimeoutError
+from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
 
 MODE_ENV = "LABKIT_BOARD"
 OVERLAY_ENV = "LABKIT_OVERLAY"
@@ -146,20 +146,43 @@ def load_vectors(folder=None) -> dict:
     return load_test_vectors(folder)
 
 
+def _cli_number(check, what: str):
+    """An argparse ``type`` that parses a number and refuses it with ``check``'s one sentence."""
+    def parse(text: str):
+        try:
+            value = int(text) if check is whole_number else float(text)
+        except ValueError:
+            value = text
+        try:
+            return check(value, what)
+        except ValueError as err:       # argparse already says "argument --x:"
+            raise argparse.ArgumentTypeError(str(err).removeprefix(what).strip()) from None
+    parse.__name__ = what
+    return parse
+
+
+BENCH_BATCH = 256      # default pulses per transfer of `labkit bench board` (fewer when the DMA holds fewer)
+
+
 def bench_board(argv=None) -> int:
     """``labkit bench board``: one JSON line over the full test vectors."""
     ap = argparse.ArgumentParser(prog="labkit bench board",
                                  description="stream the test vectors through the IP (board or emulated)")
-    ap.add_argument("--batch-size", type=int, default=256, help="pulses per DMA transfer (default 256)")
+    ap.add_argument("--batch-size", type=_cli_number(whole_number, "--batch-size"), default=None,
+                    help=f"pulses per DMA transfer, 1 ... what the DMA holds (default {BENCH_BATCH}, "
+                         "or fewer when the DMA's length register holds fewer)")
     ap.add_argument("--vectors", default=None, help="test-vector folder (default artifacts/hls/vectors)")
     ap.add_argument("--bitfile", default=None, help=f"overlay .bit on a board (default: search {CFG.overlay_name}.bit)")
-    ap.add_argument("--timeout", type=float, default=5.0, help="seconds before a DMA transfer is declared stuck")
+    ap.add_argument("--timeout", type=_cli_number(positive_seconds, "--timeout"), default=5.0,
+                    help="seconds before a DMA transfer is declared stuck (finite, > 0)")
     args = ap.parse_args(argv)
     vec = load_vectors(args.vectors)
     overlay = Overlay(args.bitfile)
     clf = Classifier(overlay, timeout_s=args.timeout)
+    batch_size = (min(BENCH_BATCH, clf.max_batch) if args.batch_size is None
+                  else clf.check_batch_size(args.batch_size, "--batch-size"))
     t0 = time.perf_counter()
-    run = clf.classify(vec["inputs"], batch_size=min(args.batch_size, clf.max_batch))
+    run = clf.classify(vec["inputs"], batch_size=batch_size)
     wall = time.perf_counter() - t0
     expected = np.asarray(vec["expected_words"], dtype=np.uint32)
     line = {"n": run.n,

@@ -6,12 +6,15 @@
   ``course.ini``), in the configuration the driver needs; errors name the fix.
 * :class:`Classifier` — batched streaming: pack pulses, write ``batch``, ``ap_start``, arm
   ``recvchannel`` before ``sendchannel``, wait for both with a deadline (PYNQ 3.0.1's ``wait()``
-  has none), decode the logits by bit reinterpretation; times every batch.
+  has none), decode the logits by bit reinterpretation; times every batch. Transfers through one
+  DMA are serialised (:func:`dma_lock`), so threads sharing an overlay take turns instead of
+  mixing their streams.
 
 numpy + pynq only (runs on the PYNQ image).
 """
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,7 +27,7 @@ from ..config import CFG
 from ..fixedpoint import FixedFormat
 from ..stream import check_pulses, decode_logits, pack_pulses
 from . import regs as R
-from .regs import BoardError, DMATimeoutError
+from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
 
 DEFAULT_TIMEOUT_S = 5.0
 WORD_BYTES = CFG.word_bits // 8
@@ -48,7 +51,7 @@ class ClycClassifier(DefaultIP):
 
     @batch.setter
     def batch(self, n: int):
-        self.write(R.BATCH, int(n))
+        self.write(R.BATCH, whole_number(n, "the batch register", low=0, high=0xFFFFFFFF))
 
     def launch(self, batch: Optional[int] = None) -> None:
         """(Optionally write ``batch``, then) set ap_start: the IP takes ``batch`` pulses from its input stream."""
@@ -130,6 +133,24 @@ def dma_length_width(dma=None, description: Optional[dict] = None) -> int:
 # streaming
 # ------------------------------------------------------------------------------------------
 
+_DMA_LOCKS: dict = {}
+_DMA_LOCKS_GUARD = threading.Lock()
+
+
+def dma_lock(overlay) -> threading.RLock:
+    """The lock of the overlay's DMA: one per device and DMA base address, shared by every
+    :class:`Classifier` (and every overlay object) in this process that drives that DMA.
+
+    One transfer is: batch register, ap_start, arm S2MM, start MM2S, wait for both. Two threads
+    interleaving those steps send one thread's pulses into the other's run (the IP then ends a
+    packet early or never), so :meth:`Classifier.run_words` holds this lock for a whole transfer.
+    """
+    desc = overlay.ip_dict[CFG.dma_name]
+    key = (id(desc.get("device")), desc.get("phys_addr"))
+    with _DMA_LOCKS_GUARD:
+        return _DMA_LOCKS.setdefault(key, threading.RLock())
+
+
 @dataclass
 class BoardRun:
     """Everything one :meth:`Classifier.classify` call measured."""
@@ -191,6 +212,9 @@ class Classifier:
     >>> clf = Classifier(overlay)                  # checks the overlay
     >>> run = clf.classify(X_raw, batch_size=256)  # (n, 161) raw ADC codes
     >>> run.accuracy(y), run.inferences_per_s
+
+    Thread-safe: transfers through one DMA are serialised (:func:`dma_lock`); threads that share
+    an overlay (or a Classifier) take turns batch by batch and each gets its own results.
     """
 
     def __init__(self, overlay, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -203,7 +227,7 @@ class Classifier:
         if getattr(self.dma, "sendchannel", None) is None or getattr(self.dma, "recvchannel", None) is None:
             raise BoardError(f"{CFG.dma_name!r} has no send/receive channel driver: is pynq.lib.dma loaded "
                              "(PYNQ binds it from the .hwh)?")
-        self.timeout_s = float(timeout_s)
+        self.timeout_s = positive_seconds(timeout_s, "timeout_s")
         self.input_format = input_format or CFG.input_format
         self.logit_format = logit_format or CFG.logit_format
         self.length_width = dma_length_width(self.dma, overlay.ip_dict[CFG.dma_name])
@@ -211,6 +235,7 @@ class Classifier:
         per_pulse = max(CFG.words_per_pulse, CFG.n_classes) * WORD_BYTES
         self.max_batch = min(CFG.max_batch, max_bytes // per_pulse)
         self._in = self._out = None
+        self._lock = dma_lock(overlay)
 
     # -- buffers ----------------------------------------------------------------------------
     def _buffers(self, batch: int):
@@ -220,20 +245,19 @@ class Classifier:
             self._out = allocate(shape=(batch * CFG.n_classes,), dtype=np.uint32, target=device)
         return self._in, self._out
 
-    def check_batch_size(self, batch_size: int) -> int:
-        batch_size = int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def check_batch_size(self, batch_size: int, what: str = "batch_size") -> int:
+        """``batch_size`` as an int in 1…max_batch; anything else is refused with the fix (never replaced)."""
+        batch_size = whole_number(batch_size, what)
         if batch_size > self.max_batch:
             if self.max_batch == CFG.max_batch:    # the IP's own limit, not the DMA's
-                raise ValueError(f"batch_size {batch_size} is more than the {CFG.max_batch} pulses the IP takes per "
-                                 f"run (course.ini [stream] max_batch): use batch_size <= {self.max_batch}")
+                raise ValueError(f"{what} {batch_size} is more than the {CFG.max_batch} pulses the IP takes per "
+                                 f"run (course.ini [stream] max_batch): use {what} <= {self.max_batch}")
             need = batch_size * CFG.words_per_pulse * WORD_BYTES
             bits = int(np.ceil(np.log2(need + 1)))
             raise ValueError(
-                f"batch_size {batch_size} needs {need} bytes per DMA transfer, more than the {self.length_width}-bit "
+                f"{what} {batch_size} needs {need} bytes per DMA transfer, more than the {self.length_width}-bit "
                 f"length register of {CFG.dma_name!r} holds ({(1 << self.length_width) - 1} bytes = "
-                f"{self.max_batch} pulses): use batch_size <= {self.max_batch}, or rebuild the overlay with the "
+                f"{self.max_batch} pulses): use {what} <= {self.max_batch}, or rebuild the overlay with the "
                 f"DMA's c_sg_length_width >= {bits}")
         return batch_size
 
@@ -290,13 +314,21 @@ class Classifier:
             pass
 
     def run_words(self, words, batch: int) -> tuple[np.ndarray, float]:
-        """One IP run / DMA transfer of ``batch`` pulses given as packed words -> (output words, seconds)."""
+        """One IP run / DMA transfer of ``batch`` pulses given as packed words -> (output words, seconds).
+
+        Holds the DMA's lock (:func:`dma_lock`) for the whole transfer: another thread's transfer
+        waits for this one to finish (or to fail within its deadline).
+        """
         batch = self.check_batch_size(batch)
         words = np.asarray(words, dtype=np.uint32).reshape(-1)
         n_in, n_out = batch * CFG.words_per_pulse, batch * CFG.n_classes
         if words.size != n_in:
             raise ValueError(f"{words.size} input words for batch {batch}: need {n_in} "
                              f"({CFG.words_per_pulse} per pulse, labkit.stream.pack_pulses)")
+        with self._lock:
+            return self._transfer(words, batch, n_in, n_out)
+
+    def _transfer(self, words: np.ndarray, batch: int, n_in: int, n_out: int) -> tuple[np.ndarray, float]:
         in_buf, out_buf = self._buffers(batch)
         in_buf[:n_in] = words
         send, recv = self.dma.sendchannel, self.dma.recvchannel
@@ -317,14 +349,18 @@ class Classifier:
         return np.array(out_buf[:n_out], dtype=np.uint32), dt
 
     def classify(self, X, batch_size: Optional[int] = None) -> BoardRun:
-        """(n, 161) raw ADC codes -> :class:`BoardRun` (logits, timings, saturation count)."""
+        """(n, 161) raw ADC codes -> :class:`BoardRun` (logits, timings, saturation count).
+
+        ``batch_size``: pulses per DMA transfer, an int in 1…:attr:`max_batch`; ``None`` (only)
+        means as many as fit (``min(max_batch, n)``).
+        """
         X = np.asarray(X)
         if X.dtype.kind not in "iuf":
             raise ValueError(f"pulses must be integer ADC codes, got dtype {X.dtype}")
         X = check_pulses(X)
         if len(X) == 0:
             raise ValueError("no pulses to classify")
-        batch_size = self.check_batch_size(batch_size or min(self.max_batch, len(X)))
+        batch_size = self.check_batch_size(min(self.max_batch, len(X)) if batch_size is None else batch_size)
         n_sat = count_saturating(X, self.input_format)
         if n_sat:
             warnings.warn(f"{n_sat} of {len(X)} pulses have baseline-subtracted samples outside "

@@ -46,7 +46,14 @@ PAGE = 4096
 
 
 def stall_timeout_default() -> float:
-    return float(os.environ.get(STALL_ENV) or DEFAULT_STALL_S)
+    text = os.environ.get(STALL_ENV) or ""
+    if not text.strip():
+        return DEFAULT_STALL_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = text
+    return R.positive_seconds(value, f"${STALL_ENV}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -273,7 +280,7 @@ class DMAModel:
     def __init__(self, memory: _Memory, ip: ClassifierModel, length_width: int, stall_timeout: float):
         self.memory, self.ip = memory, ip
         self.length_width = int(length_width)
-        self.stall_timeout = float(stall_timeout)
+        self.stall_timeout = R.positive_seconds(stall_timeout, "stall_timeout")
         self.mm2s, self.s2mm = _Channel("MM2S (sendchannel)"), _Channel("S2MM (recvchannel)")
         self.stream = _Stream()
         self.last_error = ""

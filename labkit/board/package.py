@@ -14,17 +14,30 @@ top folder is ``labkit_<board>``)::
 The ``artifacts/`` tree mirrors the host's, so ``labkit.artifacts`` finds the vectors
 and the overlay when the notebook runs from the unpacked folder on the board.
 An existing package folder is never overwritten: pass ``--force`` or ``--timestamp``.
+
+Only what is inside the packaged folders goes into the archive: a symbolic link that leads out of
+them (to a home folder, say) is refused with its name, a link to a folder inside is skipped with a
+note (its files are packaged from where they are), and FIFOs or devices are refused.
+The package is assembled in temporary files next to it (``.labkit-package-<host>-<pid>-*``) and
+published only when complete; they are removed on every exit (an error, Ctrl-C, SIGTERM or
+SIGHUP), and a later run removes, with a note, those that a killed run (SIGKILL) left behind.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import signal
+import socket
+import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +48,171 @@ NOTEBOOK = "06_on_board.ipynb"
 #: results of earlier labs that lab 06 reads on the board (copied when they exist)
 RESULT_FILES = ("lab04b_rtl.json",)
 VECTOR_FILES = ("meta.json", "inputs.npy", "input_words.npy", "expected_words.npy")
+
+
+class PackageError(ValueError):
+    """Something in the folders to package cannot go into the archive; the message names it and the fix."""
+
+
+class Terminated(BaseException):
+    """SIGTERM / SIGHUP arrived while the package was being built (raised so that cleanup runs)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """While building: SIGTERM and SIGHUP raise :class:`Terminated` (once), so ``finally`` blocks run.
+
+    Only in the main thread (Python delivers signals there); a signal that was ignored stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:                    # a second signal while cleaning up does not cut the cleanup short
+            fired.append(signum)
+            raise Terminated(signum)
+
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None or signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+TEMP_PREFIX = ".labkit-package-"
+
+
+def _host() -> str:
+    return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
+def _temp_prefix() -> str:
+    return f"{TEMP_PREFIX}{_host()}-{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # someone else's live process
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def sweep_leftovers(out_root: Path, say=print) -> list:
+    """Remove temporary files of earlier runs on this host whose process is gone (killed with SIGKILL)."""
+    host = _host()
+    removed = []
+    for p in sorted(out_root.glob(f"{TEMP_PREFIX}{host}-*")):
+        pid = p.name[len(TEMP_PREFIX) + len(host) + 1:].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            _remove(p)
+            removed.append(p)
+            say(f"removed {p}: an unfinished package left by process {pid}, which is gone (killed mid-way)")
+    return removed
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def _link_target(link: Path, root: Path) -> Path:
+    """Where ``link`` leads, if that is an existing file or folder inside ``root`` (resolved); else refuse."""
+    target = link.resolve()
+    if not _is_inside(target, root):
+        raise PackageError(
+            f"{link} is a symbolic link to {target}, outside the folder being packaged ({root}): `labkit package` "
+            "never follows links out of it; replace the link by a copy of the file it should hold, or remove it")
+    if not target.exists():
+        raise PackageError(f"{link} is a broken symbolic link (to {target}): remove it or replace it by the file")
+    return target
+
+
+def _refuse_special(path: Path) -> None:
+    mode = path.lstat().st_mode
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    raise PackageError(f"{path} is {kind}, which cannot go into the package: remove it from {path.parent}")
+
+
+def copy_tree_inside(src: Path, dst: Path, say=print) -> None:
+    """Copy the regular files under ``src`` to ``dst`` without following any link out of ``src``.
+
+    A link to a file inside ``src`` is copied as that file; a link to a folder inside ``src`` is skipped
+    with a note (its files are copied from where they are); a link that leads outside ``src`` or
+    nowhere, a FIFO, a socket or a device is refused (:class:`PackageError` naming it).
+    """
+    src = Path(src)
+    root = src.resolve()
+    dst.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        here = Path(dirpath)
+        out = dst / here.relative_to(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in sorted(dirnames):
+            p = here / name
+            if p.is_symlink():
+                _link_target(p, root)
+                say(f"skipped {p}: a link to a folder inside {src}, whose files are packaged from there")
+        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        for name in sorted(filenames):
+            p = here / name
+            if p.is_symlink():
+                target = _link_target(p, root)
+                if target.is_dir():
+                    say(f"skipped {p}: a link to a folder inside {src}, whose files are packaged from there")
+                    continue
+                if not target.is_file():
+                    _refuse_special(target)
+                shutil.copy2(target, out / name)
+            elif stat.S_ISREG(p.lstat().st_mode):
+                shutil.copy2(p, out / name)
+            else:
+                _refuse_special(p)
+
+
+def _copy_file_inside(path: Path, root: Path, dest: Path) -> None:
+    """Copy one file of ``root`` (a link in it must stay inside ``root``)."""
+    real = _link_target(path, root.resolve()) if path.is_symlink() else path
+    if not stat.S_ISREG(real.stat().st_mode):
+        _refuse_special(real)
+    shutil.copy2(real, dest)
+
+
+def _check_under_artifacts(folder: Path, what: str) -> None:
+    """A default input folder must resolve inside the artifacts folder (not be a link to elsewhere)."""
+    root = artifacts.root(create=False).resolve()
+    if folder.exists() and not _is_inside(folder.resolve(), root):
+        raise PackageError(
+            f"{folder} ({what}) leads to {folder.resolve()}, outside the artifacts folder {root} (a symbolic "
+            "link): `labkit package` never follows links out of it; put the files themselves there")
 
 
 def _sha256(path: Path) -> str:
@@ -127,7 +305,11 @@ the C simulation bit for bit. Copy `artifacts/board/results_board.json` back wit
 
 def build_package(board: str, force: bool = False, timestamp: bool = False, out_root=None,
                   notebook=None, vectors_dir=None, overlay_dir=None, quiet: bool = False) -> dict:
-    """Assemble the folder + archive; returns a summary dict. Raises FileExistsError instead of overwriting."""
+    """Assemble the folder + archive; returns a summary dict. Raises FileExistsError instead of overwriting.
+
+    Everything is written to temporary names in ``out_root`` first and published only when complete,
+    so an error, Ctrl-C or SIGTERM mid-way leaves an existing package untouched and no partial files.
+    """
     CFG.board(board)
     say = (lambda *a: None) if quiet else print
     out_root = Path(out_root) if out_root is not None else artifacts.package()
@@ -138,52 +320,76 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
         raise FileExistsError(f"{dest if dest.exists() else archive} already exists: pass --force to replace "
                               "it or --timestamp to write a new, timestamped package next to it")
     notebook = Path(notebook) if notebook is not None else project_root() / "labs" / NOTEBOOK
-    vectors_dir = Path(vectors_dir) if vectors_dir is not None else artifacts.test_vectors()
-    overlay_dir = Path(overlay_dir) if overlay_dir is not None else artifacts.overlay(board)
+    if vectors_dir is None:
+        vectors_dir = artifacts.test_vectors()
+        _check_under_artifacts(vectors_dir, "the test vectors")
+    if overlay_dir is None:
+        overlay_dir = artifacts.overlay(board)
+        _check_under_artifacts(overlay_dir, f"the {board} overlay")
+    vectors_dir, overlay_dir = Path(vectors_dir), Path(overlay_dir)
     if not notebook.is_file():
         raise FileNotFoundError(f"{notebook} not found: run from the course checkout (labs/{NOTEBOOK})")
     missing = [f for f in VECTOR_FILES if not (vectors_dir / f).is_file()]
     if missing:
         raise FileNotFoundError(f"test vectors incomplete in {vectors_dir} (missing {', '.join(missing)}): "
                                 "write them with lab 04 (or `labkit hls`) before packaging")
+    out_root.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(out_root, say)
+    folder_name = f"labkit_{name}"
+    temps: list[Path] = []                    # removed on every way out of this function
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out_root))
-    try:
-        shutil.copy2(notebook, staging / NOTEBOOK)
-        shutil.copytree(vectors_dir, staging / "artifacts" / "hls" / "vectors")
-        bit, hwh = overlay_dir / f"{CFG.overlay_name}.bit", overlay_dir / f"{CFG.overlay_name}.hwh"
-        overlay_included = bit.is_file() and hwh.is_file()
-        if overlay_included:
-            target = staging / "artifacts" / "overlay" / board
-            target.mkdir(parents=True)
-            shutil.copy2(bit, target / bit.name)
-            shutil.copy2(hwh, target / hwh.name)
-        else:
-            say(f"No overlay in {overlay_dir} ({bit.name} + {hwh.name} need Vivado: `labkit overlay --board "
-                f"{board}`), so the package holds everything else.")
-        for result in RESULT_FILES:
-            if (artifacts.results(create=False) / result).is_file():
-                (staging / "artifacts" / "results").mkdir(parents=True, exist_ok=True)
-                shutil.copy2(artifacts.results(create=False) / result, staging / "artifacts" / "results" / result)
-        wheel = build_wheel(staging / "wheel")
-        folder_name = f"labkit_{name}"
-        (staging / "INSTALL.md").write_text(install_text(board, folder_name, wheel.name, overlay_included))
-        files = sorted(p for p in staging.rglob("*") if p.is_file())
-        manifest = {"board": board, "labkit_version": _version(), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "overlay_included": overlay_included, "wheel": wheel.name,
-                    "files": {str(p.relative_to(staging)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
-                              for p in files}}
-        (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if dest.exists():                      # --force: replace only once the new one is complete
-            shutil.rmtree(dest)
-        staging.rename(dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    tmp_archive = archive.with_name(archive.name + ".tmp")
-    with tarfile.open(tmp_archive, "w:gz") as tar:
-        tar.add(dest, arcname=folder_name)
-    tmp_archive.replace(archive)
+    def temp(suffix: str) -> Path:
+        p = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix()}{suffix}-", dir=out_root))
+        temps.append(p)
+        return p
+
+    with _signals_raise():
+        try:
+            staging = temp(name)
+            shutil.copy2(notebook, staging / NOTEBOOK)
+            copy_tree_inside(vectors_dir, staging / "artifacts" / "hls" / "vectors", say)
+            bit, hwh = overlay_dir / f"{CFG.overlay_name}.bit", overlay_dir / f"{CFG.overlay_name}.hwh"
+            overlay_included = bit.is_file() and hwh.is_file()
+            if overlay_included:
+                target = staging / "artifacts" / "overlay" / board
+                target.mkdir(parents=True)
+                _copy_file_inside(bit, overlay_dir, target / bit.name)
+                _copy_file_inside(hwh, overlay_dir, target / hwh.name)
+            else:
+                say(f"No overlay in {overlay_dir} ({bit.name} + {hwh.name} need Vivado: `labkit overlay --board "
+                    f"{board}`), so the package holds everything else.")
+            for result in RESULT_FILES:                # lab 04b's numbers, read by lab 06 on the board
+                src_file = artifacts.results(create=False) / result
+                if src_file.is_file():
+                    (staging / "artifacts" / "results").mkdir(parents=True, exist_ok=True)
+                    _copy_file_inside(src_file, artifacts.results(create=False), staging / "artifacts" / "results" / result)
+            wheel = build_wheel(staging / "wheel")
+            (staging / "INSTALL.md").write_text(install_text(board, folder_name, wheel.name, overlay_included))
+            files = sorted(p for p in staging.rglob("*") if p.is_file())
+            manifest = {"board": board, "labkit_version": _version(), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                        "overlay_included": overlay_included, "wheel": wheel.name,
+                        "files": {str(p.relative_to(staging)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                                  for p in files}}
+            (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            tmp_archive = temp("archive") / archive.name
+            with tarfile.open(tmp_archive, "w:gz") as tar:
+                tar.add(staging, arcname=folder_name)       # staging holds no links (copy_tree_inside)
+            # publish: the old package (--force) is moved aside first and removed only at the end
+            old = None
+            if dest.exists() or dest.is_symlink():
+                old = temp(f"{name}.old")
+                dest.rename(old / name)
+            try:
+                staging.rename(dest)
+            except BaseException:
+                if old is not None:
+                    (old / name).rename(dest)
+                raise
+            temps.remove(staging)
+            tmp_archive.replace(archive)
+        finally:
+            for p in reversed(temps):
+                _remove(p)
     say(f"package: {dest}\narchive: {archive}\nnext: follow {dest / 'INSTALL.md'}")
     return {"folder": str(dest), "archive": str(archive), "wheel": wheel.name,
             "overlay_included": overlay_included, "files": len(manifest["files"]) + 1}
@@ -206,6 +412,14 @@ def main(argv=None) -> int:
     except FileExistsError as err:
         print(f"labkit package: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("labkit package: interrupted; its temporary files were removed and any earlier package is "
+              "untouched", file=sys.stderr)
+        return 130
+    except Terminated as stop:
+        print(f"labkit package: stopped by {signal.Signals(stop.signum).name}; its temporary files were removed "
+              "and any earlier package is untouched", file=sys.stderr)
+        return 128 + stop.signum
     return 0
 
 

@@ -10,6 +10,7 @@ Numbers only (no pynq import), so the driver, the emulation and the tests name t
 from __future__ import annotations
 
 from ..stream import CTRL_BITS, DMA_ADDR_RANGE, DMA_VLNV, IP_ADDR_RANGE, REGISTERS  # noqa: F401  (one definition)
+from ..stream import positive_seconds, whole_number  # noqa: F401  (the driver's argument checks)
 
 # ---- AXI DMA (PG021) ------------------------------------------------------------------------
 MM2S = 0x00          # memory -> stream ("sendchannel")
@@ -72,3 +73,4 @@ class BoardError(RuntimeError):
 
 class DMATimeoutError(TimeoutError):
     """A DMA transfer did not complete in time (on a board ``wait()`` would hang forever)."""
+

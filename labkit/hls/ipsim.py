@@ -7,18 +7,32 @@ C++ that Vitis HLS synthesises; :class:`EmulatedIP` drives it the way the board'
 the IP: write ``batch`` to the AXI-Lite register, start, stream the input words in, collect the
 output beats (data + TLAST).  :func:`load_test_vectors` reads the vectors lab 04 writes for the
 board test.
+
+The library is native code loaded into the Python process, from a folder the user can write to.
+So :func:`~labkit.hls.wrapper.build_emulation` records its SHA-256 next to it
+(``libclyc_emu.so.sha256``, the ``sha256sum`` format), and :class:`EmulatedIP` loads only a file
+whose bytes match that record: the bytes are read once, checked, and the checked bytes are what
+``dlopen`` maps (from a private copy), so the file cannot change between the check and the load.
+A library without a record, or one that differs from it, is refused with the command that
+rebuilds it.
 """
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import artifacts
 from ..artifacts import LIB_NAME  # noqa: F401  (re-exported)
-from ..stream import CTRL_BITS, REGISTERS, VECTOR_ARRAYS, default_vectors_dir, load_test_vectors  # noqa: F401
+from ..stream import (CTRL_BITS, REGISTERS, VECTOR_ARRAYS, default_vectors_dir, load_test_vectors,  # noqa: F401
+                      whole_number)
 
 
 # AXI-Lite register map of the IP (bundle "control" = s_axi_control, ap_ctrl_hs on it).
@@ -36,8 +50,113 @@ class EmulationError(RuntimeError):
     """labkit_emu_run refused a run; the message says what the real IP would do."""
 
 
+class UntrustedLibraryError(EmulationError, ValueError):
+    """The emulation library has no SHA-256 record, or differs from it: it is not loaded."""
+
+
+HASH_SUFFIX = ".sha256"
+REBUILD = "`labkit hls emulate` (or `labkit hls convert`, or lab 04)"
+
+
 def default_lib_path() -> Path:
     return artifacts.ip_library()
+
+
+def library_record(lib_path) -> Path:
+    """The SHA-256 record of an emulation library: ``<library>.sha256`` next to it."""
+    lib_path = Path(lib_path)
+    return lib_path.with_name(lib_path.name + HASH_SUFFIX)
+
+
+def write_library_record(lib_path, digest: str) -> Path:
+    """Write ``<library>.sha256`` (``<hex>  <name>``, as ``sha256sum`` prints it) atomically."""
+    record = library_record(lib_path)
+    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(f"{digest}  {Path(lib_path).name}\n")
+        os.replace(tmp, record)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return record
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def recorded_sha256(lib_path) -> str:
+    """The SHA-256 recorded for ``lib_path`` when it was built; one sentence saying how to rebuild if there is none."""
+    path = Path(lib_path)
+    record = library_record(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"emulation library {path} not found (or not a file): build it with {REBUILD}")
+    if not (record.exists() or record.is_symlink()):
+        raise UntrustedLibraryError(
+            f"emulation library {path} has no SHA-256 record ({record.name} next to it), so it is not loaded "
+            f"(it is native code run inside Python): rebuild it with {REBUILD}, which writes both")
+    match = None
+    if record.is_file():                     # never open a FIFO or a device: it could block
+        try:
+            with open(record, "rb") as f:
+                text = f.read(4097).decode("ascii")
+            match = re.fullmatch(r"([0-9a-fA-F]{64})(?:[ \t]+\*?[^\n]*)?\s*", text) if len(text) <= 4096 else None
+        except (OSError, UnicodeDecodeError):
+            match = None
+    if match is None:
+        raise UntrustedLibraryError(
+            f"{record} is not a SHA-256 record of {path.name}, so the library is not loaded: rebuild it with "
+            f"{REBUILD}, which writes both")
+    return match.group(1).lower()
+
+
+def _mismatch(path: Path) -> UntrustedLibraryError:
+    return UntrustedLibraryError(
+        f"emulation library {path} does not match the SHA-256 recorded when it was built "
+        f"({library_record(path).name}): it was changed or replaced since, so it is not loaded; rebuild it "
+        f"with {REBUILD}")
+
+
+def verify_library(lib_path) -> str:
+    """Check ``lib_path`` against its record without loading it; returns the digest."""
+    path = Path(lib_path)
+    expected = recorded_sha256(path)
+    if file_sha256(path) != expected:
+        raise _mismatch(path)
+    return expected
+
+
+def load_verified_library(lib_path) -> ctypes.CDLL:
+    """``ctypes.CDLL`` of ``lib_path`` if its bytes match its SHA-256 record (:func:`recorded_sha256`).
+
+    The bytes are read once: hashed while copied into a fresh 0700 temporary folder (``$TMPDIR``),
+    and that checked copy is what ``dlopen`` maps; the folder is removed once the library is mapped.
+    So nothing that changes ``lib_path`` after the check reaches the process.
+    """
+    path = Path(lib_path)
+    expected = recorded_sha256(path)
+    folder = Path(tempfile.mkdtemp(prefix="labkit-emu-"))
+    try:
+        copy = folder / path.name
+        h = hashlib.sha256()
+        with open(path, "rb") as src, os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700), "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                h.update(chunk)
+                dst.write(chunk)
+        if h.hexdigest() != expected:
+            raise _mismatch(path)
+        try:
+            return ctypes.CDLL(str(copy))
+        except OSError as err:
+            raise EmulationError(
+                f"could not load the emulation library {path} ({err}): rebuild it with {REBUILD}; if the "
+                f"temporary folder {folder.parent} does not allow executables (noexec), set TMPDIR to one "
+                "that does") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class EmulatedIP:
@@ -50,7 +169,10 @@ class EmulatedIP:
                 f"emulation library {path} not found: build it with `labkit hls emulate` "
                 "(or run lab 04, which builds it) first")
         self.path = path
-        self._lib = ctypes.CDLL(str(path.resolve()))
+        self._lib = load_verified_library(path)
+        if not all(hasattr(self._lib, name) for name in ("labkit_emu_info", "labkit_emu_run")):
+            raise EmulationError(f"{path} is not a labkit emulation library (no labkit_emu_info/labkit_emu_run): "
+                                 f"rebuild it with {REBUILD}")
         u32p = ctypes.POINTER(ctypes.c_uint32)
         u8p = ctypes.POINTER(ctypes.c_uint8)
         self._lib.labkit_emu_info.argtypes = [u32p, u32p, u32p, u32p]
@@ -74,9 +196,7 @@ class EmulatedIP:
         Returns ``(out_words uint32 (batch*n_out,), out_last bool (batch*n_out,), consumed)``
         where ``consumed`` is how many input words the IP read.
         """
-        batch = int(batch)
-        if batch < 0 or batch > 0xFFFFFFFF:
-            raise ValueError(f"batch must be a 32-bit register value, got {batch}")
+        batch = whole_number(batch, "batch (a 32-bit register value)", low=0, high=0xFFFFFFFF)
         words = np.ascontiguousarray(np.asarray(in_words).reshape(-1), dtype=np.uint32)
         last_ptr = None
         if in_last is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import CFG
 from ..export import cpp_header
-from .ipsim import default_lib_path
+from .ipsim import default_lib_path, file_sha256, library_record, write_library_record
 
 CPP_DIR = Path(__file__).with_name("cpp")
 WRAPPER_FILES = ("labkit_axis.h", "clyc_classifier.h", "clyc_classifier.cpp")
@@ -60,6 +60,8 @@ def build_emulation(project_dir, out_path=None, defines=(), quiet=True) -> Path:
     """Compile ``libclyc_emu.so`` (one g++ call, -O2 -fPIC -shared) and return its path.
 
     ``defines`` adds ``-D`` macros (the tests build deliberately broken variants with it).
+    The library's SHA-256 goes into ``<library>.sha256`` next to it (written atomically):
+    :class:`~labkit.hls.ipsim.EmulatedIP` loads only a library that matches its record.
     """
     project_dir = Path(project_dir).resolve()
     fw = install_wrapper(project_dir)
@@ -75,7 +77,11 @@ def build_emulation(project_dir, out_path=None, defines=(), quiet=True) -> Path:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"g++ failed building the emulation library ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+    digest = file_sha256(tmp)  # what g++ wrote, before it is published under its name
+    library_record(out_path).unlink(missing_ok=True)   # no moment where a new library has an old record
     os.replace(tmp, out_path)  # atomic: a loaded old library is never overwritten in place
+    write_library_record(out_path, digest)
     if not quiet:
-        print(f"built {out_path} in {time.perf_counter() - t0:.1f} s")
+        print(f"built {out_path} in {time.perf_counter() - t0:.1f} s (SHA-256 recorded in "
+              f"{library_record(out_path).name})")
     return out_path
