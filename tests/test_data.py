@@ -1,8 +1,6 @@
-"""Loaders, bad input, split, preprocessing, baselines, fetch (stage 1)."""
+"""Loaders, bad input, split, preprocessing, baselines, fetch (stage 1); fetch uses an in-memory
+Zenodo (toys.FakeZenodo), never the network."""
 import hashlib
-import http.server
-import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +122,8 @@ def test_row_with_wrong_field_count(tmp_path, synth):
         data.read_windows(path)
 
 
-@pytest.mark.parametrize("value,message", [("abc", "not a number"), ("", "empty or NaN"), ("nan", "empty or NaN"),
-                                           ("1024", "outside"), ("-3", "outside"), ("12.5", "outside")])
+@pytest.mark.parametrize("value,message", [("abc", "not a number"), ("", "is empty"), ("nan", "not a number"),
+                                           ("1024", "outside"), ("-3", "outside"), ("12.5", "not an integer")])
 def test_bad_sample_values(tmp_path, synth, value, message):
     rows = _good_rows(synth)
     fields = rows[2].split(",")
@@ -134,7 +132,7 @@ def test_bad_sample_values(tmp_path, synth, value, message):
     path = _csv(tmp_path / "v.csv", "\n".join([_hdr()] + rows) + "\n")
     with pytest.raises(DataFormatError, match=message) as err:
         data.read_windows(path)
-    assert "row 3" in str(err.value) and "'160'" in str(err.value) and "on_bad='drop'" in str(err.value)
+    assert "line 4" in str(err.value) and "'160'" in str(err.value) and "on_bad='drop'" in str(err.value)
     dropped = data.read_windows(path, on_bad="drop")
     assert len(dropped) == 2 and dropped.report["dropped"] == 1
 
@@ -170,7 +168,7 @@ def test_zenodo_bad_values_reported_when_dropping(tmp_path, zenodo_dir, capsys):
     lines[3] = ",".join(f)
     path = tmp_path / "neutron.csv"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataFormatError, match="row 3, column '150'"):
+    with pytest.raises(DataFormatError, match="line 4, column '150'"):
         data.read_zenodo_file(path, 1, progress=False)
     p = data.read_zenodo_file(path, 1, progress=False, on_bad="drop")
     assert p.report["dropped"] == 1 and len(p) == 59 and "dropped 1 of 60" in capsys.readouterr().out
@@ -303,98 +301,63 @@ def test_psd_scatter_axes_ignore_wild_outliers(synth):
 
 
 # ---------------------------------------------------------------- fetch
-class _Server:
-    """Loopback stand-in for the Zenodo API with HTTP Range support."""
-
-    def __init__(self, files, checksums=None, fail_after=None):
-        self.files, self.checksums, self.fail_after = files, checksums or {}, fail_after
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                if self.path.startswith("/api/records/"):
-                    body = json.dumps({"files": [
-                        {"key": k, "size": len(v), "checksum": owner.checksums.get(k, "md5:" + hashlib.md5(v).hexdigest()),
-                         "links": {"self": f"http://127.0.0.1:{owner.port}/files/{k}"}} for k, v in owner.files.items()]}).encode()
-                    self.send_response(200)
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                name = self.path.rsplit("/", 1)[-1]
-                blob = owner.files[name]
-                start = int(self.headers.get("Range", "bytes=0-")[6:].split("-")[0] or 0)
-                self.send_response(206 if start else 200)
-                self.send_header("Content-Length", str(len(blob) - start))
-                self.end_headers()
-                chunk = blob[start:]
-                if owner.fail_after is not None:
-                    chunk = chunk[: owner.fail_after]
-                    owner.fail_after = None
-                self.wfile.write(chunk)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def api(self):
-        return f"http://127.0.0.1:{self.port}/api"
-
-    def close(self):
-        self.httpd.shutdown()
-
-
 FILES = {"gamma.csv": b"0,1,2\n" * 5000, "neutron.csv": b"3,4,5\n" * 7000}
 
 
-def test_fetch_downloads_verifies_and_keeps(tmp_path, capsys):
+@pytest.fixture
+def zenodo_fake(monkeypatch, tmp_path):
+    """Install an in-memory Zenodo (no network) and an empty pin file; returns a factory."""
+    from labkit.data import fetch as fetch_mod
+    from toys import FakeZenodo
+
+    monkeypatch.setattr(fetch_mod, "PINNED", tmp_path / "SHA256SUMS")
+
+    def make(**kw):
+        fake = FakeZenodo(FILES, **kw)
+        monkeypatch.setattr(fetch_mod, "_urlopen", fake.urlopen)
+        return fake
+    return make
+
+
+def test_fetch_downloads_verifies_and_keeps(tmp_path, capsys, zenodo_fake):
     from labkit.data.fetch import fetch
-    srv = _Server(FILES)
-    try:
-        out = fetch(tmp_path, api=srv.api, progress=False)
-        assert out["gamma.csv"].read_bytes() == FILES["gamma.csv"]
-        sums = (tmp_path / "SHA256SUMS.verified").read_text()
-        assert hashlib.sha256(FILES["neutron.csv"]).hexdigest() in sums
-        fetch(tmp_path, api=srv.api, progress=False)
-        assert "present and verified, not downloaded again" in capsys.readouterr().out
-    finally:
-        srv.close()
+    fake = zenodo_fake()
+    out = fetch(tmp_path / "z", progress=False)
+    assert out["gamma.csv"].read_bytes() == FILES["gamma.csv"]
+    sums = (tmp_path / "z" / "SHA256SUMS.verified").read_text()
+    assert hashlib.sha256(FILES["neutron.csv"]).hexdigest() in sums
+    n = len(fake.requests)
+    fetch(tmp_path / "z", progress=False)
+    assert "present and verified (sha256 in SHA256SUMS.verified, Zenodo's md5), not downloaded again" in \
+        capsys.readouterr().out
+    assert len(fake.requests) == n + 1  # the listing only
 
 
-def test_fetch_resumes_partial_download(tmp_path):
+def test_fetch_resumes_partial_download(tmp_path, zenodo_fake):
     from labkit.data.fetch import fetch
-    srv = _Server(FILES)
-    try:
-        (tmp_path / "gamma.csv.part").write_bytes(FILES["gamma.csv"][:1000])
-        fetch(tmp_path, api=srv.api, progress=False, files=("gamma.csv",))
-        assert (tmp_path / "gamma.csv").read_bytes() == FILES["gamma.csv"]
-        assert not (tmp_path / "gamma.csv.part").exists()
-    finally:
-        srv.close()
+    zenodo_fake()
+    (tmp_path / "gamma.csv.part").write_bytes(FILES["gamma.csv"][:1000])
+    fetch(tmp_path, progress=False, files=("gamma.csv",))
+    assert (tmp_path / "gamma.csv").read_bytes() == FILES["gamma.csv"]
+    assert not (tmp_path / "gamma.csv.part").exists()
 
 
-def test_fetch_corrupt_download_and_existing_bad_file(tmp_path):
-    from labkit.data.fetch import ChecksumError, fetch
-    srv = _Server(FILES, checksums={"gamma.csv": "md5:" + "0" * 32})
-    try:
-        with pytest.raises(ChecksumError, match="corrupt"):
-            fetch(tmp_path, api=srv.api, progress=False, files=("gamma.csv",))
-        assert (tmp_path / "gamma.csv.corrupt").exists() and not (tmp_path / "gamma.csv").exists()
-        (tmp_path / "gamma.csv").write_bytes(b"my own edits\n")
-        with pytest.raises(ChecksumError, match="will not overwrite"):
-            fetch(tmp_path, api=srv.api, progress=False, files=("gamma.csv",))
-        assert (tmp_path / "gamma.csv").read_bytes() == b"my own edits\n"
-    finally:
-        srv.close()
+def test_fetch_corrupt_download_and_existing_bad_file(tmp_path, zenodo_fake):
+    from labkit.data.fetch import FetchError, fetch
+    zenodo_fake(checksums={"gamma.csv": "md5:" + "0" * 32})
+    with pytest.raises(FetchError, match="corrupt"):
+        fetch(tmp_path, progress=False, files=("gamma.csv",))
+    assert (tmp_path / "gamma.csv.corrupt.1").exists() and not (tmp_path / "gamma.csv").exists()
+    (tmp_path / "gamma.csv").write_bytes(b"my own edits\n")
+    with pytest.raises(FetchError, match="will not overwrite"):
+        fetch(tmp_path, progress=False, files=("gamma.csv",))
+    assert (tmp_path / "gamma.csv").read_bytes() == b"my own edits\n"
 
 
 def test_fetch_offline_says_one_clear_sentence(tmp_path):
     from labkit.data.fetch import fetch
     with pytest.raises(ConnectionError) as err:
-        fetch(tmp_path, api="http://127.0.0.1:9/api", timeout=2, progress=False)
+        fetch(tmp_path, api="https://127.0.0.1:9/api", timeout=2, progress=False)  # nothing listens on 9
     msg = str(err.value)
     assert "by hand" in msg and "10.5281/zenodo.8037059" in msg and "synthetic" in msg
 

@@ -141,3 +141,77 @@ def tiny_build():
     built = build(model, folder=tmp / "rtl")
     hls_model = convert.convert(model, output_dir=tmp / "hls")
     return {"model": model, "built": built, "hls_model": hls_model, "tmp": tmp}
+
+
+# ------------------------------------------------------------------------------------------
+# a stand-in for Zenodo (no network): replaces labkit.data.fetch._urlopen
+# ------------------------------------------------------------------------------------------
+
+class FakeZenodo:
+    """Serves a record listing and its files from memory, with HTTP Range support.
+
+    ``files``: {name: bytes}; ``checksums``/``links``/``sizes``: per-name overrides of what the
+    listing says (default: the right md5, an https link, the right size); ``fail_after``: bytes
+    after which the next download stops early (an interrupted connection).  Install it with
+    ``monkeypatch.setattr(labkit.data.fetch, "_urlopen", fake.urlopen)``, or in a subprocess with
+    :data:`FETCH_DRIVER`."""
+
+    def __init__(self, files, checksums=None, links=None, sizes=None, fail_after=None):
+        import hashlib
+
+        self.files = dict(files)
+        self.listing = [{"key": k, "size": (sizes or {}).get(k, len(v)),
+                         "checksum": (checksums or {}).get(k, "md5:" + hashlib.md5(v).hexdigest()),
+                         "links": {"self": (links or {}).get(k, f"https://zenodo.test/api/files/{k}")}}
+                        for k, v in self.files.items()]
+        self.fail_after = fail_after
+        self.requests = []
+
+    def urlopen(self, req, timeout):
+        import io
+        import json
+        import urllib.request
+
+        url = req.full_url if isinstance(req, urllib.request.Request) else req
+        headers = dict(req.header_items()) if isinstance(req, urllib.request.Request) else {}
+        self.requests.append(url)
+        if "/records/" in url:
+            body, status = json.dumps({"files": self.listing}).encode(), 200
+        else:
+            blob = self.files[url.rsplit("/", 1)[-1]]
+            start = int(headers.get("Range", "bytes=0-")[6:].split("-")[0] or 0)
+            body, status = blob[start:], 206 if start else 200
+            if self.fail_after is not None:
+                body, self.fail_after = body[: self.fail_after], None
+        resp = io.BytesIO(body)
+        resp.status = status
+        return resp
+
+    def spec(self) -> dict:
+        import base64
+
+        return {"files": {k: base64.b64encode(v).decode() for k, v in self.files.items()},
+                "listing": self.listing, "fail_after": self.fail_after}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "FakeZenodo":
+        import base64
+
+        fake = cls({k: base64.b64decode(v) for k, v in spec["files"].items()}, fail_after=spec.get("fail_after"))
+        fake.listing = spec["listing"]
+        return fake
+
+
+#: ``python -c FETCH_DRIVER SPEC.json PINNED labkit-args…``: runs the labkit CLI as a user would,
+#: with Zenodo replaced by the FakeZenodo in SPEC.json and datasets/SHA256SUMS by PINNED
+FETCH_DRIVER = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from toys import FakeZenodo
+import labkit.data.fetch as fetch
+fetch._urlopen = FakeZenodo.from_spec(json.loads(Path(sys.argv[1]).read_text())).urlopen
+fetch.PINNED = Path(sys.argv[2])
+from labkit.course.cli import main
+sys.exit(main(sys.argv[3:]))
+""".format(tests=str(Path(__file__).resolve().parent))

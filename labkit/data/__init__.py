@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import artifacts
 from ..config import CFG, datasets_dir, fast_mode
-from .formats import (DataFormatError, Pulses, concat, read_trace_table, read_windows, read_zenodo,
+from .formats import (DataFormatError, Pulses, _exists, concat, read_trace_table, read_windows, read_zenodo,
                       read_zenodo_file, write_windows, write_zenodo_csv)
 from .prep import baseline, preprocess
 
@@ -54,8 +54,12 @@ def synthetic_folder(n_per_class: Optional[int] = None, seed: int = CFG.seed) ->
     return folder
 
 
+#: bump when the readers accept or refuse differently: windows cached by an older reader are not reused
+READER_VERSION = 2
+
+
 def _cache_key(path: Path) -> str:
-    h = hashlib.sha1()
+    h = hashlib.sha1(f"reader{READER_VERSION}".encode())
     for p in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
         st = p.stat()
         h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -73,6 +77,8 @@ def load(source: Union[str, Path] = "synthetic", *, on_bad: str = "raise", max_r
     ``progress``: a bar while reading trace files (None: only for the large real files, and
     never in a headless run; see ``formats.read_zenodo_file``).
     """
+    if on_bad not in ("raise", "drop"):
+        raise ValueError(f"on_bad must be 'raise' or 'drop', got {on_bad!r}")
     if isinstance(source, str) and source == "synthetic":
         path = synthetic_folder()
     elif isinstance(source, str) and source == "zenodo":
@@ -83,7 +89,7 @@ def load(source: Union[str, Path] = "synthetic", *, on_bad: str = "raise", max_r
                 f"neutron.csv from Zenodo record 8037239 into that folder), or use load('synthetic').")
     else:
         path = Path(source)
-        if not path.exists():
+        if not _exists(path):
             raise FileNotFoundError(f"{path} does not exist: give a folder with gamma.csv/neutron.csv, a window "
                                     f"CSV, 'zenodo' (after `labkit data fetch`) or 'synthetic'.")
     cache_file = artifacts.data("cache") / f"windows-{_cache_key(path)}-{on_bad}-{max_rows}.npz"
@@ -106,10 +112,13 @@ def load(source: Union[str, Path] = "synthetic", *, on_bad: str = "raise", max_r
 
 def windows_from_traces(traces: np.ndarray) -> np.ndarray:
     """Full raw traces (sample 0 = raw sample 0) -> the course window as uint16 ADC codes."""
+    from ..stream import check_pulses
+
     traces = np.asarray(traces)
     if traces.ndim != 2 or traces.shape[1] <= CFG.window_stop:
         raise DataFormatError(f"traces must have shape (n, >{CFG.window_stop}); got {traces.shape}")
-    return np.round(traces[:, CFG.window_start: CFG.window_stop + 1]).astype(np.uint16)
+    # integer codes in 0…adc_max, checked: a fractional or out-of-range value is never rounded or wrapped
+    return check_pulses(traces[:, CFG.window_start: CFG.window_stop + 1])
 
 
 # ------------------------------------------------------------------------------------------

@@ -25,17 +25,24 @@ def main(argv=None) -> int:
     w.add_argument("source", type=Path)
     w.add_argument("--out", type=Path, required=True)
     w.add_argument("--force", action="store_true")
+    w.add_argument("--drop-bad", action="store_true", help="skip rows with bad samples (counted) instead of failing")
     args = ap.parse_args(argv)
 
     if args.cmd == "fetch":
-        from .fetch import ChecksumError, fetch
+        from .fetch import FetchError, fetch
+        if not 0 < args.timeout < float("inf"):
+            ap.error(f"--timeout must be a positive, finite number of seconds, got {args.timeout}")
         try:
             fetch(args.dest, timeout=args.timeout)
-        except (ConnectionError, ChecksumError) as err:
+        except (ConnectionError, FetchError) as err:
             print(err, file=sys.stderr)
             return 1
         return 0
     if args.cmd == "synth":
+        if args.n < 1:
+            ap.error(f"--n must be at least 1 pulse per class, got {args.n}")
+        if args.seed is not None and args.seed < 0:
+            ap.error(f"--seed must be a non-negative integer, got {args.seed}")
         from ..config import CFG
         from .synth import write_zenodo_dataset
         paths = write_zenodo_dataset(args.out, args.n, seed=CFG.seed if args.seed is None else args.seed,
@@ -45,11 +52,12 @@ def main(argv=None) -> int:
         return 0
     from . import load, read_trace_table, split, windows_from_traces, write_windows
     if args.cmd == "windows":
+        on_bad = "drop" if args.drop_bad else "raise"
         if Path(args.source).is_dir():
-            p = load(args.source, cache=False)
+            p = load(args.source, cache=False, on_bad=on_bad)
             X, y = p.X, p.y
         else:
-            traces, y = read_trace_table(args.source)
+            traces, y = read_trace_table(args.source, on_bad=on_bad)
             X = windows_from_traces(traces)
         write_windows(args.out, X, y, overwrite=args.force)
         print(f"{args.out}: {len(y)} windows (raw samples 120…280)")
