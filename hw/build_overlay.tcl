@@ -286,7 +286,9 @@ save_bd_design
 
 # -- HDL wrapper, synthesis, implementation, bitstream ----------------------------------------------
 set bd_file [get_files $bd_name.bd]
-add_files -norecurse [make_wrapper -files $bd_file -top]
+# make_wrapper returns one path; add_files takes a list: [list ...] keeps a path with spaces or
+# quotes one file
+add_files -norecurse [list [make_wrapper -files $bd_file -top]]
 set_property top ${bd_name}_wrapper [current_fileset]
 update_compile_order -fileset sources_1
 

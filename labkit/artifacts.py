@@ -115,3 +115,79 @@ def bench(*parts: str) -> Path:
 def browser(create: bool = True) -> Path:
     """Screenshots of the browser check (JupyterLab in headless Chromium)."""
     return artifacts_dir("browser", create=create)
+
+
+# ------------------------------------------------------------------------------------------
+# writing safely: whole files only, one writer per artifacts folder
+# ------------------------------------------------------------------------------------------
+
+LOCK_NAME = ".labkit.lock"
+
+
+class ArtifactsBusyError(RuntimeError):
+    """Another labkit process holds the artifacts folder's lock (the message names its PID)."""
+
+
+def write_text_atomic(path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
+    a reader (or an interrupted run) sees the old file or the new one, never half of one."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class lock:
+    """``with artifacts.lock("labkit course"):`` -- this process alone writes the artifacts folder.
+
+    An advisory ``fcntl.flock`` on ``<root>/.labkit.lock``, which holds the PID and the command of
+    the holder while it runs; a second process gets :class:`ArtifactsBusyError` naming them. The
+    lock goes with the process (also when it is killed); the file stays, emptied on release.
+    Where ``fcntl`` does not exist (Windows) nothing is locked."""
+
+    def __init__(self, what: str, folder=None):
+        self.what, self.folder, self.fd = what, folder, None
+
+    def __enter__(self):
+        import os
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        folder = Path(self.folder) if self.folder is not None else root()
+        path = folder / LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another labkit process"
+            os.close(fd)
+            pid, _, what = holder.partition(" ")
+            who = f"{what or 'labkit'} (PID {pid})" if pid.isdigit() else holder
+            raise ArtifactsBusyError(f"the artifacts folder {folder} is in use by {who}: wait until it "
+                                     f"finishes (or stop it), or set LABKIT_ARTIFACTS to another folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {self.what}\n".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        import os
+        if self.fd is not None:
+            import fcntl
+            try:
+                os.ftruncate(self.fd, 0)
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+                os.close(self.fd)
+                self.fd = None
+        return False

@@ -10,6 +10,7 @@ DMA length-register width, register offsets, VLNVs, base addresses) are computed
 * :func:`cpp_header` — ``labkit_params.h`` (``#define LABKIT_*``) for the C++ stream wrapper;
 * :func:`verilog_values` — the numbers the Verilog templates take;
 * :func:`board_metadata` — the JSON written beside the test vectors (what the board reads);
+* :func:`tcl_word` / :func:`c_string` — a value (a path) as one Tcl word / one C string literal;
 * :func:`render` — the one template syntax, ``@NAME@``, of every template file
   (``labkit/hls/templates/*.tcl``, ``labkit/rtl/verilog/*.v.in``).
 
@@ -54,6 +55,22 @@ def tcl_word(value: str) -> str:
     if value and balanced and depth == 0 and not value.endswith("\\") and "\n" not in value:
         return "{" + value + "}"
     return "".join("\\" + ch if ch in '{}[]$"\\; \t' else ("\\n" if ch == "\n" else ch) for ch in value) or "{}"
+
+
+def c_string(value: str) -> str:
+    """``value`` as a C/C++ string literal (with its quotes) that means exactly ``value``: ``"`` and
+    ``\\`` escaped, ``?`` too (no trigraph), anything not printable ASCII as octal escapes of its
+    UTF-8 bytes (e.g. a path in ``-DWEIGHTS_DIR=...``)."""
+    out = []
+    for byte in str(value).encode("utf-8", "surrogateescape"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
 
 
 # ------------------------------------------------------------------------------------------

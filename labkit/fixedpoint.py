@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedFormat", "bits_precision", "relu_precision", "exact_accumulator", "describe_layers",
+__all__ = ["FixedFormat", "bits_precision", "relu_precision", "exact_accumulator", "describe_layers", "check_io",
            "network_input", "qkeras_logits", "quantize_logits"]
 
 
@@ -144,13 +144,40 @@ def exact_accumulator(x: FixedFormat, w: FixedFormat, b: FixedFormat | None, fan
     return FixedFormat(integer + frac, integer, True)
 
 
+def check_io(model) -> None:
+    """The model takes one window of ``CFG.n_samples`` samples and gives ``CFG.n_classes`` logits
+    (what the stream wrapper, the IP and the board read and write); one sentence otherwise."""
+    from .config import CFG
+
+    shapes = {"input": model.input_shape, "output": model.output_shape}
+    for what, shape in shapes.items():
+        if isinstance(shape, list):
+            raise ValueError(f"the model has {len(shape)} {what}s, but the course's models have one {what}: "
+                             f"rebuild it with a single {what}")
+    n_in = tuple(model.input_shape[1:])
+    if n_in != (CFG.n_samples,):
+        raise ValueError(f"the model takes inputs of shape {n_in}, but the course's window has CFG.n_samples = "
+                         f"{CFG.n_samples} samples (labkit/course.ini [data] window_start..window_stop): "
+                         f"train it on the course's {CFG.n_samples}-sample windows")
+    n_out = tuple(model.output_shape[1:])
+    if n_out != (CFG.n_classes,):
+        count = f"{n_out[0]} outputs" if len(n_out) == 1 else f"outputs of shape {n_out}"
+        raise ValueError(f"the model has {count}, but the course has CFG.n_classes = {CFG.n_classes} "
+                         f"classes ({', '.join(CFG.class_names)}; labkit/course.ini [data] class_names): "
+                         f"train a model with {CFG.n_classes} output logits (labs 02-03)")
+
+
 def describe_layers(model):
     """[(kind, keras_layer)] for the supported student architecture; raises on anything else."""
+    check_io(model)
     rows = []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind in ("InputLayer", "QDense", "QActivation"):
             rows.append((kind, layer))
+        elif kind == "PruneLowMagnitude":
+            raise ValueError(f"layer {layer.name!r} still has its pruning wrapper: strip it before saving "
+                             "(labkit.training.compress.finalize_student, or tfmot's strip_pruning)")
         else:
             raise ValueError(f"layer {layer.name!r} ({kind}) is not part of the student contract "
                              "(Input -> [QDense -> QActivation(quantized_relu)]* -> QDense logits)")

@@ -50,21 +50,55 @@ def _client(nb, path: Path, timeout: int = 3600):
                           resources={"metadata": {"path": str(path.parent)}})
 
 
+def _execute(client, log: Path) -> None:
+    """Run every cell; the kernel's own process output (C-level logs, its messages while it is shut
+    down) goes to ``log``, not to the terminal; an empty log is removed.
+
+    Ctrl-C: nbclient's own SIGINT handler shuts the kernel down, and the run ends in whatever that
+    causes (a dead kernel, an assertion in its cleanup, or even a normal return with cells not
+    run): all of it is turned into one ``KeyboardInterrupt`` here, and the log goes too."""
+    try:
+        with open(log, "w", encoding="utf-8") as f:
+            try:
+                client.execute(stdout=f, stderr=f)
+            except BaseException:
+                if _interrupted(client):
+                    raise KeyboardInterrupt from None
+                raise
+            if _interrupted(client):
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        log.unlink(missing_ok=True)
+        raise
+    if log.stat().st_size == 0:
+        log.unlink()
+
+
+def _interrupted(client) -> bool:
+    """Whether nbclient's SIGINT/SIGTERM handler ran (it sets this future to shut the kernel down)."""
+    return getattr(client, "_async_cleanup_kernel_future", None) is not None
+
+
 def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
+    """Execute ``path`` and write the executed copy to ``out_dir`` (atomically: an interrupted run
+    leaves the previous copy as it was)."""
     import nbformat
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
     client = _client(nb, path, timeout)
     t0 = time.time()
     status, error = "ok", ""
+    log = out_dir / f"{path.stem}.kernel.log"
     try:
-        client.execute()
+        _execute(client, log)
     except CellExecutionError as err:
         status, error = "failed", str(err).strip().splitlines()[-1][:500]
+    except DeadKernelError:
+        status, error = "failed", f"the kernel died (out of memory?); its output is in {log}"
     wall = time.time() - t0
     out = out_dir / path.name
-    nbformat.write(nb, out)
+    artifacts.write_text_atomic(out, nbformat.writes(nb))
     return {"lab": path.stem, "status": status, "wall_s": round(wall, 1), "executed": str(out), "error": error,
             "noise": noise(nb)}
 
@@ -104,7 +138,7 @@ def refresh_checked_outputs(path: Path) -> int:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    _client(nb, path).execute()
+    _execute(_client(nb, path), artifacts.executed() / f"{path.stem}.kernel.log")
     n = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -121,7 +155,7 @@ def refresh_checked_outputs(path: Path) -> int:
             cell.execution_count = None
         cell.metadata.pop("execution", None)           # timestamps: noise in git
     nb.metadata.pop("widgets", None)                   # widget state of this run: an output too
-    nbformat.write(nb, path)
+    artifacts.write_text_atomic(path, nbformat.writes(nb))
     return n
 
 
@@ -133,21 +167,42 @@ def main(argv=None) -> int:
                     help="for contributors: re-execute the labs and store the outputs of their "
                          "NBVAL_CHECK_OUTPUT cells (only those) in labs/ for nbval")
     args = ap.parse_args(argv)
+    notebooks = [Path(p) for p in args.labs] if args.labs else labs()
+    for nb in notebooks:
+        if not nb.is_file():
+            raise FileNotFoundError(f"{nb} is not a notebook file: give paths like labs/01_data.ipynb "
+                                    "(or no --labs for every lab)")
+    # one `labkit course` per artifacts folder: a second one would overwrite the first one's files
+    # under it; Ctrl-C: one line, and nothing half-written (the lab that ran keeps its old copy)
+    current = {"lab": None}
+    with artifacts.lock("labkit course"):
+        try:
+            return _run(args, notebooks, current)
+        except KeyboardInterrupt:
+            where = f" during {current['lab']}" if current["lab"] else ""
+            print(f"labkit course: interrupted{where}; its executed copy and the summary were not written "
+                  f"(finished labs are in {artifacts.executed()}); rerun to continue", file=sys.stderr)
+            return 130
+
+
+def _run(args, notebooks, current) -> int:
     if args.refresh_checks:
-        for nb in [Path(p) for p in args.labs] if args.labs else labs():
+        for nb in notebooks:
+            current["lab"] = nb.name
             print(f"{nb.name}: {refresh_checked_outputs(nb)} checked cell(s) stored")
         return 0
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     out_dir = artifacts.executed()
-    notebooks = [Path(p) for p in args.labs] if args.labs else labs()
     mode = "fast" if fast_mode() else "full"
     print(f"labkit course: {len(notebooks)} labs, {mode} settings, artifacts in {artifacts.root()}")
     rows, t0 = [], time.time()
     for nb in notebooks:
         print(f"  running {nb.name} …", flush=True)
+        current["lab"] = nb.name
         row = run_notebook(nb, out_dir)
+        current["lab"] = None
         rows.append(row)
         print(f"  {row['lab']}: {row['status']} in {row['wall_s']} s" + (f" — {row['error']}" if row["error"] else ""), flush=True)
         for n in row["noise"]:
@@ -158,7 +213,7 @@ def main(argv=None) -> int:
     from .results import load_all
     summary = {"mode": mode, "total_wall_s": round(time.time() - t0, 1), "peak_kernel_rss_mib": round(peak_kib / 1024),
                "labs": rows, "results": load_all()}
-    (artifacts.root() / "summary.json").write_text(json.dumps(summary, indent=2))
+    artifacts.write_text_atomic(artifacts.root() / "summary.json", json.dumps(summary, indent=2))
     lines = [f"# labkit course run ({mode} settings)", "",
              f"total {summary['total_wall_s']} s, peak kernel memory {summary['peak_kernel_rss_mib']} MiB", "",
              "| lab | status | wall s | noisy outputs (stderr, warnings) |", "|---|---|---|---|"]
@@ -167,7 +222,7 @@ def main(argv=None) -> int:
     for stage, nums in summary["results"].items():
         lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in nums.items()
                                                        if not isinstance(v, (dict, list)) or _is_accuracy(v)))
-    (artifacts.root() / "summary.md").write_text("\n".join(lines) + "\n")
+    artifacts.write_text_atomic(artifacts.root() / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     ok = all(r["status"] == "ok" for r in rows) and len(rows) == len(notebooks)
     return 0 if ok else 1

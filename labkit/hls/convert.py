@@ -64,10 +64,31 @@ def layer_precisions(model, logit_format: FixedFormat = CFG.logit_format) -> dic
     return out
 
 
+def quote_hls4ml_paths() -> None:
+    """Make every hls4ml project written from now on build from any folder name: after hls4ml's
+    writer writes ``build_lib.sh`` (also inside ``write()`` / ``compile()`` called in a notebook), its
+    one unquoted path becomes a C literal (:func:`labkit.hls.wrapper.quote_build_script`)."""
+    from hls4ml.writer.vivado_writer import VivadoWriter
+    from .wrapper import quote_build_script
+
+    if getattr(VivadoWriter.write_build_script, "labkit_quoted", False):
+        return
+    original = VivadoWriter.write_build_script
+
+    def write_build_script(self, model):
+        original(self, model)
+        quote_build_script(model.config.get_output_dir())
+
+    write_build_script.labkit_quoted = True
+    VivadoWriter.write_build_script = write_build_script
+
+
 def hls_config(model, reuse_factor: int = 1, strategy: str = "Latency", trace: bool = False,
                logit_format: FixedFormat = CFG.logit_format) -> dict:
     """The hls4ml configuration (granularity 'name') with every precision set explicitly."""
     import hls4ml
+
+    quote_hls4ml_paths()
 
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
     precisions = layer_precisions(model, logit_format)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..config import CFG
-from ..export import cpp_header
+from ..export import c_string, cpp_header
 from .ipsim import default_lib_path, file_sha256, library_record, write_library_record
 
 CPP_DIR = Path(__file__).with_name("cpp")
@@ -48,6 +48,25 @@ def _write_if_changed(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def quote_build_script(project_dir) -> None:
+    """hls4ml's ``build_lib.sh`` puts the project folder into a C string literal as it is
+    (``WEIGHTS_DIR="\\"${BASEDIR}/firmware/weights\\""``): a ``"`` or ``\\`` in the artifacts path
+    ends the literal and the C simulation does not compile. Replace that line by the same path as a
+    C literal (:func:`labkit.export.c_string`) in shell single quotes."""
+    script = Path(project_dir) / "build_lib.sh"
+    if not script.is_file():
+        return
+    import re
+    import shlex
+    weights = Path(project_dir).resolve() / "firmware" / "weights"
+    line = "WEIGHTS_DIR=" + shlex.quote(c_string(str(weights)))
+    text = script.read_text()
+    fixed = re.sub(r"^WEIGHTS_DIR=.*$", lambda _: line, text, flags=re.M)
+    if fixed != text:
+        _write_if_changed(script, fixed)
+        script.chmod(0o755)
+
+
 def compiler() -> str:
     cxx = os.environ.get("CXX", "g++")
     if shutil.which(cxx) is None:
@@ -70,7 +89,9 @@ def build_emulation(project_dir, out_path=None, defines=(), quiet=True) -> Path:
     tmp = out_path.with_name(out_path.name + ".tmp")
     cmd = [compiler(), "-O2", "-fPIC", "-shared", "-std=c++14",
            f"-I{fw}", f"-I{fw / 'ap_types'}",
-           f'-DWEIGHTS_DIR="{fw / "weights"}"',
+           # the path as a C string literal (a '"' or '\\' in the artifacts path must not end it);
+           # g++ gets an argument list, no shell
+           f"-DWEIGHTS_DIR={c_string(str(fw / 'weights'))}",
            *[f"-D{d}" for d in defines],
            str(CPP_DIR / EMU_SOURCE), "-o", str(tmp)]
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ and no timing -- no open tool gives the Fmax of a Xilinx part.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -57,11 +58,23 @@ def synthesize(sources, top: str, board: str = CFG.default_board, workdir=None, 
     family = CFG.board(board).yosys_family
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="labkit_yosys_"))
     workdir.mkdir(parents=True, exist_ok=True)
-    files = " ".join(str(Path(s).resolve()) for s in sources)
+    # No path goes into the Yosys script: its words split at spaces and ';', and a '"' cannot be
+    # quoted. The sources are copied into the work folder under plain names and read from there
+    # (yosys runs in it), so any artifacts or work folder name works.
+    src = workdir / "src"
+    src.mkdir(exist_ok=True)
+    files = []
+    for i, source in enumerate(sources):
+        name = f"{i:03d}_{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(source).name)}"
+        shutil.copyfile(source, src / name)
+        files.append(f"src/{name}")
+    for word, what in ((family, "yosys family"), (top, "top module")):
+        if not re.fullmatch(r"[A-Za-z0-9_]+", word):
+            raise ValueError(f"{what} {word!r} is not a plain name (letters, digits, '_'): fix it in labkit/course.ini")
     script = workdir / "synth.ys"
-    script.write_text(f"read_verilog {files}\n"
+    script.write_text(f"read_verilog {' '.join(files)}\n"
                       f"synth_xilinx -family {family} -top {top} -flatten -noiopad\n"
-                      f"tee -q -o {workdir / 'stat.txt'} stat\n")
+                      "tee -q -o stat.txt stat\n")
     t0 = time.perf_counter()
     r = subprocess.run(cmd + ["-q", "-l", str(workdir / "yosys.log"), "-s", str(script)], cwd=workdir,
                        capture_output=True, text=True, timeout=timeout)

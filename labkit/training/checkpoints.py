@@ -22,10 +22,21 @@ def student_path() -> Path:
 
 
 def load_student(path=None):
-    """The saved, pruning-stripped QKeras student (``artifacts/student/student.h5``), never retrained."""
-    from .compress import load_model
+    """The saved, pruning-stripped QKeras student (``artifacts/student/student.h5``), never retrained.
 
-    return load_model(Path(path) if path is not None else student_path())
+    Refused (one sentence naming the file) before any conversion when it is not a course student:
+    layers outside Input -> [QDense -> QActivation]* -> QDense, or other than ``CFG.n_samples``
+    inputs / ``CFG.n_classes`` logits."""
+    from ..fixedpoint import describe_layers
+    from .compress import ModelFileError, load_model
+
+    path = Path(path) if path is not None else student_path()
+    model = load_model(path)
+    try:
+        describe_layers(model)
+    except ValueError as err:
+        raise ModelFileError(f"{path}: {err}") from None
+    return model
 
 
 def save(model, path: Path, *, check=None, **info) -> Path:
