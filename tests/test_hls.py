@@ -229,3 +229,65 @@ def test_vitis_export(build, tmp_path):
     report = export_ip(build["project"], ip_dir=tmp_path)
     assert report["top"] == CFG.hls_top and isinstance(report["LUT"], int)
     assert (tmp_path / f"{CFG.hls_top}.zip").is_file()
+
+
+# -- softmax in HLS (lab 04's measurement) --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def softmax_runs():
+    """The toy student + softmax, naive and tuned (tests/toys.py), C-simulated on toy pulses."""
+    from toys import toy_pulses, toy_softmax
+    from labkit.data.prep import preprocess
+    from labkit.fixedpoint import qkeras_logits
+    X, _ = toy_pulses(300, seed=5)
+    out = {}
+    for name in ("naive", "tuned"):
+        b = toy_softmax(name)
+        p = b["hls_model"].predict(np.ascontiguousarray(preprocess(X), dtype=np.float64)).reshape(len(X), -1)
+        out[name] = {"hls_model": b["hls_model"], "p": p, "logits": qkeras_logits(b["model"], X)}
+    return out
+
+
+def test_softmax_tables_are_read_from_the_generated_project(softmax_runs):
+    from labkit.hls import softmax
+    naive = {r["table"]: r for r in softmax.tables(softmax_runs["naive"]["hls_model"])}
+    tuned = {r["table"]: r for r in softmax.tables(softmax_runs["tuned"]["hls_model"])}
+    # hls4ml's default inv_inp_t ap_fixed<18,8>: 1024 entries address -128 ... 128 in steps of 1/4
+    assert naive["1/x"]["address type"] == "ap_fixed<18,8,AP_RND,AP_SAT>" and naive["1/x"]["bin width"] == 0.25
+    assert naive["1/x"]["covers"] == "-128 … 128"
+    assert tuned["1/x"]["bin width"] == 2.0 ** -8 and tuned["exp"]["bin width"] == 2.0 ** -6
+    assert all(r["bits"] == 1024 * 18 for r in tuned.values())
+    cfg = softmax.config_of(softmax_runs["naive"]["hls_model"])
+    assert cfg["implementation"] == "stable" and cfg["result_t"] == "ap_ufixed<16,0>"
+    assert softmax.config_of(softmax_runs["tuned"]["hls_model"])["inp_norm_t"] == "ap_ufixed<10,4,AP_TRN,AP_SAT,0>"
+
+
+def test_naive_softmax_wraps_confident_decisions_to_zero(softmax_runs):
+    """p = 1 does not fit ap_ufixed<16,0> (AP_WRAP): the confident winner gets 0 and the decision flips."""
+    from labkit.hls import softmax
+    r = softmax_runs["naive"]
+    c = softmax.compare(r["p"], r["logits"])
+    assert c["flipped"] > 0
+    winner = r["logits"].argmax(1)
+    zero = r["p"][np.arange(len(winner)), winner] == 0
+    margin = np.abs(r["logits"][:, 1] - r["logits"][:, 0])
+    assert zero.any() and margin[zero].min() > 1.0          # confident pulses, not near-ties
+
+
+def test_tuned_softmax_flips_only_near_ties(softmax_runs):
+    from labkit.hls import softmax
+    r = softmax_runs["tuned"]
+    c = softmax.compare(r["p"], r["logits"])
+    exp_bin = softmax.tables(r["hls_model"])[0]["bin width"]
+    assert c["flipped"] == 0 or c["margin_max"] < exp_bin       # only near-ties: both exps in one bin
+    assert c["max_abs_dp"] < 0.01 and 0.99 < c["sum_min"] <= c["sum_max"] < 1.01
+
+
+def test_softmax_parse_type():
+    from labkit.hls.softmax import parse_type
+    f = parse_type("ap_ufixed<18,1,AP_RND,AP_SAT,0>")
+    assert (f.width, f.integer, f.signed, f.rounding, f.saturation) == (18, 1, False, "RND", "SAT")
+    f = parse_type("ap_fixed<22, 10>")
+    assert (f.width, f.integer, f.signed, f.rounding, f.saturation) == (22, 10, True, "", "")
+    with pytest.raises(ValueError, match="not an ap_fixed"):
+        parse_type("float")

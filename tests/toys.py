@@ -215,3 +215,44 @@ fetch.PINNED = Path(sys.argv[2])
 from labkit.course.cli import main
 sys.exit(main(sys.argv[3:]))
 """.format(tests=str(Path(__file__).resolve().parent))
+
+
+# --- softmax in HLS (lab 04's measurement, on the toy student) ---------------------------------
+
+#: lab 04's two softmax configurations: the natural-looking one and the one tuned to the tables' inputs
+SOFTMAX_CONFIGS = {
+    "naive": {"Implementation": "stable", "TableSize": 1024, "Precision": {"result": "ufixed<16,0>"}},
+    "tuned": {"Implementation": "stable", "TableSize": 1024, "inp_norm_t": "ufixed<10,4,TRN,SAT>",
+              "exp_table_t": "ufixed<18,1,RND,SAT>", "inv_inp_t": "ufixed<18,2,RND,SAT>",
+              "inv_table_t": "ufixed<18,1,RND,SAT>",
+              "Precision": {"result": "ufixed<16,0,RND,SAT>", "accum": "ufixed<18,2,RND,SAT>"}},
+}
+
+
+@functools.lru_cache(maxsize=None)
+def softmax_student():
+    return toy_student(epochs=4, sparsity=0.3)
+
+
+@functools.lru_cache(maxsize=None)
+def toy_softmax(name: str, compile: bool = True):
+    """The toy student + a softmax layer configured as SOFTMAX_CONFIGS[name], converted (and compiled)."""
+    import hls4ml
+    import tensorflow as tf
+
+    from labkit.hls import convert
+
+    model = softmax_student()
+    with_softmax = tf.keras.Model(model.input, tf.keras.layers.Activation("softmax", name="softmax")(model.output))
+    cfg = convert.hls_config(model)
+    cfg["LayerName"]["softmax"] = SOFTMAX_CONFIGS[name]
+    tmp = Path(tempfile.mkdtemp(prefix="labkit_softmax_"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        with_softmax, hls_config=cfg, output_dir=str(tmp / name), backend="Vitis", io_type="io_parallel",
+        part=CFG.board(CFG.default_board).part, write_weights_txt=False)
+    if compile:
+        hls_model.compile()
+    else:
+        hls_model.write()
+    return {"model": model, "hls_model": hls_model}

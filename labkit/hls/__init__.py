@@ -8,6 +8,7 @@ them.  Modules:
 * :mod:`labkit.hls.wrapper` -- generated ``labkit_params.h``, the stream wrapper, ``libclyc_emu.so``;
 * :mod:`labkit.hls.vectors` -- board test vectors;
 * :mod:`labkit.hls.export` -- Vitis HLS TCL, IP export, csynth report parser;
+* :mod:`labkit.hls.softmax` -- what hls4ml's lookup-table softmax makes of a configuration, measured;
 * :mod:`labkit.hls.cli` -- ``labkit hls convert|emulate|export``.
 """
 from __future__ import annotations
@@ -16,11 +17,17 @@ import argparse
 import json
 import math
 import time
+import warnings
 
 import numpy as np
 
 from .. import artifacts
 from ..config import CFG
+
+# QKeras quantizers sit where Keras expects constraints, so Keras 2.15 warns on every serialisation of
+# the student, and hls4ml serialises it in config_from_keras_model and convert_from_keras_model. Nothing
+# to act on (QKeras reads its quantizers back itself): silenced for that one message only.
+warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)` API.*", category=UserWarning)
 
 __all__ = ["build_all", "reuse_table", "bench_agreement"]
 

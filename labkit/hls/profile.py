@@ -5,6 +5,9 @@ kind of figure (weight ranges vs the chosen precisions) with matplotlib alone an
 """
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 
 from ..data.prep import preprocess
@@ -23,7 +26,8 @@ def keras_trace(model, X_raw) -> dict:
 def hls_trace(hls_model, X_raw) -> dict:
     """{layer name: output} from ``hls_model.trace`` (the project must be converted with trace=True)."""
     x = np.ascontiguousarray(preprocess(X_raw), np.float64)
-    _, trace = hls_model.trace(x)
+    with contextlib.redirect_stdout(io.StringIO()):      # "Recompiling myproject with tracing"
+        _, trace = hls_model.trace(x)
     return {k: np.asarray(v, np.float64).reshape(len(x), -1) for k, v in trace.items()}
 
 
@@ -67,15 +71,28 @@ def plot_traces(model, hls_model, X_raw=None, traced=None, max_points: int = 200
 
 
 def numerical(model, hls_model, X_raw):
-    """``hls4ml.model.profiling.numerical`` (weights + activations vs precisions), or a fallback."""
+    """``hls4ml.model.profiling.numerical``: weights and activations vs the final (C-simulated) types.
+
+    Returns the two figures of the final model (weights, activations).  hls4ml also draws both
+    "before optimization" (the same weights; activations from Keras instead of the C simulation) and
+    prints its summary dictionaries and a Keras progress bar: those are closed / swallowed.
+    Without seaborn, a matplotlib figure of the weight ranges instead.
+    """
     x = preprocess(X_raw)
     try:
         from hls4ml.model.profiling import numerical as hls_numerical
     except ModuleNotFoundError as err:
         print(f"hls4ml profiling needs {err.name}, which is not installed: drawing the weight ranges "
               "with matplotlib instead (pip install seaborn for hls4ml's own plots).")
-        return _weight_ranges(model, hls_model)
-    return hls_numerical(model=model, hls_model=hls_model, X=x)
+        return [_weight_ranges(model, hls_model)]
+    import matplotlib.pyplot as plt
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        wp, wph, ap, aph = hls_numerical(model=model, hls_model=hls_model, X=x)
+    for fig in (wp, ap):
+        if fig is not None:
+            plt.close(fig)
+    return [fig for fig in (wph, aph) if fig is not None]
 
 
 def _weight_ranges(model, hls_model):
