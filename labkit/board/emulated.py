@@ -129,18 +129,18 @@ class ClassifierModel:
                      | R.AP_IDLE * (not self.running) | R.AUTO_RESTART * self.auto_restart)
             self.done = self.ready = False          # clear on read
             return value
-        return {R.GIE: self.gie, R.IER: self.ier, R.ISR: self.isr, R.BATCH: self.batch}.get(offset, 0)
+        return {R.GIER: self.gie, R.IP_IER: self.ier, R.IP_ISR: self.isr, R.BATCH: self.batch}.get(offset, 0)
 
     def write(self, offset: int, value: int):
         if offset == R.CTRL:
             self.auto_restart = bool(value & R.AUTO_RESTART)
             if value & R.AP_START:
                 self.start = True
-        elif offset == R.GIE:
+        elif offset == R.GIER:
             self.gie = value & 1
-        elif offset == R.IER:
+        elif offset == R.IP_IER:
             self.ier = value & 3
-        elif offset == R.ISR:
+        elif offset == R.IP_ISR:
             self.isr ^= value & 3                    # toggle on write
         elif offset == R.BATCH:
             self.batch = value

@@ -4,7 +4,7 @@ Numbers only (no pynq import), so the driver, the emulation and the tests name t
 
 * AXI DMA v7.1 in simple (direct register) mode, Xilinx PG021 "Register Space":
   MM2S channel at 0x00, S2MM channel at 0x30, each with DMACR/DMASR/address/LENGTH.
-* The HLS classifier (Vitis HLS ``ap_ctrl_hs`` on ``s_axi_control``): CTRL/GIE/IER/ISR and
+* The HLS classifier (Vitis HLS ``ap_ctrl_hs`` on ``s_axi_control``): CTRL/GIER/IP_IER/IP_ISR (names of ``labkit.stream.REGISTERS``) and
   the ``batch`` argument (pulses per run).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ SR_IOC_IRQ = 0x1000
 SR_ERRORS = SR_INT_ERR | SR_SLV_ERR | SR_DEC_ERR
 
 # ---- classifier IP (Vitis HLS ap_ctrl_hs): offsets and CTRL bits from labkit.stream ----------
-CTRL, GIE, IER, ISR, BATCH = (REGISTERS[k] for k in ("CTRL", "GIER", "IP_IER", "IP_ISR", "batch"))
+CTRL, GIER, IP_IER, IP_ISR, BATCH = (REGISTERS[k] for k in ("CTRL", "GIER", "IP_IER", "IP_ISR", "batch"))
 AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = (
     1 << CTRL_BITS[k] for k in ("ap_start", "ap_done", "ap_idle", "ap_ready", "auto_restart"))
 
@@ -48,16 +48,16 @@ def ip_registers() -> dict:
                             "RESERVED_1": _field(4, 3, "read-only", "reserved"),
                             "AUTO_RESTART": _field(7, 1, "read-write", "restart automatically after each run"),
                             "RESERVED_2": _field(8, 24, "read-only", "reserved")}},
-        "GIER": {"address_offset": GIE, "size": 32, "access": "read-write",
+        "GIER": {"address_offset": GIER, "size": 32, "access": "read-write",
                  "description": "Global interrupt enable register",
                  "fields": {"Enable": _field(0, 1, "read-write", "global interrupt enable"),
                             "RESERVED": _field(1, 31, "read-only", "reserved")}},
-        "IP_IER": {"address_offset": IER, "size": 32, "access": "read-write",
+        "IP_IER": {"address_offset": IP_IER, "size": 32, "access": "read-write",
                    "description": "IP interrupt enable register",
                    "fields": {"CHAN0_INT_EN": _field(0, 1, "read-write", "ap_done interrupt"),
                               "CHAN1_INT_EN": _field(1, 1, "read-write", "ap_ready interrupt"),
                               "RESERVED": _field(2, 30, "read-only", "reserved")}},
-        "IP_ISR": {"address_offset": ISR, "size": 32, "access": "read-write",
+        "IP_ISR": {"address_offset": IP_ISR, "size": 32, "access": "read-write",
                    "description": "IP interrupt status register (toggle on write)",
                    "fields": {"CHAN0_INT_ST": _field(0, 1, "read-write", "ap_done"),
                               "CHAN1_INT_ST": _field(1, 1, "read-write", "ap_ready"),
