@@ -37,7 +37,28 @@ namespace eval stub {
         calls {} compile_order 0 closed 0]
 }
 
+# The IP versions each emulated release's catalogue has (create_bd_cell with a version-less VLNV
+# takes it; a VLNV with another version is not found).  The stubs' own table, not course.ini's:
+# 2024.1 as a real 2024.1 write_bd_tcl shows (zynq_ultra_ps_e 3.5, axi_dma 7.1, proc_sys_reset
+# 5.0), the rest as the current product guides list them.  stub::set_ip_version (run_stubbed.tcl
+# -ip name=version) emulates a release whose catalogue differs.
+set stub::catalog_versions [dict create processing_system7 5.5 zynq_ultra_ps_e 3.5 axi_dma 7.1 \
+    smartconnect 1.0 proc_sys_reset 5.0]
 proc stub::set_version {v} { variable version; set version $v }
+proc stub::set_ip_version {name v} { variable catalog_versions; dict set catalog_versions $name $v }
+
+# vlnv as the running release's catalogue resolves it: vendor:library:name -> vendor:library:name:version
+# of a built-in IP; "" when the catalogue has no such version
+proc stub::resolve_vlnv {vlnv} {
+    variable catalog_versions
+    set parts [split $vlnv :]
+    lassign $parts vendor library name version
+    if {$vendor ne "xilinx.com" || $library ne "ip" || ![dict exists $catalog_versions $name]} { return $vlnv }
+    set have [dict get $catalog_versions $name]
+    if {[llength $parts] == 3} { return "$vlnv:$have" }
+    if {$version eq $have} { return $vlnv }
+    return ""
+}
 proc stub::call {name} { variable S; dict lappend S calls $name }
 proc stub::error_like_vivado {id message} { error "ERROR: \[$id\] $message" }
 
@@ -389,6 +410,9 @@ proc get_property {key obj} {
     if {$rest eq "" && [dict exists $stub::S cells $cell] && [string match -nocase CONFIG.* $key]} {
         return [stub::config_value $cell [string range $key 7 end]]
     }
+    if {$rest eq "" && [dict exists $stub::S cells $cell] && $key eq "VLNV"} {
+        return [dict get $stub::S cells $cell vlnv]
+    }
     stub::error_like_vivado "Common 17-58" "get_property: '$key' of '$obj' is not modelled by the stub"
 }
 
@@ -442,6 +466,11 @@ proc create_bd_cell {args} {
         }
         set vlnv "xilinx.com:module_ref:$reference:1.0"
     } elseif {$type eq "ip"} {
+        set resolved [stub::resolve_vlnv $vlnv]
+        if {$resolved eq ""} {
+            stub::error_like_vivado "BD 5-390" "IP definition not found for VLNV: $vlnv (Vivado $stub::version has [join [lrange [split $vlnv :] 0 2] :]:[dict get $stub::catalog_versions [lindex [split $vlnv :] 2]])"
+        }
+        set vlnv $resolved
         set spec [stub::vlnv_spec $vlnv]
         if {$spec eq ""} {
             stub::error_like_vivado "BD 5-390" "IP definition not found for VLNV: $vlnv (is its repository in ip_repo_paths?)"
