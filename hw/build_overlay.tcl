@@ -238,7 +238,7 @@ connect_bd_intf_net [intf mem_interconnect/M00_AXI]  [intf $ps_name/$hp_slave]
 set dma [create_bd_cell -type ip -vlnv $dma_vlnv $dma_name]
 set_property -dict [list \
     CONFIG.c_include_sg 0 \
-    CONFIG.c_sg_include_stscntrl_str 0 \
+    CONFIG.c_sg_include_stscntrl_strm 0 \
     CONFIG.c_include_mm2s 1 \
     CONFIG.c_include_s2mm 1 \
     CONFIG.c_sg_length_width $length_width \

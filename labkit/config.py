@@ -155,6 +155,7 @@ class Board:
     pynq_image: str = ""         #: the PYNQ image the board runs (labkit package writes steps for it)
     image_vivado: str = ""       #: the Vivado release that image was built with
     image_user: str = "xilinx"   #: the image's login user
+    image_notebooks: str = "/home/xilinx/jupyter_notebooks"  #: the image's Jupyter folder ($PYNQ_JUPYTER_NOTEBOOKS)
     pip_constraints: Tuple[str, ...] = ()  #: pins installed beside the --no-deps wheel (numpy<2 on Kria-PYNQ)
 
     def latency_cutoff(self, clock_mhz: float) -> int:

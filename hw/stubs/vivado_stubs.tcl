@@ -17,6 +17,8 @@
 #     project's sources (add_files); it gets Vivado's VLNV xilinx.com:module_ref:M:1.0 and the
 #     pins/interfaces registered for M (stub::register_module)
 #   * add_files refuses files that do not exist
+#   * set_property CONFIG.<name> on the AXI DMA refuses a name the IP does not have (its parameter
+#     names as real Vivado writes them, e.g. c_sg_include_stscntrl_strm)
 #   * assign_bd_address maps each slave a master reaches through the interconnects; with -offset
 #     -range -target_address_space <space> <slave segment> it maps that segment there, and fails
 #     like Vivado when the segment is not reachable from the space, the range is not a power of
@@ -122,10 +124,11 @@ proc stub::builtin_spec {vlnv} {
         }
         xilinx.com:ip:axi_dma {
             return {
-                defaults {c_include_sg 1 c_sg_include_stscntrl_str 1 c_include_mm2s 1 c_include_s2mm 1
+                defaults {c_include_sg 1 c_sg_include_stscntrl_strm 1 c_include_mm2s 1 c_include_s2mm 1
                           c_sg_length_width 14 c_addr_width 32 c_m_axi_mm2s_data_width 32
                           c_m_axis_mm2s_tdata_width 32 c_m_axi_s2mm_data_width 32
                           c_s_axis_s2mm_tdata_width 32}
+                strict_config 1
                 pins {
                     s_axi_lite_aclk {in clk 1 ""}
                     m_axi_sg_aclk   {in clk 1 {c_include_sg 1}}
@@ -377,7 +380,13 @@ proc stub::set_one {obj key value} {
         if {![string match -nocase CONFIG.* $key]} {
             stub::error_like_vivado "BD 5-xxx" "stub: only CONFIG.* properties are modelled on cells ($key)"
         }
-        dict set S cells $cell config [string range $key 7 end] $value
+        set name [string range $key 7 end]
+        set spec [dict get $S cells $cell spec]
+        # an IP whose parameter list the stub knows refuses a name it does not have, as Vivado does
+        if {[dict exists $spec strict_config] && ![dict exists $spec defaults $name]} {
+            stub::error_like_vivado "BD 41-1273" "set_property: '$key' is not a parameter of [dict get $S cells $cell vlnv] (cell /$cell)"
+        }
+        dict set S cells $cell config $name $value
         return
     }
     stub::error_like_vivado "Common 17-161" "set_property: unknown object '$obj'"
