@@ -170,7 +170,7 @@ file mkdir $out_dir
 set proj_dir [file join $out_dir vivado]
 create_project -force $overlay_name $proj_dir -part $part
 if {[get_board_parts -quiet $board_part] eq ""} {
-    fail "board part '$board_part' is not installed: add the board files (PYNQ-Z1: Digilent vivado-boards, set_param board.repoPaths; KV260: Vivado's XHub board store) and rerun"
+    fail "board part '$board_part' is not installed: add the board files (PYNQ-Z1: Digilent vivado-boards, set_param board.repoPaths; KV260: Vivado's XHub board store; AUP-ZU3: RealDigital's board files) and rerun"
 }
 set_property board_part $board_part [current_project]
 if {$ip_kind eq "rtl"} {
