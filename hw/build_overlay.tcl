@@ -2,7 +2,7 @@
 #
 #   vivado -mode batch -source hw/build_overlay.tcl -tclargs <board> <ip_repo> <out_dir> ?<ip_kind>?
 #
-#   <board>    a [board:<key>] section of labkit/course.ini (pynq-z1, kv260)
+#   <board>    a [board:<key>] section of labkit/course.ini (pynq-z1, kv260, aup-zu3)
 #   <ip_repo>  the folder with the classifier IP: the exported HLS IP (make ip -> artifacts/hls/ip),
 #              or with ip_kind rtl the RTL twin's folder (labkit rtl build -> artifacts/rtl/ip)
 #   <out_dir>  receives <overlay_name>.bit, .hwh (same basename, what PYNQ's Overlay() loads)
@@ -20,6 +20,12 @@
 #   DMA M_AXI_MM2S, M_AXI_S2MM -> mem_interconnect -> PS high-performance slave (DDR)
 #   one PL clock (clock_mhz) for everything; rst_pl (proc_sys_reset) resets everything
 #   the two register windows at the board's dma_base / ip_base (course.ini), the DDR mapped for the DMA
+#
+# Vivado releases: every Xilinx IP is created by its version-less VLNV (xilinx.com:ip:axi_dma, ...):
+# create_bd_cell then takes the one version the running Vivado's catalogue has, so one script runs
+# in 2023.2 ... 2025.2.  What differs between releases is data, course.ini [vivado:<release>]
+# (params.tcl: vivado_ip_versions): the script prints the VLNV Vivado picked for each cell and
+# warns when it is not the version listed there (its CONFIG names were checked for that version).
 #
 # Environment: LABKIT_PARAMS (path of params.tcl), LABKIT_VIVADO_JOBS (parallel jobs, default 4).
 # The pytest suite runs this script in plain tclsh against recording stubs (hw/stubs/).
@@ -74,8 +80,21 @@ if {$vivado_release ni $vivado_versions} {
     fail "Vivado $vivado_version is not supported: run this script with Vivado [join $vivado_versions { or }] (course.ini \[overlay\] vivado_versions) and export the classifier IP with the Vitis HLS of the same release"
 }
 
+set ip_versions [dict get $vivado_ip_versions $vivado_release]
+
 puts "labkit: building overlay '$overlay_name' for $board ($part) with Vivado $vivado_version, $ip_kind classifier IP"
 puts "labkit: clock $clock_mhz MHz, DMA length register $length_width bits ($max_batch pulses = $batch_bytes bytes)"
+
+# The VLNV Vivado picked for a version-less create_bd_cell, compared with course.ini [vivado:*]
+proc check_ip_version {cell} {
+    global ip_versions vivado_version vivado_release
+    set vlnv [get_property VLNV $cell]
+    lassign [split $vlnv :] vendor library name version
+    puts "labkit: [string trimleft $cell /] is $vlnv"
+    if {[dict exists $ip_versions $name] && [dict get $ip_versions $name] ne $version} {
+        puts "WARNING: \[labkit\] Vivado $vivado_version created $name $version, course.ini \[vivado:$vivado_release\] lists $name [dict get $ip_versions $name]: check the CONFIG names this script sets on [string trimleft $cell /] against that IP version, then update ip_versions"
+    }
+}
 
 # -- helpers: look up a pin / interface pin and fail with its name when it does not exist ---------
 proc pin {path} {
@@ -151,7 +170,7 @@ file mkdir $out_dir
 set proj_dir [file join $out_dir vivado]
 create_project -force $overlay_name $proj_dir -part $part
 if {[get_board_parts -quiet $board_part] eq ""} {
-    fail "board part '$board_part' is not installed: add the board files (PYNQ-Z1: Digilent vivado-boards, set_param board.repoPaths; KV260: Vivado's XHub board store) and rerun"
+    fail "board part '$board_part' is not installed: add the board files (PYNQ-Z1: Digilent vivado-boards, set_param board.repoPaths; KV260: Vivado's XHub board store; AUP-ZU3: RealDigital's board files) and rerun"
 }
 set_property board_part $board_part [current_project]
 if {$ip_kind eq "rtl"} {
@@ -184,12 +203,13 @@ if {$clk_source_property ne ""} {
     # Kria: PYNQ expects the PL clock from IOPLL
     lappend ps_config CONFIG.$clk_source_property $clk_source
 }
-if {$ps_ip eq "zynq_ultra_ps_e"} {
-    # the board preset also enables the second FPD master and the LPD master; unused masters
-    # would leave their clock pins undriven, so switch them off
-    lappend ps_config CONFIG.PSU__USE__M_AXI_GP1 0 CONFIG.PSU__USE__M_AXI_GP2 0
+# the board preset may enable masters this design does not use (course.ini ps_unused); an unused
+# master would leave its clock pin undriven, so switch them off
+foreach property $ps_unused {
+    lappend ps_config CONFIG.$property 0
 }
 set_property -dict $ps_config $ps
+check_ip_version $ps
 
 # -- the classifier (stage 3: HLS IP, or its RTL twin as a module reference), interconnects, reset --
 # Both have the same port names; the RTL's X_INTERFACE_INFO attributes make Vivado infer the same
@@ -205,6 +225,7 @@ set_property -dict [list CONFIG.NUM_SI 1 CONFIG.NUM_MI 2] $ctrl_ic
 set mem_ic [create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect mem_interconnect]
 set_property -dict [list CONFIG.NUM_SI 2 CONFIG.NUM_MI 1] $mem_ic
 set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset rst_pl]
+foreach cell [list $ctrl_ic $mem_ic $rst] { check_ip_version $cell }
 
 # -- the PS ends of both paths: general-purpose master -> ctrl_interconnect -> classifier registers;
 #    mem_interconnect -> PS high-performance slave (DDR).  The DMA's ends are wired with the DMA.
@@ -217,7 +238,7 @@ connect_bd_intf_net [intf mem_interconnect/M00_AXI]  [intf $ps_name/$hp_slave]
 set dma [create_bd_cell -type ip -vlnv $dma_vlnv $dma_name]
 set_property -dict [list \
     CONFIG.c_include_sg 0 \
-    CONFIG.c_sg_include_stscntrl_str 0 \
+    CONFIG.c_sg_include_stscntrl_strm 0 \
     CONFIG.c_include_mm2s 1 \
     CONFIG.c_include_s2mm 1 \
     CONFIG.c_sg_length_width $length_width \
@@ -233,6 +254,7 @@ connect_bd_intf_net [intf $ip_name/$ip_out_stream]   [intf $dma_name/S_AXIS_S2MM
 connect_bd_intf_net [intf $dma_name/M_AXI_MM2S]      [intf mem_interconnect/S00_AXI] ;# reads DDR
 connect_bd_intf_net [intf $dma_name/M_AXI_S2MM]      [intf mem_interconnect/S01_AXI] ;# writes DDR
 # [dma] end
+check_ip_version $dma
 if {[get_property CONFIG.c_sg_length_width $dma] != $length_width} {
     fail "the AXI DMA did not accept c_sg_length_width $length_width (got [get_property CONFIG.c_sg_length_width $dma])"
 }

@@ -150,13 +150,33 @@ class Board:
     device_ffs: int = 0          #: ... flip-flops
     device_dsps: int = 0         #: ... DSP slices
     device_carry: int = 0        #: ... CARRY4/CARRY8 cells
+    device_brams: int = 0        #: ... 36 Kb block RAMs
+    ps_unused: Tuple[str, ...] = ()  #: PS properties of masters the preset enables and the design does not use (set to 0)
+    pynq_image: str = ""         #: the PYNQ image the board runs (labkit package writes steps for it)
+    image_vivado: str = ""       #: the Vivado release that image was built with
+    image_user: str = "xilinx"   #: the image's login user
+    image_notebooks: str = "/home/xilinx/jupyter_notebooks"  #: the image's Jupyter folder ($PYNQ_JUPYTER_NOTEBOOKS)
+    pip_constraints: Tuple[str, ...] = ()  #: pins installed beside the --no-deps wheel (numpy<2 on Kria-PYNQ)
 
     def latency_cutoff(self, clock_mhz: float) -> int:
         """Adder levels per pipeline stage at ``clock_mhz`` (da4ml's ``latency_cutoff``)."""
         return max(1, int(1000.0 / clock_mhz / self.adder_delay_ns + 1e-9))
 
     def device_totals(self) -> Dict[str, int]:
-        return {"lut": self.device_luts, "ff": self.device_ffs, "dsp": self.device_dsps, "carry": self.device_carry}
+        return {"lut": self.device_luts, "ff": self.device_ffs, "dsp": self.device_dsps, "carry": self.device_carry,
+                "bram": self.device_brams}
+
+
+@dataclass(frozen=True)
+class VivadoRelease:
+    """A ``[vivado:<release>]`` section: what differs between the supported Vivado releases."""
+    release: str                 #: e.g. 2024.1
+    ip_versions: Tuple[str, ...] #: "name:version" of each Xilinx IP the design uses, as that release's catalogue has it
+    hls_tool: str                #: how that release runs HLS (vitis_hls, or vitis-run from 2024.2)
+    pynq_image: str = ""         #: the PYNQ image built with that release ('' = none)
+
+    def ip_version(self, name: str) -> str:
+        return dict(v.split(":", 1) for v in self.ip_versions).get(name, "")
 
 
 def _value(text: str, kind):
@@ -202,6 +222,7 @@ class Config:
     training_full: Training
     training_fast: Training
     boards: Dict[str, Board] = field(default_factory=dict)
+    vivado: Dict[str, VivadoRelease] = field(default_factory=dict)
 
     def __getattr__(self, name):
         # flat access (CFG.window_start, CFG.weight_bits, ...): each name lives in one section
@@ -295,13 +316,15 @@ def load(path: Path = INI_PATH) -> Config:
     ini = _read_ini(path)
     boards = {s.split(":", 1)[1]: _section(Board, ini[s], key=s.split(":", 1)[1])
               for s in ini.sections() if s.startswith("board:")}
+    vivado = {s.split(":", 1)[1]: _section(VivadoRelease, ini[s], release=s.split(":", 1)[1])
+              for s in ini.sections() if s.startswith("vivado:")}
     cfg = Config(
         data=_section(Data, ini["data"]), input_stage=_section(InputStage, ini["input_stage"]),
         stream=_section(Stream, ini["stream"]), quant=_section(Quant, ini["quant"]),
         overlay=_section(Overlay, ini["overlay"]), rtl=_section(Rtl, ini["rtl"]),
         training_full=_section(Training, ini["training"]),
         training_fast=_section(Training, ini["training"], prefix="fast_"),
-        boards=boards)
+        boards=boards, vivado=vivado)
     _check(cfg)
     return cfg
 
@@ -312,6 +335,10 @@ def _check(cfg: Config) -> None:
                          f"the AXI DMA's {DMA_LENGTH_WIDTH_MAX}-bit length register holds: lower max_batch in [stream]")
     if cfg.default_board not in cfg.boards:
         raise ValueError(f"course.ini: [overlay] default_board = {cfg.default_board!r} has no [board:{cfg.default_board}] section")
+    missing = [v for v in cfg.vivado_versions if v not in cfg.vivado]
+    if missing:
+        raise ValueError(f"course.ini: [overlay] vivado_versions names {', '.join(missing)} without a "
+                         f"[vivado:<release>] section: add one per release")
     if abs(sum(cfg.split) - 1.0) > 1e-9:
         raise ValueError(f"course.ini: split fractions {cfg.split} must sum to 1")
     if cfg.samples_per_word * cfg.lane_bits != cfg.word_bits or cfg.lane_bits < cfg.adc_bits:

@@ -90,6 +90,9 @@ def course_values(cfg=CFG) -> Dict[str, object]:
         "batch_bytes": cfg.dma_batch_bytes, "dma_length_width": cfg.dma_length_width,
         "dma_length_width_max": DMA_LENGTH_WIDTH_MAX,
         "ip_addr_range": f"0x{IP_ADDR_RANGE:X}", "dma_addr_range": f"0x{DMA_ADDR_RANGE:X}",
+        # the [vivado:<release>] table as a Tcl dict: release -> {ip_name version ...}
+        "vivado_ip_versions": [item for release in cfg.vivado_versions for item in
+                               (release, " ".join(" ".join(v.split(":", 1)) for v in cfg.vivado[release].ip_versions))],
     }
 
 
@@ -102,7 +105,7 @@ def board_values(board: str, cfg=CFG) -> Dict[str, object]:
         "hp_slave_clk": b.hp_slave_clk, "hp_enable": b.hp_enable, "master_enable": b.master_enable,
         "pl_clk": b.pl_clk, "pl_clk_freq_property": b.pl_clk_freq_property, "pl_resetn": b.pl_resetn,
         "clk_source_property": b.clk_source_property, "clk_source": b.clk_source,
-        "dma_addr_width": b.dma_addr_width, "dma_base": f"0x{b.dma_base:08X}", "ip_base": f"0x{b.ip_base:08X}",
+        "ps_unused": list(b.ps_unused), "dma_addr_width": b.dma_addr_width, "dma_base": f"0x{b.dma_base:08X}", "ip_base": f"0x{b.ip_base:08X}",
     }
 
 

@@ -49,6 +49,13 @@ def address_map(board: str | None = None) -> dict:
     return {CFG.dma_name: (b.dma_base, DMA_ADDR_RANGE), CFG.ip_name: (b.ip_base, IP_ADDR_RANGE)}
 
 
+def overlay_addresses(ip_dict: dict) -> dict:
+    """``{name: (base, range)}`` of every entry of an overlay's ``ip_dict`` that has a register
+    window; pynq also lists the processing system, which has none (no ``phys_addr``)."""
+    return {name: (int(d["phys_addr"]), int(d["addr_range"])) for name, d in ip_dict.items()
+            if d.get("phys_addr") is not None and d.get("addr_range") is not None}
+
+
 def format_address_map(found: dict, board: str | None = None) -> str:
     """``found`` (``{name: (base, range)}``: a recorded block design's or an overlay's ``ip_dict``)
     beside course.ini's :func:`address_map`, one line per register window, ✓ where they agree."""

@@ -61,7 +61,8 @@ def test_typed_config_one_dataclass_per_section():
     classes = {"data": config.Data, "input_stage": config.InputStage, "stream": config.Stream,
                "quant": config.Quant, "training": config.Training, "overlay": config.Overlay, "rtl": config.Rtl}
     for section in ini.sections():
-        cls = config.Board if section.startswith("board:") else classes[section]
+        cls = (config.Board if section.startswith("board:") else
+               config.VivadoRelease if section.startswith("vivado:") else classes[section])
         names = {f.name for f in dataclasses.fields(cls)}
         for key in ini[section]:
             assert key in names or (section == "training" and key.removeprefix("fast_") in names), (section, key)

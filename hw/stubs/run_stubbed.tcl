@@ -1,6 +1,6 @@
 # hw/stubs/run_stubbed.tcl -- run a Vivado build script in plain tclsh against the recording stubs.
 #
-#   tclsh hw/stubs/run_stubbed.tcl ?-version 2024.1? -record design.json -- \
+#   tclsh hw/stubs/run_stubbed.tcl ?-version 2024.1? ?-ip name=version ...? -record design.json -- \
 #         hw/build_overlay.tcl <board> <ip_repo> <out_dir> ?hls|rtl?
 #
 # Sources vivado_stubs.tcl, registers the classifier IP (its interface names from course.ini,
@@ -14,23 +14,26 @@ source [file join $here vivado_stubs.tcl]
 
 set version 2024.1
 set record ""
+set ip_pins {}
 set rest $argv
 while {[llength $rest]} {
     set rest [lassign $rest flag]
     switch -- $flag {
         -version { set rest [lassign $rest version] }
+        -ip      { set rest [lassign $rest ip_pin]; lappend ip_pins {*}[split $ip_pin =] }
         -record  { set rest [lassign $rest record] }
         --       { break }
-        default  { puts stderr "usage: tclsh run_stubbed.tcl ?-version V? -record out.json -- script.tcl args..."; exit 2 }
+        default  { puts stderr "usage: tclsh run_stubbed.tcl ?-version V? ?-ip name=version? -record out.json -- script.tcl args..."; exit 2 }
     }
 }
 if {$record eq "" || [llength $rest] < 1} {
-    puts stderr "usage: tclsh run_stubbed.tcl ?-version V? -record out.json -- script.tcl args..."
+    puts stderr "usage: tclsh run_stubbed.tcl ?-version V? ?-ip name=version? -record out.json -- script.tcl args..."
     exit 2
 }
 set script [file normalize [lindex $rest 0]]
 set script_args [lrange $rest 1 end]
 stub::set_version $version
+foreach {name v} $ip_pins { stub::set_ip_version $name $v }
 
 # the classifier IP as Vitis HLS exports it (interface names from params.tcl, the export of
 # course.ini that the build script sources too: LABKIT_PARAMS)

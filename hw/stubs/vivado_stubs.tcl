@@ -17,6 +17,8 @@
 #     project's sources (add_files); it gets Vivado's VLNV xilinx.com:module_ref:M:1.0 and the
 #     pins/interfaces registered for M (stub::register_module)
 #   * add_files refuses files that do not exist
+#   * set_property CONFIG.<name> on the AXI DMA refuses a name the IP does not have (its parameter
+#     names as real Vivado writes them, e.g. c_sg_include_stscntrl_strm)
 #   * assign_bd_address maps each slave a master reaches through the interconnects; with -offset
 #     -range -target_address_space <space> <slave segment> it maps that segment there, and fails
 #     like Vivado when the segment is not reachable from the space, the range is not a power of
@@ -37,7 +39,28 @@ namespace eval stub {
         calls {} compile_order 0 closed 0]
 }
 
+# The IP versions each emulated release's catalogue has (create_bd_cell with a version-less VLNV
+# takes it; a VLNV with another version is not found).  The stubs' own table, not course.ini's:
+# 2024.1 as a real 2024.1 write_bd_tcl shows (zynq_ultra_ps_e 3.5, axi_dma 7.1, proc_sys_reset
+# 5.0), the rest as the current product guides list them.  stub::set_ip_version (run_stubbed.tcl
+# -ip name=version) emulates a release whose catalogue differs.
+set stub::catalog_versions [dict create processing_system7 5.5 zynq_ultra_ps_e 3.5 axi_dma 7.1 \
+    smartconnect 1.0 proc_sys_reset 5.0]
 proc stub::set_version {v} { variable version; set version $v }
+proc stub::set_ip_version {name v} { variable catalog_versions; dict set catalog_versions $name $v }
+
+# vlnv as the running release's catalogue resolves it: vendor:library:name -> vendor:library:name:version
+# of a built-in IP; "" when the catalogue has no such version
+proc stub::resolve_vlnv {vlnv} {
+    variable catalog_versions
+    set parts [split $vlnv :]
+    lassign $parts vendor library name version
+    if {$vendor ne "xilinx.com" || $library ne "ip" || ![dict exists $catalog_versions $name]} { return $vlnv }
+    set have [dict get $catalog_versions $name]
+    if {[llength $parts] == 3} { return "$vlnv:$have" }
+    if {$version eq $have} { return $vlnv }
+    return ""
+}
 proc stub::call {name} { variable S; dict lappend S calls $name }
 proc stub::error_like_vivado {id message} { error "ERROR: \[$id\] $message" }
 
@@ -101,10 +124,11 @@ proc stub::builtin_spec {vlnv} {
         }
         xilinx.com:ip:axi_dma {
             return {
-                defaults {c_include_sg 1 c_sg_include_stscntrl_str 1 c_include_mm2s 1 c_include_s2mm 1
+                defaults {c_include_sg 1 c_sg_include_stscntrl_strm 1 c_include_mm2s 1 c_include_s2mm 1
                           c_sg_length_width 14 c_addr_width 32 c_m_axi_mm2s_data_width 32
                           c_m_axis_mm2s_tdata_width 32 c_m_axi_s2mm_data_width 32
                           c_s_axis_s2mm_tdata_width 32}
+                strict_config 1
                 pins {
                     s_axi_lite_aclk {in clk 1 ""}
                     m_axi_sg_aclk   {in clk 1 {c_include_sg 1}}
@@ -356,7 +380,13 @@ proc stub::set_one {obj key value} {
         if {![string match -nocase CONFIG.* $key]} {
             stub::error_like_vivado "BD 5-xxx" "stub: only CONFIG.* properties are modelled on cells ($key)"
         }
-        dict set S cells $cell config [string range $key 7 end] $value
+        set name [string range $key 7 end]
+        set spec [dict get $S cells $cell spec]
+        # an IP whose parameter list the stub knows refuses a name it does not have, as Vivado does
+        if {[dict exists $spec strict_config] && ![dict exists $spec defaults $name]} {
+            stub::error_like_vivado "BD 41-1273" "set_property: '$key' is not a parameter of [dict get $S cells $cell vlnv] (cell /$cell)"
+        }
+        dict set S cells $cell config $name $value
         return
     }
     stub::error_like_vivado "Common 17-161" "set_property: unknown object '$obj'"
@@ -388,6 +418,9 @@ proc get_property {key obj} {
     lassign [stub::split_path $obj] cell rest
     if {$rest eq "" && [dict exists $stub::S cells $cell] && [string match -nocase CONFIG.* $key]} {
         return [stub::config_value $cell [string range $key 7 end]]
+    }
+    if {$rest eq "" && [dict exists $stub::S cells $cell] && $key eq "VLNV"} {
+        return [dict get $stub::S cells $cell vlnv]
     }
     stub::error_like_vivado "Common 17-58" "get_property: '$key' of '$obj' is not modelled by the stub"
 }
@@ -442,6 +475,11 @@ proc create_bd_cell {args} {
         }
         set vlnv "xilinx.com:module_ref:$reference:1.0"
     } elseif {$type eq "ip"} {
+        set resolved [stub::resolve_vlnv $vlnv]
+        if {$resolved eq ""} {
+            stub::error_like_vivado "BD 5-390" "IP definition not found for VLNV: $vlnv (Vivado $stub::version has [join [lrange [split $vlnv :] 0 2] :]:[dict get $stub::catalog_versions [lindex [split $vlnv :] 2]])"
+        }
+        set vlnv $resolved
         set spec [stub::vlnv_spec $vlnv]
         if {$spec eq ""} {
             stub::error_like_vivado "BD 5-390" "IP definition not found for VLNV: $vlnv (is its repository in ip_repo_paths?)"

@@ -89,7 +89,7 @@ def _tclsh() -> str:
 
 def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
                 ip_repo=None, out_dir=None, ini=None, timeout: float = 120, ip_kind: str = "hls",
-                params=None) -> dict:
+                params=None, ip_versions: Optional[dict] = None) -> dict:
     """Run the build script in tclsh with the recording Vivado stubs; return the record.
 
     The record (see ``hw/stubs/vivado_stubs.tcl``) holds the project, cells (VLNV, CONFIG,
@@ -99,6 +99,8 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
     there, never real-looking artifacts into the course folders); ``ini`` replaces course.ini
     (its ``params.tcl`` export is what the script reads); ``params`` gives a params.tcl instead.
     ``ip_kind`` is passed to the script as is (an invalid one is the script's error to report).
+    ``vivado_version`` is what the stubs' ``version -short`` answers; ``ip_versions``
+    (``{"axi_dma": "7.2"}``) emulates a release whose IP catalogue has other versions.
     """
     tcl = Path(tcl) if tcl else _hw_file(BUILD_TCL)
     tclsh = _tclsh()
@@ -117,7 +119,8 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
             (ip_repo / "component.xml").write_text("<!-- labkit stub IP repository -->\n")
         out_dir = Path(out_dir) if out_dir is not None else tmp / "out"
         record_path = tmp / "design.json"
-        cmd = [tclsh, str(_hw_file(STUB_RUNNER)), "-version", vivado_version, "-record", str(record_path),
+        pins = [w for name, v in (ip_versions or {}).items() for w in ("-ip", f"{name}={v}")]
+        cmd = [tclsh, str(_hw_file(STUB_RUNNER)), "-version", vivado_version, *pins, "-record", str(record_path),
                "--", str(tcl), *_tclargs(board, ip_repo, out_dir, ip_kind)]
         if params is None:
             params = export.write_tcl(board, tmp / "params.tcl", cfg=load_config(ini) if ini else CFG)

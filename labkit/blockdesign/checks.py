@@ -307,7 +307,7 @@ def ps(record: dict, board: str) -> List[Check]:
 _DMA_SETTINGS = (
     ("dma.no_scatter_gather", "c_include_sg", lambda b: "0",
      "the driver uses the simple register mode, and scatter-gather adds an M_AXI_SG port and clock"),
-    ("dma.no_status_control_stream", "c_sg_include_stscntrl_str", lambda b: "0",
+    ("dma.no_status_control_stream", "c_sg_include_stscntrl_strm", lambda b: "0",
      "the status/control stream exists only for scatter-gather"),
     ("dma.length_width_fits_batch", "c_sg_length_width", lambda b: str(CFG.dma_length_width),
      "the length register must hold the largest transfer of max_batch pulses (CFG.dma_length_width)"),

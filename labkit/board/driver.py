@@ -93,6 +93,15 @@ def check_overlay(overlay) -> None:
                 f"the classifier IP is called {same_type[0]!r} in {bitfile}, the driver looks for "
                 f"{CFG.ip_name!r} (course.ini [overlay] ip_name): rebuild the overlay with `labkit overlay` "
                 "so the instance name matches, or rename it in the block design")
+        # an accelerator that is not ours (an HLS IP or module reference, not an AMD catalogue IP)
+        foreign = [(k, str(v.get("type", ""))) for k, v in sorted(ip_dict.items())
+                   if not str(v.get("type", "")).startswith("xilinx.com:ip:")]
+        if foreign:
+            found = ", ".join(f"{k!r} ({vlnv or 'no type'})" for k, vlnv in foreign)
+            raise BoardError(
+                f"{bitfile} holds the IP {found}, not labkit's classifier {CFG.ip_name!r} ({CFG.vlnv}): it was "
+                f"built from another design; load {CFG.overlay_name}.bit built by `labkit overlay --board <board>`, "
+                "with its .hwh of the same basename next to it")
         raise BoardError(
             f"{bitfile} has no {CFG.ip_name!r} IP (it has: {names}): wrong bitstream? Load "
             f"{CFG.overlay_name}.bit built by `labkit overlay --board <board>`, with its .hwh of the same "

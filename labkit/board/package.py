@@ -252,31 +252,44 @@ def build_wheel(out_dir: Path, root: Path | None = None) -> Path:
 
 
 def install_text(board: str, folder_name: str, wheel_name: str, overlay_included: bool) -> str:
+    """INSTALL.md for ``board``: the steps for the PYNQ image course.ini names for it
+    (``pynq_image``, ``image_user``; ``pip_constraints`` such as ``numpy<2`` installed beside the
+    ``--no-deps`` wheel, so the image's own packages stay as they are)."""
     b = CFG.board(board)
-    nb = "${PYNQ_JUPYTER_NOTEBOOKS:-/home/xilinx/jupyter_notebooks}"
+    user = b.image_user or "xilinx"
+    home = f"/home/{user}"
+    nb = "${PYNQ_JUPYTER_NOTEBOOKS:-" + b.image_notebooks + "}"
+    nb_remote = b.image_notebooks
     overlay_note = ("" if overlay_included else
                     f"\n> This package has **no overlay**: `{CFG.overlay_name}.bit/.hwh` were not built "
                     f"(`labkit overlay --board {board}` needs Vivado). Build them, then rerun "
                     f"`labkit package --board {board} --force`. Without them lab 06 runs the emulated "
                     "overlay only where the emulation library exists (the host).\n")
+    vivado = (f" That image was built with Vivado {b.image_vivado}; labkit builds the overlay with Vivado "
+              f"{' / '.join(CFG.vivado_versions)} (hw/README.md has the table)." if b.image_vivado else "")
+    pins = " ".join(f'"{c}"' for c in b.pip_constraints)
+    pin_note = (f"\nThe image's pynq needs {', '.join(b.pip_constraints)}: the install step pins it first "
+                f"(`pip install {pins}` keeps the image's version, or restores one if it was upgraded).\n"
+                if pins else "")
+    pip = (f"pip install {pins} && " if pins else "") + f"pip install --no-deps --force-reinstall wheel/{wheel_name}"
     return f"""# labkit on the {b.title} — installation
 
-Package for board `{board}` ({b.part}), PYNQ image with Python 3.10 and PYNQ 3.0.1.
+Package for board `{board}` ({b.part}), image: {b.pynq_image or "a PYNQ image with Python 3.10"}.{vivado}
 The board needs only numpy + pynq (already on the image): the wheel is installed with `--no-deps`.
-{overlay_note}
+{pin_note}{overlay_note}
 ## 1. Copy the archive to the board (on the host)
 
 ```bash
-scp {folder_name}.tar.gz xilinx@<board-ip>:/home/xilinx/
+scp {folder_name}.tar.gz {user}@<board-ip>:{home}/
 ```
 
 ## 2. Unpack and install the wheel into the PYNQ virtual environment (on the board)
 
 ```bash
-ssh xilinx@<board-ip>
+ssh {user}@<board-ip>
 tar xzf {folder_name}.tar.gz
 cd {folder_name}
-sudo -H bash -c 'source /etc/profile.d/pynq_venv.sh && pip install --no-deps --force-reinstall wheel/{wheel_name}'
+sudo -H bash -c 'source /etc/profile.d/pynq_venv.sh && {pip}'
 ```
 
 ## 3. Deliver the notebook with its artifacts to Jupyter
@@ -299,7 +312,7 @@ sudo -H bash -c 'source /etc/profile.d/pynq_venv.sh && cd {nb}/labkit && python 
 
 prints one JSON line; `"mode": "board"` and `"words_equal_to_csim": true` mean the FPGA reproduces
 the C simulation bit for bit. Copy `artifacts/board/results_board.json` back with
-`scp 'xilinx@<board-ip>:jupyter_notebooks/labkit/artifacts/board/*' .` to compare on the host.
+`scp '{user}@<board-ip>:{nb_remote}/labkit/artifacts/board/*' .` to compare on the host.
 """
 
 
