@@ -64,8 +64,8 @@ def supported_versions() -> str:
 
 def skip_sentence() -> str:
     return ("Vitis HLS not found: none of vitis-run, v++ or vitis_hls is on PATH, so C synthesis and IP export "
-            "are skipped and the course continues with the C simulation above as the bit-exact reference "
-            f"(an instructor with Vitis {supported_versions()} runs `labkit hls export`).")
+            "are skipped and the course continues with the C simulation of `labkit hls convert` as the "
+            f"bit-exact reference (an instructor with Vitis {supported_versions()} runs `labkit hls export`).")
 
 
 class VitisUnsupported(RuntimeError):
@@ -129,7 +129,7 @@ def find_vitis(which: Optional[Callable[[str], Optional[str]]] = None) -> HlsToo
            "source the settings64.sh of one of them and rerun `labkit hls export`")
     if first == "vivado_hls":
         raise VitisUnsupported(f"vivado_hls {version or '(version unknown)'} found at {paths[first]} is the "
-                               f"old Vivado HLS, which labkit does not drive: {fix}")
+                               f"old Vivado HLS, which labkit does not drive; {fix}")
     if version is None:
         raise VitisUnsupported(f"{first} found at {paths[first]} printed no version with "
                                f"`{first} {dict(TOOLS)[first]}`: {fix}")
