@@ -150,7 +150,7 @@ needs_tclsh = pytest.mark.skipif(not (shutil.which("tclsh") or shutil.which("tcl
 
 
 @needs_tclsh
-@pytest.mark.skipif(bool(shutil.which("vitis_hls") or shutil.which("vitis-run")), reason="would run Vitis HLS")
+@pytest.mark.skipif(any(map(shutil.which, ("vitis_hls", "vitis-run", "v++", "vivado_hls"))), reason="would run Vitis HLS")
 def test_vitis_export_script_keeps_a_hostile_artifacts_path_one_word(tmp_path):
     from labkit.config import CFG
     art = tmp_path / HOSTILE
