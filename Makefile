@@ -3,8 +3,11 @@
 #   make test     set up, then pytest + nbval on every lab (fast mode)   -> artifacts/fast/
 # Set-up is idempotent: .venv is created if missing and the pinned stack is installed once
 # (again only when pyproject.toml changes).
+# .venv is made with Python 3.10 or 3.11 (TensorFlow 2.15 has no wheels for 3.12+):
+# PYTHON=/path/to/python if given, else the first of python3.11, python3.10, python3 that fits
+# (scripts/find_python.sh; it says how to get one when none does).
 
-PYTHON ?= python3
+PYTHON ?=
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.labkit-installed
@@ -23,6 +26,9 @@ setup: $(STAMP)
 
 # (da4ml 0.6 declares numpy>=2 but runs with the numpy 1.26 that TensorFlow 2.15 needs: --no-deps)
 $(STAMP): pyproject.toml
+	@if [ -d $(VENV) ]; then sh scripts/find_python.sh --venv $(VENV) >/dev/null; \
+	else py="$$(sh scripts/find_python.sh $(if $(PYTHON),"$(PYTHON)"))" && echo "creating $(VENV) with $$py" \
+	  && "$$py" -m venv $(VENV); fi
 	@command -v g++ >/dev/null && command -v tclsh >/dev/null && command -v iverilog >/dev/null && command -v yosys >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing g++, tclsh, iverilog and yosys (Debian packages)"; \
@@ -34,7 +40,6 @@ $(STAMP): pyproject.toml
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	      || echo "note: apt-get could not install chromium; tests/test_browser.py will be skipped"; \
 	  else echo "note: the browser check (tests/test_browser.py) needs Chromium from your system's packages (e.g. apt-get install chromium) or LABKIT_CHROMIUM=/path/to/chrome; it is skipped without it"; fi; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=23" wheel
 	$(PY) -m pip install -q -e ".[lab,board,rtl,dev]"
 	$(PY) -m pip install -q --no-deps da4ml==$(DA4ML)
