@@ -100,6 +100,6 @@ def test_cli_missing_file(tmp_path, capsys):
     missing = tmp_path / "nope.csv"
     with pytest.raises(FileNotFoundError, match="--real"):
         calibrate.main(["--real", str(missing)])
-    assert cli.main(["calibrate", "--real", str(missing)]) == 1
+    assert cli.main(["calibrate", "--real", str(missing)]) == 2          # a missing input is a usage/input error (exit 2)
     err = capsys.readouterr().err
     assert "not found" in err and "LABKIT_SHARED_DATA" in err

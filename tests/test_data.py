@@ -367,4 +367,4 @@ def test_cli_data_info(zenodo_dir, capsys):
     assert main(["data", "info", str(zenodo_dir)]) == 0
     out = capsys.readouterr().out
     assert "120 pulses" in out and "train" in out
-    assert main(["data", "info", str(zenodo_dir / "missing.csv")]) == 1
+    assert main(["data", "info", str(zenodo_dir / "missing.csv")]) == 2

@@ -59,7 +59,7 @@ def test_config_numbers():
     assert CFG.sample_rate_hz == 100e6 and abs(sum(CFG.split) - 1) < 1e-12
     assert CFG.words_per_pulse * CFG.samples_per_word >= CFG.n_samples
     assert CFG.input_format.frac == CFG.input_frac_bits
-    assert set(CFG.boards) == {"pynq-z1", "kv260"}
+    assert set(CFG.boards) == {"pynq-z1", "kv260", "aup-zu3"}
     assert CFG.board("kv260").clk_source == "IOPLL"
     with pytest.raises(KeyError, match="choose one of"):
         CFG.board("zedboard")
