@@ -117,20 +117,23 @@ def convert(model, output_dir=None, board: str = CFG.default_board, io_type: str
     """Convert, ``write()`` and (by default) ``compile()`` the hls4ml project; returns the model."""
     import hls4ml
 
+    from ..training.compress import quiet_keras
+
     output_dir = Path(output_dir) if output_dir is not None else artifacts.hls_project()
-    config = hls_config(model, reuse_factor, strategy, trace, logit_format)
-    hls_model = hls4ml.converters.convert_from_keras_model(
-        model,
-        hls_config=config,
-        output_dir=str(output_dir),
-        project_name=PROJECT_NAME,
-        backend="Vitis",
-        io_type=io_type,
-        part=CFG.board(board).part,
-        clock_period=1000.0 / CFG.clock_mhz,
-        write_weights_txt=False,  # weights compiled in: the emulation library is self-contained
-    )
-    hls_model.write()
+    with quiet_keras():     # reading a QDense's configuration warns that its quantizers are no Keras constraints
+        config = hls_config(model, reuse_factor, strategy, trace, logit_format)
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model,
+            hls_config=config,
+            output_dir=str(output_dir),
+            project_name=PROJECT_NAME,
+            backend="Vitis",
+            io_type=io_type,
+            part=CFG.board(board).part,
+            clock_period=1000.0 / CFG.clock_mhz,
+            write_weights_txt=False,  # weights compiled in: the emulation library is self-contained
+        )
+        hls_model.write()   # writes the Keras model's configuration too
     if install_wrapper:
         from .wrapper import install_wrapper as _install
         _install(output_dir)

@@ -56,9 +56,17 @@ def exact_weights(quantizer, values) -> np.ndarray:
     straight-through estimator's float noise (``x + (xq - x)`` is not always ``xq`` in float32)."""
     import tensorflow as tf
 
+    return _quantize(quantizer, values)[0]
+
+
+def _quantize(quantizer, values):
+    """(quantized values, the scales the quantizer computed for them) in eager mode."""
+    import tensorflow as tf
+
     q = copy.copy(quantizer)
     q.use_ste, q.qnoise_factor = False, 1.0
-    return np.asarray(q(tf.constant(np.asarray(values, np.float32))), np.float32)
+    out = np.asarray(q(tf.constant(np.asarray(values, np.float32))), np.float32)
+    return out, np.asarray(q.scale, np.float64) if q.scale is not None else np.ones(1)
 
 
 def _check_quantizer(q, where: str) -> None:
@@ -104,6 +112,13 @@ def _chain(model) -> list:
 
 def prepare_student(model):
     """``(model in the course's contract, [notes])``; ``model`` itself when nothing needs changing."""
+    from ..training.compress import quiet_keras
+
+    with quiet_keras():            # a QDense's get_config() warns about its quantizers (not Keras constraints)
+        return _prepare(model)
+
+
+def _prepare(model):
     layers = _chain(model)
     found, plan, notes = [], [], []
     n = len(layers)
@@ -196,9 +211,9 @@ def _rebuild(model, plan, notes):
             kernel = exact_weights(kq, layer.kernel.numpy())
             bq = layer.bias_quantizer_internal if layer.use_bias else None
             bias = exact_weights(bq, layer.bias.numpy()) if bq is not None else None
-            for q, what in ((kq, "kernel"), (bq, "bias")):
+            for q, what, values in ((kq, "kernel", layer.kernel.numpy()), (bq, "bias", layer.bias.numpy() if bq else None)):
                 if q is not None and getattr(q, "alpha", None) not in (None, 1, 1.0):
-                    scale = np.unique(np.asarray(q.scale)).astype(float)
+                    scale = np.unique(_quantize(q, values)[1])
                     notes.append(f"QDense {layer.name!r} {what}: alpha={q.alpha!r} scales from the trained "
                                  f"model ({', '.join(f'{s:g}' for s in scale[:6])}{' ...' if scale.size > 6 else ''}) "
                                  "kept in the weights")
