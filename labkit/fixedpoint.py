@@ -221,7 +221,8 @@ def check_io(model, outputs: str = "course") -> None:
         count = f"{n_out[0]} outputs" if len(n_out) == 1 else f"outputs of shape {n_out}"
         raise ValueError(f"the model has {count}, but the course has CFG.n_classes = {CFG.n_classes} "
                          f"classes ({', '.join(CFG.class_names)}; labkit/course.ini [data] class_names): "
-                         f"train a model with {CFG.n_classes} output logits (labs 02-03)")
+                         f"train a model with {CFG.n_classes} output logits (labs 02-03; `labkit hls convert "
+                         f"--student` alone takes 1 to {max_outputs()})")
 
 
 def describe_layers(model, outputs: str = "course"):

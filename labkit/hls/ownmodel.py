@@ -47,8 +47,11 @@ def _activation_name(act) -> str:
         return "linear"
     if isinstance(act, str):
         return act.split("(")[0]
-    name = getattr(act, "__name__", None)
-    return name if name else type(act).__name__
+    if isinstance(act, dict):                  # a serialised quantizer: {"class_name": ..., "config": ...}
+        return str(act.get("class_name", "unknown"))
+    if callable(act) and type(act).__name__ == "function":
+        return act.__name__
+    return type(act).__name__
 
 
 def exact_weights(quantizer, values) -> np.ndarray:
@@ -266,9 +269,8 @@ def _rebuild(model, plan, notes):
 def output_kind(model) -> str:
     """'softmax', 'sigmoid' or 'logits': what the (original) model's last step outputs."""
     last = model.layers[-1]
-    act = _activation_name(last.get_config().get("activation")) if hasattr(last, "get_config") else "linear"
-    if type(last).__name__ == "QActivation":
-        act = _activation_name(last.quantizer)
+    act = _activation_name(getattr(last, "quantizer", None) if type(last).__name__ == "QActivation"
+                           else getattr(last, "activation", None))
     return act if act in FINAL_ACTIVATIONS else "logits"
 
 
