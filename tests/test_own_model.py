@@ -68,22 +68,24 @@ def train(model, n_classes, loss, epochs=4):
 
 
 def ictp_student():
-    """As in the public ICTP hls4ml lab: QDense + quantized_relu, Dropout, alpha='auto_po2', softmax out."""
+    """As in the public ICTP hls4ml lab: a Sequential of QDense + quantized_relu, Dropout,
+    alpha='auto_po2' quantizers, a softmax output."""
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
     tf.keras.utils.set_random_seed(SEED)
     q = dict(kernel_quantizer=quantized_bits(6, 0, alpha="auto_po2"), bias_quantizer=quantized_bits(6, 0, alpha=1))
-    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = QDense(16, name="fc1", **q)(inp)
-    x = QActivation(quantized_relu(6), name="relu1")(x)
-    x = tf.keras.layers.Dropout(0.2, name="drop1")(x)
-    x = QDense(8, name="fc2", **q)(x)
-    x = QActivation(quantized_relu(6), name="relu2")(x)
-    x = tf.keras.layers.Dropout(0.2, name="drop2")(x)
-    x = QDense(2, name="output", **q)(x)
-    out = tf.keras.layers.Activation("softmax", name="softmax")(x)
-    return train(tf.keras.Model(inp, out), 2, "sparse_categorical_crossentropy")
+    model = tf.keras.Sequential([
+        QDense(16, name="fc1", input_shape=(CFG.n_samples,), **q),
+        QActivation(quantized_relu(6), name="relu1"),
+        tf.keras.layers.Dropout(0.2, name="drop1"),
+        QDense(8, name="fc2", **q),
+        QActivation(quantized_relu(6), name="relu2"),
+        tf.keras.layers.Dropout(0.2, name="drop2"),
+        QDense(2, name="output", **q),
+        tf.keras.layers.Activation("softmax", name="softmax"),
+    ])
+    return train(model, 2, "sparse_categorical_crossentropy")
 
 
 def three_class_student():

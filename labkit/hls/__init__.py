@@ -5,6 +5,8 @@ them.  Modules:
 
 * :mod:`labkit.hls.convert` -- hls4ml configuration (explicit precisions), convert, C simulation,
   QKeras-vs-csim agreement;
+* :mod:`labkit.hls.ownmodel` -- your own QKeras student -> the student contract (Dropout removed,
+  BatchNormalization folded, a final softmax/sigmoid stripped, ``auto_po2`` scales kept, any number of classes);
 * :mod:`labkit.hls.wrapper` -- generated ``labkit_params.h``, the stream wrapper, ``libclyc_emu.so``;
 * :mod:`labkit.hls.vectors` -- board test vectors;
 * :mod:`labkit.hls.export` -- Vitis HLS TCL, IP export, csynth report parser;

@@ -169,6 +169,8 @@ def _prepare(model):
             found.append(f"{kind} {layer.name!r}")
     if found:
         raise OwnModelError(f"the model has {'; '.join(found)}; the conversion takes {SUPPORTED}")
+    if type(model).__name__ == "Sequential" and plan and plan[0][0] != "input":
+        plan.insert(0, ("input", None))         # a Sequential model lists no InputLayer
     if plan[0][0] != "input" or not any(p[0] == "dense" for p in plan):
         raise OwnModelError(f"the model must start with an Input and contain QDense layers; the conversion takes {SUPPORTED}")
     last_dense = max(i for i, p in enumerate(plan) if p[0] == "dense")
@@ -180,7 +182,7 @@ def _prepare(model):
         if kind in ("drop", "bn", "final"):
             return True
         if kind == "input":
-            return layer.name == "input"
+            return layer is None or layer.name == "input"
         if kind == "dense":
             qs = [layer.kernel_quantizer_internal] + ([layer.bias_quantizer_internal] if layer.use_bias else [])
             for q in qs:
@@ -199,8 +201,10 @@ def _rebuild(model, plan, notes):
     from qkeras import QActivation, QDense
 
     inp_layer = plan[0][1]
-    name = inp_layer.name if inp_layer.name != "input" else "pulse"
-    if name != inp_layer.name:
+    name = inp_layer.name if inp_layer is not None and inp_layer.name != "input" else "pulse"
+    if inp_layer is None:
+        notes.append("the Sequential model gets an Input layer named 'pulse'")
+    elif name != inp_layer.name:
         notes.append("Input 'input' renamed 'pulse' (hls4ml reserves the name 'input')")
     inp = tf.keras.Input(tuple(model.input_shape[1:]), name=name)
     x = inp
