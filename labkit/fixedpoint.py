@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedFormat", "bits_precision", "relu_precision", "exact_accumulator", "describe_layers", "check_io",
-           "network_input", "qkeras_logits", "quantize_logits"]
+__all__ = ["FixedFormat", "bits_precision", "grid_precision", "relu_precision", "exact_accumulator",
+           "describe_layers", "check_io", "max_outputs", "predicted_classes", "network_input", "qkeras_logits",
+           "quantize_logits"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,34 @@ def bits_precision(quantizer) -> FixedFormat:
     return FixedFormat(bits, integer + (1 if signed else 0), signed)
 
 
+def grid_precision(values, what: str = "weights") -> FixedFormat:
+    """The smallest signed ap_fixed whose grid and range hold every one of ``values`` exactly.
+
+    For weights whose grid is not ``quantized_bits(bits, integer)``'s alone: a QKeras quantizer with
+    ``alpha='auto_po2'`` multiplies each output channel's grid by its own power of two (and ``'auto'``
+    by a float32 scale); the quantized float32 values are dyadic, so one ap_fixed holds them all.
+    Refused (one sentence) when that needs more than 32 bits.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[v != 0]
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{what} hold NaN or inf: train the model again")
+    frac = 0
+    while v.size and not np.array_equal(np.round(v * 2.0 ** frac), v * 2.0 ** frac):
+        frac += 1
+        if frac > 64:
+            raise ValueError(f"{what} are not on any fixed-point grid of up to 64 fraction bits")
+    integer = 0
+    lsb = 2.0 ** -frac
+    while v.size and (v.max() > 2.0 ** integer - lsb or v.min() < -(2.0 ** integer)):
+        integer += 1
+    width = max(2, 1 + integer + frac)
+    if width > 32:
+        raise ValueError(f"{what} need ap_fixed<{width},{integer + 1}> to be held exactly (more than 32 bits; "
+                         "a float alpha='auto' scale does that): use alpha='auto_po2' or alpha=1")
+    return FixedFormat(width, integer + 1, True)
+
+
 def relu_precision(quantizer) -> FixedFormat:
     """QKeras ``quantized_relu(bits, integer)`` -> ap_ufixed<bits, integer, RND_CONV, SAT>."""
     name = type(quantizer).__name__
@@ -144,10 +173,31 @@ def exact_accumulator(x: FixedFormat, w: FixedFormat, b: FixedFormat | None, fan
     return FixedFormat(integer + frac, integer, True)
 
 
-def check_io(model) -> None:
-    """The model takes one window of ``CFG.n_samples`` samples and gives ``CFG.n_classes`` logits
-    (what the stream wrapper, the IP and the board read and write); one sentence otherwise."""
+def max_outputs() -> int:
+    """Most logits per pulse the IP may emit: the DMA's buffers are sized for the larger of one
+    pulse's input words and one result (``CFG.dma_batch_bytes``), i.e. ``CFG.words_per_pulse``."""
     from .config import CFG
+    return CFG.words_per_pulse
+
+
+def predicted_classes(logits) -> np.ndarray:
+    """Class per row of (n, n_out) logits: the argmax, or ``logit > 0`` for one (sigmoid) output."""
+    z = np.asarray(logits)
+    z = z.reshape(len(z), -1)
+    return (z[:, 0] > 0).astype(np.int64) if z.shape[1] == 1 else z.argmax(axis=1)
+
+
+def check_io(model, outputs: str = "course") -> None:
+    """The model takes one window of ``CFG.n_samples`` samples and gives ``CFG.n_classes`` logits
+    (what the course's labs train and read); one sentence otherwise.
+
+    ``outputs="any"``: any number of logits from 1 (one sigmoid output) to :func:`max_outputs` --
+    what the HLS conversion, the stream wrapper, the test vectors and the board driver take
+    (``labkit hls convert --student``)."""
+    from .config import CFG
+
+    if outputs not in ("course", "any"):
+        raise ValueError(f"outputs must be 'course' or 'any', got {outputs!r}")
 
     shapes = {"input": model.input_shape, "output": model.output_shape}
     for what, shape in shapes.items():
@@ -160,16 +210,26 @@ def check_io(model) -> None:
                          f"{CFG.n_samples} samples (labkit/course.ini [data] window_start..window_stop): "
                          f"train it on the course's {CFG.n_samples}-sample windows")
     n_out = tuple(model.output_shape[1:])
+    if outputs == "any":
+        if len(n_out) != 1 or not 1 <= n_out[0] <= max_outputs():
+            count = f"{n_out[0]} outputs" if len(n_out) == 1 else f"outputs of shape {n_out}"
+            raise ValueError(f"the model has {count}, but the IP takes 1 (a sigmoid) to {max_outputs()} logits "
+                             f"per pulse (CFG.words_per_pulse, what the DMA buffers hold): give it a flat output "
+                             f"of at most {max_outputs()} classes")
+        return
     if n_out != (CFG.n_classes,):
         count = f"{n_out[0]} outputs" if len(n_out) == 1 else f"outputs of shape {n_out}"
         raise ValueError(f"the model has {count}, but the course has CFG.n_classes = {CFG.n_classes} "
                          f"classes ({', '.join(CFG.class_names)}; labkit/course.ini [data] class_names): "
-                         f"train a model with {CFG.n_classes} output logits (labs 02-03)")
+                         f"train a model with {CFG.n_classes} output logits (labs 02-03; `labkit hls convert "
+                         f"--student` alone takes 1 to {max_outputs()})")
 
 
-def describe_layers(model):
-    """[(kind, keras_layer)] for the supported student architecture; raises on anything else."""
-    check_io(model)
+def describe_layers(model, outputs: str = "course"):
+    """[(kind, keras_layer)] for the supported student architecture; raises on anything else.
+
+    ``outputs``: as :func:`check_io` (``"any"`` for the HLS conversion of your own model)."""
+    check_io(model, outputs)
     rows = []
     for layer in model.layers:
         kind = type(layer).__name__

@@ -6,7 +6,7 @@ numpy only (imports on the board).  The stream layout is fixed by ``[stream]`` i
 
 * input: ``samples_per_word`` lanes of ``lane_bits`` per 32-bit word, sample 2k in the low
   lane, zero-extended raw ADC codes; ``words_per_pulse`` words per pulse, pulses back to back.
-* output: ``n_classes`` words per pulse, each the logit's ``ap_fixed`` bit pattern sign-extended
+* output: ``n_classes`` words per pulse (``n_out`` of your own model), each the logit's ``ap_fixed`` bit pattern sign-extended
   to 32 bits (two's complement: bits are reinterpreted, never value-converted).
 """
 from __future__ import annotations
@@ -117,13 +117,17 @@ def unpack_pulses(words, n: int | None = None) -> np.ndarray:
     return lanes.reshape(n, -1)[:, : CFG.n_samples].astype(np.uint16)
 
 
-def decode_logits(words, fmt: FixedFormat | None = None) -> np.ndarray:
-    """(n * n_classes,) output words -> (n, n_classes) float logits (bit reinterpretation)."""
+def decode_logits(words, fmt: FixedFormat | None = None, n_out: int | None = None) -> np.ndarray:
+    """(n * n_out,) output words -> (n, n_out) float logits (bit reinterpretation).
+
+    ``n_out``: logits per pulse (default ``CFG.n_classes``; the test vectors' ``meta.json`` names
+    another one for your own model)."""
     fmt = fmt or CFG.logit_format
+    n_out = CFG.n_classes if n_out is None else int(n_out)
     words = np.asarray(words, dtype=np.uint32).reshape(-1)
-    if words.size % CFG.n_classes:
-        raise ValueError(f"{words.size} output words is not a whole number of results ({CFG.n_classes} each)")
-    return fmt.from_bits(words).reshape(-1, CFG.n_classes)
+    if words.size % n_out:
+        raise ValueError(f"{words.size} output words is not a whole number of results ({n_out} each)")
+    return fmt.from_bits(words).reshape(-1, n_out)
 
 
 def encode_logits(logits, fmt: FixedFormat | None = None) -> np.ndarray:

@@ -110,7 +110,6 @@ def test_lambda_model_is_refused_before_its_code_runs(models_dir):
 @pytest.mark.parametrize("name, words", [
     ("nested_lambda.h5", ["'inner_sneaky'", "Lambda"]),
     ("tfop.h5", ["TFOpLambda"]),
-    ("batchnorm.h5", ["'bn'", "BatchNormalization", "fold it"]),
     ("short.h5", ["100", "CFG.n_samples = 161"]),
     ("three.h5", ["3 outputs", "CFG.n_classes = 2"]),
     ("adir", ["is a folder", ".h5"]),
@@ -135,10 +134,19 @@ def test_course_models_still_load(models_dir):
         checkpoints.load_student(models_dir / "pruned.h5")
 
 
-def test_student_with_three_outputs_is_refused_before_conversion(models_dir, tmp_path):
-    proc = labkit("hls", "convert", "--student", models_dir / "three.h5", artifacts=tmp_path)
+def test_three_outputs_and_batchnorm_are_the_course_labs_limits_not_the_conversions(models_dir, tmp_path):
+    """The labs' loader keeps the course's two logits; `labkit hls convert --student` takes any number
+    of classes (tests/test_own_model.py), and refuses a BatchNormalization it cannot fold."""
+    from labkit.training import checkpoints, compress
+    from labkit.hls.ownmodel import load_own_student
+
+    assert load_own_student(models_dir / "three.h5")[1].output_shape == (None, 3)
+    with pytest.raises(compress.ModelFileError, match="BatchNormalization"):
+        checkpoints.load_student(models_dir / "batchnorm.h5")
+    proc = labkit("hls", "convert", "--student", models_dir / "batchnorm.h5", artifacts=tmp_path)
     line = one_sentence(proc)
-    assert "three.h5" in line and "3 outputs" in line and "CFG.n_classes = 2" in line
+    assert "batchnorm.h5" in line and "'bn'" in line and "not right after a linear QDense" in line
+    assert "folded" in line
     assert not (tmp_path / "hls").exists(), "nothing is converted for a refused student"
 
 

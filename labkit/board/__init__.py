@@ -32,7 +32,7 @@ from .. import artifacts
 from ..config import CFG
 from ..metrics import accuracy_ci
 from .driver import (BoardRun, Classifier, ClycClassifier, InputSaturationWarning, check_overlay,
-                     count_saturating, dma_length_width)
+                     count_saturating, dma_length_width, n_out_from_metadata)
 from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
 
 MODE_ENV = "LABKIT_BOARD"
@@ -41,7 +41,7 @@ FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"      # what PYNQ's EmbeddedDevice
 
 __all__ = ["Overlay", "allocate", "Classifier", "ClycClassifier", "BoardRun", "BoardError",
            "DMATimeoutError", "InputSaturationWarning", "board_mode", "on_board", "find_bitstream",
-           "check_overlay", "count_saturating", "dma_length_width", "describe", "bench_board",
+           "check_overlay", "count_saturating", "dma_length_width", "n_out_from_metadata", "describe", "bench_board",
            "overlay_board"]
 
 
@@ -178,7 +178,7 @@ def bench_board(argv=None) -> int:
     args = ap.parse_args(argv)
     vec = load_vectors(args.vectors)
     overlay = Overlay(args.bitfile)
-    clf = Classifier(overlay, timeout_s=args.timeout)
+    clf = Classifier(overlay, timeout_s=args.timeout, n_out=n_out_from_metadata(vec.get("meta")))
     batch_size = (min(BENCH_BATCH, clf.max_batch) if args.batch_size is None
                   else clf.check_batch_size(args.batch_size, "--batch-size"))
     t0 = time.perf_counter()

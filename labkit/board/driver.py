@@ -6,7 +6,9 @@
   ``course.ini``), in the configuration the driver needs; errors name the fix.
 * :class:`Classifier` — batched streaming: pack pulses, write ``batch``, ``ap_start``, arm
   ``recvchannel`` before ``sendchannel``, wait for both with a deadline (PYNQ 3.0.1's ``wait()``
-  has none), decode the logits by bit reinterpretation; times every batch. Transfers through one
+  has none), decode the logits by bit reinterpretation; times every batch. Logits per pulse
+  (``n_out``): given (the test vectors' ``meta.json``, :func:`n_out_from_metadata`), else the
+  emulated IP's own, else course.ini's ``CFG.n_classes``. Transfers through one
   DMA are serialised (:func:`dma_lock`), so threads sharing an overlay take turns instead of
   mixing their streams.
 
@@ -24,13 +26,20 @@ import numpy as np
 from pynq import DefaultIP, allocate
 
 from ..config import CFG
-from ..fixedpoint import FixedFormat
+from ..fixedpoint import FixedFormat, max_outputs, predicted_classes
 from ..stream import check_pulses, decode_logits, pack_pulses
 from . import regs as R
 from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
 
 DEFAULT_TIMEOUT_S = 5.0
 WORD_BYTES = CFG.word_bits // 8
+
+
+def n_out_from_metadata(meta: Optional[dict]) -> Optional[int]:
+    """Logits per pulse named by board metadata (the test vectors' ``meta.json``), or ``None``."""
+    if not meta or meta.get("n_out") is None:
+        return None
+    return whole_number(meta["n_out"], "n_out in the test vectors' meta.json", low=1, high=max_outputs())
 
 
 class InputSaturationWarning(UserWarning):
@@ -164,8 +173,8 @@ def dma_lock(overlay) -> threading.RLock:
 class BoardRun:
     """Everything one :meth:`Classifier.classify` call measured."""
 
-    words: np.ndarray                  # raw output words (n * n_classes,) uint32
-    logits: np.ndarray                 # (n, n_classes) float, decoded from the words
+    words: np.ndarray                  # raw output words (n * n_out,) uint32
+    logits: np.ndarray                 # (n, n_out) float, decoded from the words
     batch_size: int
     batch_latency_s: List[float] = field(default_factory=list)
     n_saturated: int = 0
@@ -177,7 +186,8 @@ class BoardRun:
 
     @property
     def predictions(self) -> np.ndarray:
-        return np.argmax(self.logits, axis=1)
+        """argmax of the logits (one sigmoid logit: class 1 where it is > 0)."""
+        return predicted_classes(self.logits)
 
     @property
     def dma_time_s(self) -> float:
@@ -227,7 +237,8 @@ class Classifier:
     """
 
     def __init__(self, overlay, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 input_format: Optional[FixedFormat] = None, logit_format: Optional[FixedFormat] = None):
+                 input_format: Optional[FixedFormat] = None, logit_format: Optional[FixedFormat] = None,
+                 n_out: Optional[int] = None):
         check_overlay(overlay)
         self.overlay = overlay
         self.mode = getattr(overlay, "mode", "board")
@@ -239,19 +250,33 @@ class Classifier:
         self.timeout_s = positive_seconds(timeout_s, "timeout_s")
         self.input_format = input_format or CFG.input_format
         self.logit_format = logit_format or CFG.logit_format
+        self.n_out = self._resolve_n_out(overlay, n_out)
         self.length_width = dma_length_width(self.dma, overlay.ip_dict[CFG.dma_name])
         max_bytes = (1 << self.length_width) - 1
-        per_pulse = max(CFG.words_per_pulse, CFG.n_classes) * WORD_BYTES
+        per_pulse = max(CFG.words_per_pulse, self.n_out) * WORD_BYTES
         self.max_batch = min(CFG.max_batch, max_bytes // per_pulse)
         self._in = self._out = None
         self._lock = dma_lock(overlay)
+
+    @staticmethod
+    def _resolve_n_out(overlay, n_out: Optional[int]) -> int:
+        """Given > the emulated IP's own (it knows its library) > course.ini; a mismatch is refused."""
+        model = getattr(overlay, "ip_model", None)             # only the emulated overlay has it
+        own = getattr(model, "n_out", None)
+        if n_out is None:
+            return int(own) if own is not None else CFG.n_classes
+        n_out = whole_number(n_out, "n_out (logits per pulse)", low=1, high=max_outputs())
+        if own is not None and int(own) != n_out:
+            raise BoardError(f"the IP emits {own} logits per pulse but n_out = {n_out} was given (e.g. by the test "
+                             "vectors' meta.json): use the vectors written with this IP (`labkit hls convert`)")
+        return n_out
 
     # -- buffers ----------------------------------------------------------------------------
     def _buffers(self, batch: int):
         if self._in is None or self._in.shape[0] < batch * CFG.words_per_pulse:
             device = getattr(self.ip, "device", None)
             self._in = allocate(shape=(batch * CFG.words_per_pulse,), dtype=np.uint32, target=device)
-            self._out = allocate(shape=(batch * CFG.n_classes,), dtype=np.uint32, target=device)
+            self._out = allocate(shape=(batch * self.n_out,), dtype=np.uint32, target=device)
         return self._in, self._out
 
     def check_batch_size(self, batch_size: int, what: str = "batch_size") -> int:
@@ -330,7 +355,7 @@ class Classifier:
         """
         batch = self.check_batch_size(batch)
         words = np.asarray(words, dtype=np.uint32).reshape(-1)
-        n_in, n_out = batch * CFG.words_per_pulse, batch * CFG.n_classes
+        n_in, n_out = batch * CFG.words_per_pulse, batch * self.n_out
         if words.size != n_in:
             raise ValueError(f"{words.size} input words for batch {batch}: need {n_in} "
                              f"({CFG.words_per_pulse} per pulse, labkit.stream.pack_pulses)")
@@ -383,5 +408,5 @@ class Classifier:
             out.append(w)
             lat.append(dt)
         out_words = np.concatenate(out)
-        return BoardRun(words=out_words, logits=decode_logits(out_words, self.logit_format),
+        return BoardRun(words=out_words, logits=decode_logits(out_words, self.logit_format, self.n_out),
                         batch_size=batch_size, batch_latency_s=lat, n_saturated=n_sat, mode=self.mode)

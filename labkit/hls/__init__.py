@@ -5,6 +5,8 @@ them.  Modules:
 
 * :mod:`labkit.hls.convert` -- hls4ml configuration (explicit precisions), convert, C simulation,
   QKeras-vs-csim agreement;
+* :mod:`labkit.hls.ownmodel` -- your own QKeras student -> the student contract (Dropout removed,
+  BatchNormalization folded, a final softmax/sigmoid stripped, ``auto_po2`` scales kept, any number of classes);
 * :mod:`labkit.hls.wrapper` -- generated ``labkit_params.h``, the stream wrapper, ``libclyc_emu.so``;
 * :mod:`labkit.hls.vectors` -- board test vectors;
 * :mod:`labkit.hls.export` -- Vitis HLS TCL, IP export, csynth report parser;
@@ -67,8 +69,14 @@ def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
 
 
 def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, project_dir=None,
-              emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False) -> dict:
-    """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does)."""
+              emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False,
+              original=None, notes=()) -> dict:
+    """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does).
+
+    Your own model: ``model`` is the prepared one (:func:`labkit.hls.ownmodel.prepare_student`),
+    ``original`` the model as trained and ``notes`` what the preparation changed; the summary then
+    adds ``notes`` and, when a BatchNormalization was folded, ``original_class_agreement`` (the
+    trained model's classes vs the C simulation's)."""
     from .ipsim import EmulatedIP
     from . import convert as conv
     from .vectors import write_test_vectors
@@ -93,32 +101,51 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
     vec = write_test_vectors(X_raw[:n], labels, agree["qkeras_logits"][:n], agree["csim_logits"][:n],
                              emu=EmulatedIP(lib), folder=vectors_dir)
     summary = {k: v for k, v in agree.items() if not k.endswith("_logits")}
+    summary["n_out"] = int(agree["csim_logits"].shape[1])
+    if notes:
+        summary["notes"] = list(notes)
+    if original is not None and original is not model and any("folded" in n for n in notes):
+        from ..fixedpoint import predicted_classes
+        from .ownmodel import original_classes
+        summary["original_class_agreement"] = float(np.mean(
+            original_classes(original, X_raw) == predicted_classes(agree["csim_logits"])))
     summary.update(wrapper_words_equal=vec["wrapper_words_equal"], tlast_ok=vec["tlast_ok"],
                    compile_s=round(compile_s, 1), emulation_build_s=round(emu_s, 1),
                    project=str(hls_model.config.get_output_dir()), emulation_library=str(lib),
                    vectors=vec["folder"])
     if not quiet:
+        for note in notes:
+            print(f"note: {note}")
         print(json.dumps(summary, indent=1))
     return {"summary": summary, "hls_model": hls_model, "agreement": agree}
 
 
 def bench_agreement(argv=None) -> int:
-    """``labkit bench agreement [--student PATH]``: one JSON line on the full test split."""
+    """``labkit bench agreement [--student PATH] [--test W.csv]``: one JSON line on the test windows
+    (default: the course's test split): agreement, wrapper words, and the accuracy with its 95 % CI."""
     p = argparse.ArgumentParser(prog="labkit bench agreement",
-                                description="QKeras vs hls4ml C simulation vs stream-wrapper emulation")
-    p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+                                description="QKeras vs hls4ml C simulation vs stream-wrapper emulation, and the "
+                                            "C simulation's accuracy on the test windows")
+    p.add_argument("--student", default=None, help="student .h5, the course's or your own "
+                   "(default artifacts/student/student.h5)")
+    p.add_argument("--test", default=None, help="window CSV (header 120,…,280,class) used as the test windows "
+                   "(default: the course's test split)")
     p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     args = p.parse_args(argv)
 
-    from ..training.checkpoints import load_student
-    from ..data import load_split
+    from ..data import load, load_split
+    from ..fixedpoint import predicted_classes
+    from ..metrics import accuracy_ci
     from .ipsim import LIB_NAME, EmulatedIP
     from ..stream import encode_logits, pack_pulses
     from . import convert as conv
+    from .ownmodel import load_own_student
     from .wrapper import build_emulation
 
-    model = load_student(args.student)
-    test = load_split().test
+    _, model, _ = load_own_student(args.student)
+    test = load(args.test, progress=False) if args.test else load_split().test
+    if len(test.X) == 0:
+        raise ValueError(f"{args.test}: no test windows in it: give a window CSV with at least one row")
     prj = artifacts.hls_bench("prj")
     t0 = time.perf_counter()
     hls_model = conv.convert(model, output_dir=prj, board=args.board)
@@ -130,6 +157,7 @@ def bench_agreement(argv=None) -> int:
         chunk = test.X[start:start + CFG.max_batch]
         words.append(emu.run(len(chunk), pack_pulses(chunk))[0])
     equal = bool(np.array_equal(np.concatenate(words), encode_logits(agree["csim_logits"])))
+    acc = accuracy_ci(test.y, predicted_classes(agree["csim_logits"]))
     print(json.dumps({
         "n": agree["n"],
         "argmax_agreement": agree["argmax_agreement"],
@@ -137,5 +165,9 @@ def bench_agreement(argv=None) -> int:
         "bit_exact_fraction": agree["bit_exact_fraction"],
         "wrapper_words_equal": equal,
         "compile_s": round(compile_s, 1),
+        "accuracy": round(acc["acc"], 5),
+        "accuracy_k": acc["k"],
+        "accuracy_ci95": [round(v, 5) for v in acc["ci95"]],
+        "n_out": int(agree["csim_logits"].shape[1]),
     }))
     return 0

@@ -14,7 +14,9 @@ def main(argv=None) -> int:
                                 "test vectors and Vitis HLS IP export of the saved student")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("convert", help="hls4ml project + C simulation + agreement + emulation library + test vectors")
-    c.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+    c.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5); your own "
+                   "dense QKeras classifier on the window is taken too (Dropout removed, BatchNormalization "
+                   "folded, a final softmax/sigmoid stripped, alpha='auto_po2' scales kept, any number of classes)")
     c.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     c.add_argument("--n-vectors", type=int, default=None, help="pulses in the board test vectors (default: the whole test split)")
     e = sub.add_parser("emulate", help="build artifacts/hls/emu/libclyc_emu.so from the written project")
@@ -28,8 +30,9 @@ def main(argv=None) -> int:
 
     if args.cmd == "convert":
         from . import build_all
-        from ..training.checkpoints import load_student
-        build_all(load_student(args.student), board=args.board, n_vectors=args.n_vectors)
+        from .ownmodel import load_own_student
+        original, model, notes = load_own_student(args.student)
+        build_all(model, board=args.board, n_vectors=args.n_vectors, original=original, notes=notes)
         return 0
     if args.cmd == "emulate":
         from .wrapper import build_emulation

@@ -28,14 +28,16 @@ import numpy as np
 from .. import artifacts
 from ..config import CFG
 from ..fixedpoint import (FixedFormat, bits_precision, describe_layers, exact_accumulator, network_input,
-                          qkeras_logits, quantize_logits, relu_precision)
+                          predicted_classes, qkeras_logits, quantize_logits, relu_precision)
 
 PROJECT_NAME = "myproject"  # hls4ml's default; the wrapper calls myproject()
 
 
 def layer_precisions(model, logit_format: FixedFormat = CFG.logit_format) -> dict:
-    """{layer name: {precision key: FixedFormat}} for every layer, derived from the quantizers."""
-    rows = describe_layers(model)
+    """{layer name: {precision key: FixedFormat}} for every layer, derived from the quantizers.
+
+    Any number of logits (your own model after :func:`labkit.hls.ownmodel.prepare_student`)."""
+    rows = describe_layers(model, outputs="any")
     in_shape = model.input_shape[1:]
     if in_shape != (CFG.n_samples,):
         raise ValueError(f"student input shape {in_shape} != ({CFG.n_samples},) of course.ini")
@@ -115,20 +117,23 @@ def convert(model, output_dir=None, board: str = CFG.default_board, io_type: str
     """Convert, ``write()`` and (by default) ``compile()`` the hls4ml project; returns the model."""
     import hls4ml
 
+    from ..training.compress import quiet_keras
+
     output_dir = Path(output_dir) if output_dir is not None else artifacts.hls_project()
-    config = hls_config(model, reuse_factor, strategy, trace, logit_format)
-    hls_model = hls4ml.converters.convert_from_keras_model(
-        model,
-        hls_config=config,
-        output_dir=str(output_dir),
-        project_name=PROJECT_NAME,
-        backend="Vitis",
-        io_type=io_type,
-        part=CFG.board(board).part,
-        clock_period=1000.0 / CFG.clock_mhz,
-        write_weights_txt=False,  # weights compiled in: the emulation library is self-contained
-    )
-    hls_model.write()
+    with quiet_keras():     # reading a QDense's configuration warns that its quantizers are no Keras constraints
+        config = hls_config(model, reuse_factor, strategy, trace, logit_format)
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model,
+            hls_config=config,
+            output_dir=str(output_dir),
+            project_name=PROJECT_NAME,
+            backend="Vitis",
+            io_type=io_type,
+            part=CFG.board(board).part,
+            clock_period=1000.0 / CFG.clock_mhz,
+            write_weights_txt=False,  # weights compiled in: the emulation library is self-contained
+        )
+        hls_model.write()   # writes the Keras model's configuration too
     if install_wrapper:
         from .wrapper import install_wrapper as _install
         _install(output_dir)
@@ -158,13 +163,14 @@ def csim_logits(hls_model, X_raw) -> np.ndarray:
 
 
 def agreement(model, hls_model, X_raw, fmt: FixedFormat = CFG.logit_format) -> dict:
-    """QKeras vs C simulation on raw pulses: argmax agreement, max |Δlogit|, bit-exactness."""
+    """QKeras vs C simulation on raw pulses: class agreement (argmax; the sign of one sigmoid
+    logit), max |Δlogit|, bit-exactness."""
     q = qkeras_logits(model, X_raw)
     c = csim_logits(hls_model, X_raw)
     ref = quantize_logits(q, fmt)
     return {
         "n": int(len(q)),
-        "argmax_agreement": float(np.mean(q.argmax(1) == c.argmax(1))),
+        "argmax_agreement": float(np.mean(predicted_classes(q) == predicted_classes(c))),
         "max_abs_logit_diff": float(np.max(np.abs(q - c))) if len(q) else 0.0,
         # the C simulation must equal QKeras' logits rounded to the logit format, bit for bit
         "bit_exact_fraction": float(np.mean(np.all(ref == c, axis=1))),

@@ -12,10 +12,10 @@ from .ipsim import EmulatedIP, default_vectors_dir
 from ..stream import encode_logits, pack_pulses
 
 
-def vector_meta(n: int, batch: int) -> dict:
+def vector_meta(n: int, batch: int, n_out: int | None = None) -> dict:
     # the expected words were produced by IP runs of `batch` pulses (the last run may be
-    # shorter): TLAST closes each run
-    return {"n": int(n), "batch": int(batch), **board_metadata()}
+    # shorter): TLAST closes each run; n_out = logits per pulse of the IP that produced them
+    return {"n": int(n), "batch": int(batch), **board_metadata(n_out)}
 
 
 def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedIP | None = None,
@@ -46,6 +46,9 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
         expected_parts.append(out)
         last_parts.append(last)
     expected, last = np.concatenate(expected_parts), np.concatenate(last_parts)
+    if np.shape(csim_logits)[1:] != (emu.info["n_out"],):
+        raise ValueError(f"C-simulation logits of shape {np.shape(csim_logits)} for an IP with {emu.info['n_out']} "
+                         f"logits per pulse ({emu.path}): rebuild the emulation library from the same project")
     csim_words = encode_logits(csim_logits)
     arrays = {
         "inputs": X,
@@ -58,7 +61,7 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
     }
     for name, arr in arrays.items():
         np.save(folder / f"{name}.npy", arr, allow_pickle=False)
-    (folder / "meta.json").write_text(json.dumps(vector_meta(n, batch), indent=2) + "\n")
+    (folder / "meta.json").write_text(json.dumps(vector_meta(n, batch, emu.info["n_out"]), indent=2) + "\n")
     return {
         "folder": str(folder),
         "n": n,

@@ -27,13 +27,30 @@ PARAMS_HEADER = "labkit_params.h"
 params_header = cpp_header     # labkit_params.h: generated from course.ini by labkit.export
 
 
+def project_n_out(project_dir) -> int:
+    """Logits per pulse of a written hls4ml project: the size of the output array in
+    ``firmware/myproject.h`` (``result_t layerN_out[k]``), so the wrapper always emits what the
+    network computes (any number of classes; ``CFG.n_classes`` for the course's student)."""
+    import re
+
+    header = Path(project_dir) / "firmware" / "myproject.h"
+    if not header.exists():          # a project without its header (a stand-in): the course's classes
+        return CFG.n_classes
+    found = re.findall(r"\bresult_t\s+\w+\s*\[\s*(\d+)\s*\]", header.read_text())
+    if len(found) != 1:
+        raise FileNotFoundError(f"{header} does not declare one result_t output array: write the hls4ml "
+                                "project again (labkit hls convert)")
+    return int(found[0])
+
+
 def install_wrapper(project_dir) -> Path:
-    """Copy the wrapper sources and write ``labkit_params.h`` into ``<project>/firmware``."""
+    """Copy the wrapper sources and write ``labkit_params.h`` into ``<project>/firmware``
+    (``LABKIT_N_OUT`` = :func:`project_n_out`)."""
     fw = Path(project_dir) / "firmware"
     if not (fw / "myproject.cpp").is_file():
         raise FileNotFoundError(f"{fw}/myproject.cpp missing: write the hls4ml project first (labkit hls convert)")
     files = {name: (CPP_DIR / name).read_text() for name in WRAPPER_FILES}
-    files[PARAMS_HEADER] = params_header()
+    files[PARAMS_HEADER] = params_header(project_n_out(project_dir))
     for name, text in files.items():
         _write_if_changed(fw / name, text)
     return fw

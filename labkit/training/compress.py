@@ -278,11 +278,14 @@ class ModelFileError(ValueError):
 
 
 #: layer classes a course model may contain: the teacher (Dense + ReLU), the student (QDense,
-#: QActivation), a student saved before strip_pruning (PruneLowMagnitude around a QDense).
+#: QActivation), a student saved before strip_pruning (PruneLowMagnitude around a QDense), and what
+#: your own QKeras student may add (Dropout, BatchNormalization: data only; labkit.hls.ownmodel removes
+#: or folds them, the course's labs refuse them through labkit.fixedpoint.describe_layers).
 #: Anything else is refused *before* Keras deserialises the file: a Lambda (or TFOpLambda) layer
 #: carries Python code that load_model would run.
 MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
-LAYER_CLASSES = frozenset({"InputLayer", "Dense", "QDense", "QActivation", "Activation", "PruneLowMagnitude"})
+LAYER_CLASSES = frozenset({"InputLayer", "Dense", "QDense", "QActivation", "Activation", "PruneLowMagnitude",
+                           "Dropout", "BatchNormalization"})
 #: the objects inside a layer's configuration: QKeras quantizers and their initializer/constraint,
 #: Keras initializers, regularizers and constraints, tfmot pruning schedules (data only, no code)
 HELPER_CLASSES = frozenset({
@@ -294,10 +297,12 @@ HELPER_CLASSES = frozenset({
     "PolynomialDecay", "ConstantSparsity", "Policy", "DTypePolicy",
 })
 #: activations by name (a string is looked up in keras.activations / QKeras' quantizers)
-ACTIVATIONS = frozenset({"linear", "relu"})
+ACTIVATIONS = frozenset({"linear", "relu", "softmax", "sigmoid"})
 #: a quantizer written as a string, e.g. "quantized_relu(8,3)": name and literal numbers only
-QUANTIZER_STRING = re.compile(r"(quantized_bits|quantized_relu)\(\s*([\w.+-]+\s*(=\s*[\w.+-]+\s*)?"
-                              r"(,\s*[\w.+-]+\s*(=\s*[\w.+-]+\s*)?)*)?\)")
+#: (a value may be a quoted word: alpha='auto_po2')
+_VALUE = r"""(?:[\w.+-]+|'\w+'|"\w+")"""
+QUANTIZER_STRING = re.compile(rf"(quantized_bits|quantized_relu)\(\s*({_VALUE}\s*(=\s*{_VALUE}\s*)?"
+                              rf"(,\s*{_VALUE}\s*(=\s*{_VALUE}\s*)?)*)?\)")
 #: module names Keras may resolve a class in (it never imports others, but a file naming one is not ours)
 MODULE_PREFIXES = ("keras", "qkeras", "tensorflow_model_optimization", "tf_keras")
 #: what to do about a layer class the course's pipeline does not take
@@ -305,16 +310,14 @@ UNSUPPORTED_FIX = {
     "Lambda": "it stores Python code that loading would run",
     "TFOpLambda": "it stores a TensorFlow call that loading would rebuild",
     "SlicingOpLambda": "it stores a TensorFlow call that loading would rebuild",
-    "Dropout": "it does nothing at inference: remove it before saving",
-    "BatchNormalization": "neither hls4ml conversion nor the RTL twin of this course takes it: fold it "
-                          "into the previous Dense layer's weights and remove it",
     "Flatten": "the pulse window is already flat: remove it",
 }
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _allowed_text() -> str:
-    return "InputLayer, Dense, QDense, QActivation, Activation (relu/linear) and pruning-wrapper"
+    return ("InputLayer, Dense, QDense, QActivation, Activation (relu/linear/softmax/sigmoid), Dropout, "
+            "BatchNormalization and pruning-wrapper")
 
 
 def check_model_file(path: Path) -> dict:
@@ -404,7 +407,7 @@ def _check_config(config, path: Path) -> None:
                 continue
             if isinstance(value, str):
                 if key == "activation" and value not in ACTIVATIONS and not QUANTIZER_STRING.fullmatch(value):
-                    refuse(place(layer, cls), f"its activation {value!r} is not relu or linear")
+                    refuse(place(layer, cls), f"its activation {value!r} is not relu, linear, softmax or sigmoid")
                 if key.endswith("quantizer") and not QUANTIZER_STRING.fullmatch(value):
                     refuse(place(layer, cls), f"its quantizer {value!r} is not quantized_bits(...) or "
                                               "quantized_relu(...)")
@@ -431,12 +434,13 @@ def _safe_mode():
         yield
 
 
-def load_model(path: Path) -> tf.keras.Model:
+def load_model(path: Path, outputs: str = "course") -> tf.keras.Model:
     """Load a teacher or student ``.h5`` (QKeras objects registered) with clear errors.
 
     The file's layer classes are checked against the course's set before anything is deserialised
     (:func:`check_model_file`), the load runs in Keras' safe mode, and the model must take
-    ``CFG.n_samples`` inputs and give ``CFG.n_classes`` logits (:func:`labkit.fixedpoint.check_io`)."""
+    ``CFG.n_samples`` inputs and give ``CFG.n_classes`` logits (:func:`labkit.fixedpoint.check_io`;
+    ``outputs="any"``: 1 to ``CFG.words_per_pulse`` outputs, what ``labkit hls convert --student`` takes)."""
     from ..fixedpoint import check_io
 
     path = Path(path)
@@ -448,7 +452,7 @@ def load_model(path: Path) -> tf.keras.Model:
         raise ModelFileError(f"{path} is not a loadable Keras model ({type(err).__name__}: {err}). It may be "
                              f"truncated by an interrupted save: delete it and rerun the lab that writes it.") from None
     try:
-        check_io(model)
+        check_io(model, outputs)
     except ValueError as err:
         raise ModelFileError(f"{path}: {err}") from None
     return model
