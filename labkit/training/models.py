@@ -157,8 +157,11 @@ class StudentHyperModel(kt.HyperModel):
 
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
                  target_sparsity: float = CFG.target_sparsity, max_layers: int = 2,
-                 max_nonzero: int | None = None, name="student", **kw):
+                 max_nonzero: int | None = None, hardware_cost: bool = True, name="student", **kw):
         super().__init__(name=name, **kw)
+        #: record the finalized student's hardware cost (:func:`labkit.rtl.cost.estimate`:
+        #: ``lut_estimate``, ``latency_cycles``, ``nonzero``) as trial metrics; ~0.1 s per trial
+        self.hardware_cost = bool(hardware_cost)
         self.teacher, self.n_train, self.epochs = teacher, n_train, epochs
         self.batch_size = compress.effective_batch_size(n_train, batch_size)
         self.target_sparsity, self.max_layers = target_sparsity, max_layers
@@ -202,7 +205,29 @@ class StudentHyperModel(kt.HyperModel):
         kwargs["batch_size"] = self.batch_size
         history = model.fit(*args, callbacks=callbacks, **kwargs)
         compress.refuse_dead(model, kwargs.get("validation_data"))
+        if self.hardware_cost:
+            record_hardware_cost(history, model)
         return history
+
+
+#: trial metrics :func:`record_hardware_cost` adds to what keras-tuner stores
+HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero")
+
+
+def record_hardware_cost(history, model) -> dict:
+    """Add the trained student's hardware cost to ``history`` so keras-tuner records it per trial.
+
+    keras-tuner turns a returned ``History`` into the trial's metrics by taking every metric at the
+    best epoch of the objective (``tuner_utils.convert_to_metrics_dict``), so each cost figure is
+    appended as one value per epoch: the cost of the final, finalized student (it is only known
+    after training), the same at every epoch.
+    """
+    from ..rtl.cost import estimate
+    est = estimate(compress.finalize_student(student_of(model)))
+    n = max((len(v) for v in history.history.values()), default=1)
+    for key in HARDWARE_METRICS:
+        history.history[key] = [float(est[key])] * n
+    return est
 
 
 def student_of(model: tf.keras.Model) -> tf.keras.Model:
