@@ -154,7 +154,7 @@ def amplitude_verilog(clf, name: str = "bl_amplitude") -> str:
         any_below = _tree(lines, [f"b{i}" for i in range(N)], lambda a, b: f"{a} | {b}", lambda lv: "", "or")
         cmp = f"(lim > 0) & {any_below}"
     if clf.sign < 0:
-        cmp = f"!{cmp}"
+        cmp = f"!({cmp})"
     lines += [f"  always @(posedge clk) neutron <= {cmp};", "endmodule", ""]
     return "\n".join(lines)
 
