@@ -1,5 +1,4 @@
 """The classical cuts as RTL (labkit.rtl.baselines): Icarus decisions equal the Python cuts', Yosys cost."""
-import math
 
 import numpy as np
 import pytest
