@@ -172,11 +172,15 @@ def _chief(args) -> int:
             time.sleep(0.2)
     finally:
         server.stop(grace=2)
+    # keras-tuner saves oracle.json in end_trial *before* it drops the trial from the ongoing ones,
+    # and only a worker-side save follows; without this save a resumed search would rerun the last trial
+    oracle.save()
     # a one-process search (tuner id tuner0: the labs) reloads this project only if it finds its own
     # tuner file; the tuner file holds no trial data (those are oracle.json + trial_*/trial.json)
-    project = Path(tuner.project_dir)
-    if not (project / "tuner_tuner0.json").exists() and (project / "tuner_chief.json").exists():
-        shutil.copyfile(project / "tuner_chief.json", project / "tuner_tuner0.json")
+    mine = Path(tuner._get_tuner_fname())                       # <project>/chief.json
+    theirs = mine.with_name("tuner0.json")
+    if mine.exists() and not theirs.exists():
+        shutil.copyfile(mine, theirs)
     print(trial_table(tuner), flush=True)
     return 0
 
