@@ -29,10 +29,13 @@ The chief exits when the budget is spent and every worker has been told so; the 
 trusted network.  On a cluster, start the chief as one job and the workers as an array job with
 ``KERASTUNER_TUNER_ID=tuner$INDEX``.
 
-What stays the same as one process: the seeded oracle proposes its first ``num_initial_points``
-trials (3 x the number of hyper-parameters) as a fixed random sequence, whichever worker asks;
-later Bayesian proposals depend on which results have arrived, so with several workers they may
-differ from a one-process search (keras-tuner's own behaviour).
+What is reproducible: the chief declares the whole search space before the first trial, so the
+seeded oracle proposes its first ``num_initial_points`` trials (3 x the number of hyper-parameters)
+as one fixed random sequence for any number of workers, whichever worker asks first.  Later
+(Gaussian-process) proposals depend on which results have arrived, so with several workers they may
+differ from run to run (keras-tuner's own behaviour); a trial's score also depends on the worker's
+random state (the trials it ran before).  The labs' one-process search grows its space as trials
+end, so its proposals differ from a ``labkit tune`` search with the same seed.
 """
 from __future__ import annotations
 
@@ -119,6 +122,29 @@ def _env() -> tuple:
 # chief: serve the oracle until the budget is spent
 # ------------------------------------------------------------------------------------------
 
+def _declare_whole_space(tuner) -> None:
+    """Put every hyper-parameter into the oracle's space before the first trial.
+
+    The hypermodels declare ``units_<i>`` only for the layers a build uses, and keras-tuner adds them
+    to the space when a trial that used them ends.  The seeded random proposals walk the space as it
+    is at each proposal, so with several workers (trials start before earlier ones end) they would
+    depend on timing.  Building once with every integer at its maximum (the deepest network)
+    declares them all up front: the random proposals are then the same sequence for any number of
+    workers.  (A one-process search in the labs grows its space as it goes, so its trials differ.)"""
+    from keras_tuner.src.engine.hyperparameters import Int
+    oracle = tuner.oracle
+    while True:
+        hp = oracle.get_space()
+        size = len(hp.space)
+        for p in hp.space:
+            if isinstance(p, Int):
+                hp.values[p.name] = p.max_value
+        tuner.hypermodel.build(hp)
+        oracle.update_space(hp)
+        if len(oracle.get_space().space) == size:
+            return
+
+
 def _chief(args) -> int:
     tuner_id, ip, port = _env()
     if "chief" not in tuner_id:
@@ -136,6 +162,7 @@ def _chief(args) -> int:
     tuner = make_tuner(_hypermodel(args.stage, split, epochs), args.stage, trials, overwrite=args.fresh)
     oracle = tuner.oracle
     oracle.verbose = 0
+    _declare_whole_space(tuner)
     tuner.save()
 
     end_trial = oracle.end_trial
