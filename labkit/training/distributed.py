@@ -154,7 +154,7 @@ def _chief(args) -> int:
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
-    from .tuning import make_tuner, seed_everything, trial_table
+    from .tuning import _dead_reason_of, make_tuner, seed_everything, trial_table
 
     trials, epochs = _budget(args)
     seed_everything(CFG.seed)
@@ -173,7 +173,9 @@ def _chief(args) -> int:
         t = oracle.trials[trial.trial_id]
         done = sum(1 for x in oracle.trials.values() if x.status in ("COMPLETED", "FAILED", "INVALID"))
         best = oracle.get_best_trials(1)
-        score = f"{oracle.objective.name}={t.score:.5f}" if t.score is not None else t.status
+        reason = _dead_reason_of(t)
+        score = (f"{oracle.objective.name}={t.score:.5f}" if t.score is not None
+                 else f"dead ({reason}), recorded as failed and never selected" if reason else t.status)
         best_s = f"{best[0].score:.5f}" if best and best[0].score is not None else "-"
         print(f"{TRIAL_LINE}{t.trial_id} done by {who} ({done}/{oracle.max_trials}): {score}; best so far {best_s}; "
               f"{', '.join(f'{k}={v}' for k, v in t.hyperparameters.values.items())}", flush=True)
@@ -297,6 +299,8 @@ def launch(args) -> int:
                         ("--max-rows", args.max_rows)):
         if value is not None:
             cmd += [flag, str(value)]
+    # the children get their own session: Ctrl-C reaches only this launcher, which stops them all
+    # (otherwise a child's exit on SIGINT could be reported as a failure)
     base = dict(os.environ, **{ENV_IP: ip, ENV_PORT: str(port)})
     procs: dict = {}
     files = []
@@ -306,7 +310,7 @@ def launch(args) -> int:
         files.append(f)
         procs["chief"] = subprocess.Popen(cmd + ["--role", "chief"] + (["--fresh"] if args.fresh else []),
                                           env=dict(base, **{ENV_ID: "chief"}), stdout=subprocess.PIPE,
-                                          stderr=f, text=True)
+                                          stderr=f, text=True, start_new_session=True)
 
         def stream():      # the chief's stdout: trial lines and the final table, printed as they come
             for line in procs["chief"].stdout:
@@ -318,7 +322,7 @@ def launch(args) -> int:
             f = open(logs / f"{wid}.log", "w")
             files.append(f)
             procs[wid] = subprocess.Popen(cmd + ["--role", "worker"], env=dict(base, **{ENV_ID: wid}),
-                                          stdout=f, stderr=subprocess.STDOUT)
+                                          stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
         while True:
             for name, p in procs.items():
                 rc = p.poll()
