@@ -66,7 +66,7 @@ class TuneError(RuntimeError):
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="labkit tune", description=(
         "Run the teacher or student search (keras-tuner) with a chief and N worker processes on this "
-        "machine; see `python -c 'import labkit.training.distributed as d; help(d)'` for several hosts."))
+        "machine. Several hosts: README, 'Searches that outgrow one machine'."))
     ap.add_argument("stage", choices=STAGES, help="which search: teacher (lab 02) or student (lab 03, needs the teacher)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes on this machine (default 2)")
     ap.add_argument("--port", type=int, help="port of the chief on 127.0.0.1 (default: a free one)")
@@ -145,6 +145,20 @@ def _declare_whole_space(tuner) -> None:
             return
 
 
+def _adopt_one_process_search(args) -> None:
+    """A search started by a lab (tuner id ``tuner0``) is resumed by the chief, never overwritten.
+
+    keras-tuner reloads a project only when it finds the tuner file of its own id; without
+    ``chief.json`` the chief would start over and write its trials over the lab's."""
+    project = artifacts.tuning() / args.stage
+    if args.fresh or not (project / "oracle.json").exists() or (project / "chief.json").exists():
+        return
+    if not (project / "tuner0.json").exists():
+        raise ValueError(f"{project} holds a search that keras-tuner cannot resume (no chief.json or tuner0.json): "
+                         f"move it away, or pass --fresh to start over (it deletes only that folder).")
+    shutil.copyfile(project / "tuner0.json", project / "chief.json")    # both hold no trial data ({})
+
+
 def _chief(args) -> int:
     tuner_id, ip, port = _env()
     if "chief" not in tuner_id:
@@ -157,6 +171,7 @@ def _chief(args) -> int:
     from .tuning import _dead_reason_of, make_tuner, seed_everything, trial_table
 
     trials, epochs = _budget(args)
+    _adopt_one_process_search(args)
     seed_everything(CFG.seed)
     split = _split(args)
     tuner = make_tuner(_hypermodel(args.stage, split, epochs), args.stage, trials, overwrite=args.fresh)
