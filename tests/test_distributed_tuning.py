@@ -1,0 +1,81 @@
+"""``labkit tune teacher --workers N``: keras-tuner's chief + workers over gRPC on loopback (fast mode).
+
+What is asserted, and why: the teacher space has 3+ hyper-parameters, so the seeded
+BayesianOptimization oracle proposes its first ``num_initial_points`` = 3 x that (>= 9) trials as a
+fixed random sequence, drawn on the chief in the order trials are created; with a budget of 4 trials
+every trial is such a point.  So the *set* of trials (their hyper-parameter values) must be the
+same with 2 workers as with 1, whichever worker asks first (which trial id gets which worker is not
+fixed).  The scores are not compared: a worker's TensorFlow random state at a trial's start depends
+on the trials it ran before.  Later (Gaussian-process) proposals depend on which results have
+arrived, so beyond the initial points a concurrent search may differ from a one-worker one.
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("grpc", reason="keras-tuner's distributed mode needs grpcio, which is not installed here")
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIALS = 4
+ARGS = ["--trials", str(TRIALS), "--epochs", "1", "--max-rows", "200"]
+
+
+def _tune(artifacts: Path, *args, timeout=180):
+    env = dict(os.environ, LABKIT_FAST="1", LABKIT_ARTIFACTS=str(artifacts), PYTHONHASHSEED="0",
+               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "labkit", "tune", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _trials(artifacts: Path) -> list:
+    return [json.loads(p.read_text()) for p in sorted((artifacts / "tuning" / "teacher").glob("trial_*/trial.json"))]
+
+
+def _finished_lines(stdout: str) -> list:
+    return re.findall(r"^trial (\d+) done by (tuner\d+) \(\d+/\d+\)", stdout, flags=re.M)
+
+
+def test_two_workers_run_each_trial_once_and_the_same_trials_as_one(tmp_path):
+    two = _tune(tmp_path / "two", "teacher", "--workers", "2", *ARGS)
+    assert two.returncode == 0, two.stderr
+    lines = _finished_lines(two.stdout)
+    ids = [i for i, _ in lines]
+    assert sorted(ids) == [str(k) for k in range(TRIALS)], two.stdout      # each trial finished exactly once
+    assert {w for _, w in lines} <= {"tuner0", "tuner1"}
+    trials = _trials(tmp_path / "two")
+    assert len(trials) == TRIALS and len({t["trial_id"] for t in trials}) == TRIALS
+    assert all(t["status"] in ("COMPLETED", "FAILED") for t in trials)
+    assert "lab 02 resumes it" in two.stdout
+
+    one = _tune(tmp_path / "one", "teacher", "--workers", "1", *ARGS)
+    assert one.returncode == 0, one.stderr
+    assert sorted(i for i, _ in _finished_lines(one.stdout)) == [str(k) for k in range(TRIALS)]
+
+    def values(ts):
+        return sorted(json.dumps(t["hyperparameters"]["values"], sort_keys=True) for t in ts)
+    assert values(trials) == values(_trials(tmp_path / "one"))
+    assert len(set(values(trials))) == TRIALS                                # no point proposed twice
+
+
+def test_a_failing_process_stops_the_search_with_one_sentence(tmp_path):
+    with socket.socket() as busy:                   # the chief cannot listen on a port that is taken
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = _tune(tmp_path, "teacher", "--workers", "1", "--port", str(port), *ARGS)
+    assert r.returncode == 1
+    msg = r.stderr.strip()
+    assert "\n" not in msg and "Traceback" not in msg
+    assert "chief failed" in msg and "choose another port" in msg, msg
+
+
+def test_the_student_search_names_the_missing_teacher(tmp_path):
+    r = _tune(tmp_path, "student", "--workers", "2")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "needs the teacher" in r.stderr and "run lab 02" in r.stderr, r.stderr
