@@ -292,9 +292,14 @@ class Config:
         return f"xilinx.com:module_ref:{self.rtl.top}:1.0"
 
     @property
+    def pulse_bytes(self) -> int:
+        """DMA bytes of one pulse in the larger direction (its input words, or its logit words)."""
+        return max(self.words_per_pulse, self.words_per_result) * self.word_bits // 8
+
+    @property
     def dma_batch_bytes(self) -> int:
         """Bytes of the largest DMA transfer: ``max_batch`` pulses in (or their logits out)."""
-        return self.max_batch * max(self.words_per_pulse, self.words_per_result) * self.word_bits // 8
+        return self.max_batch * self.pulse_bytes
 
     @property
     def dma_length_width(self) -> int:

@@ -15,7 +15,7 @@ from labkit.course.exercises import lab06
 
 HAVE_TCLSH = shutil.which("tclsh") is not None or shutil.which("tclsh8.6") is not None
 needs_tclsh = pytest.mark.skipif(not HAVE_TCLSH, reason="tclsh not found: install Tcl 8.6 (apt-get install tcl)")
-PER_PULSE = max(CFG.words_per_pulse, CFG.n_classes) * CFG.word_bits // 8
+PER_PULSE = CFG.pulse_bytes
 
 
 def _wrong(lab, n, answer, hint, **context):

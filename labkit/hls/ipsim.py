@@ -70,14 +70,7 @@ def library_record(lib_path) -> Path:
 
 def write_library_record(lib_path, digest: str) -> Path:
     """Write ``<library>.sha256`` (``<hex>  <name>``, as ``sha256sum`` prints it) atomically."""
-    record = library_record(lib_path)
-    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(f"{digest}  {Path(lib_path).name}\n")
-        os.replace(tmp, record)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return record
+    return artifacts.write_text_atomic(library_record(lib_path), f"{digest}  {Path(lib_path).name}\n")
 
 
 def file_sha256(path) -> str:

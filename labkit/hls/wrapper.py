@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..artifacts import write_text_atomic
 from ..config import CFG
 from ..export import c_string, cpp_header
 from .ipsim import default_lib_path, file_sha256, library_record, write_library_record
@@ -60,9 +61,7 @@ def _write_if_changed(path: Path, text: str) -> None:
     """Atomic replace, and only when the content differs (a concurrent g++ never sees a half file)."""
     if path.is_file() and path.read_text() == text:
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def quote_build_script(project_dir) -> None:

@@ -15,10 +15,6 @@ EX4_CLOCK_MHZ = 250.0
 SG_LINE = "CONFIG.c_include_sg 0"
 
 
-def _bytes_per_pulse() -> int:
-    return max(CFG.words_per_pulse, CFG.n_classes) * CFG.word_bits // 8
-
-
 def _whole(answer, what: str):
     try:
         value = float(answer)
@@ -35,7 +31,7 @@ def largest_batch(answer, **_):
     value, why = _whole(answer, "the batch in pulses")
     if value is None:
         return False, why
-    per_pulse, limit = _bytes_per_pulse(), (1 << DMA_LENGTH_WIDTH_MAX) - 1
+    per_pulse, limit = CFG.pulse_bytes, (1 << DMA_LENGTH_WIDTH_MAX) - 1
     best = limit // per_pulse
     if value == best:
         return True, (f"{best} pulses x {per_pulse} bytes = {best * per_pulse:,} bytes fit the "

@@ -16,10 +16,6 @@ STUCK = {"a": (False, False, 1), "b": (True, False, 0), "c": (False, True, 1)}
 STUCK_FIELDS = ("sendchannel.idle", "recvchannel.idle", "CTRL.AP_IDLE")
 
 
-def _bytes_per_pulse() -> int:
-    return max(CFG.words_per_pulse, CFG.n_classes) * CFG.word_bits // 8
-
-
 @exercise("06", 1)
 def length_register(answer, width: int = DMA_LENGTH_WIDTH_DEFAULT, **_):
     """The largest batch, in pulses, that a ``width``-bit DMA length register allows."""
@@ -27,7 +23,7 @@ def length_register(answer, width: int = DMA_LENGTH_WIDTH_DEFAULT, **_):
         value = float(answer)
     except (TypeError, ValueError):
         return False, f"give the batch as one number of pulses (got {answer!r})"
-    limit, per_pulse = (1 << width) - 1, _bytes_per_pulse()
+    limit, per_pulse = (1 << width) - 1, CFG.pulse_bytes
     want = limit // per_pulse
     if value == want:
         return True, (f"{width} bits hold {limit:,} bytes; one pulse is {per_pulse} bytes "
