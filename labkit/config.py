@@ -123,6 +123,21 @@ class Rtl:
 
 
 @dataclass(frozen=True)
+class Search:
+    selection: str               #: how the hardware-aware search picks a student: accuracy | budget | pareto
+    lut_budget: int              #: budget mode: most LUTs (estimate; Yosys where a bench synthesises)
+    latency_budget: int          #: budget mode: most cycles at [rtl] clock_mhz
+    weight_bits: Tuple[int, ...]        #: lowest, highest weight bits the search tries
+    activation_bits: Tuple[int, ...]    #: lowest, highest activation bits the search tries
+    sparsities: Tuple[float, ...]       #: first-layer kernel sparsities the search tries
+    trials: int                  #: trials of the hardware-aware search
+
+
+#: the selection modes of [search] (labkit.rtl.search.select)
+SELECTION_MODES = ("accuracy", "budget", "pareto")
+
+
+@dataclass(frozen=True)
 class Board:
     key: str                     #: the section name after "board:"
     title: str                   #: human name
@@ -187,6 +202,8 @@ def _value(text: str, kind):
         return float(text)
     if kind in (str, "str"):
         return text
+    if "Tuple[int" in str(kind):
+        return tuple(int(v, 0) for v in _list(text))
     if "Tuple[float" in str(kind):
         return tuple(float(v) for v in _list(text))
     if "Tuple[str" in str(kind):
@@ -221,6 +238,8 @@ class Config:
     rtl: Rtl
     training_full: Training
     training_fast: Training
+    search_full: Search
+    search_fast: Search
     boards: Dict[str, Board] = field(default_factory=dict)
     vivado: Dict[str, VivadoRelease] = field(default_factory=dict)
 
@@ -236,6 +255,11 @@ class Config:
     def training(self) -> Training:
         """Training budgets for the current mode (``LABKIT_FAST``)."""
         return self.training_fast if fast_mode() else self.training_full
+
+    @property
+    def search(self) -> Search:
+        """Hardware-aware search settings for the current mode (``LABKIT_FAST``)."""
+        return self.search_fast if fast_mode() else self.search_full
 
     # -- derived numbers (never stored twice) ------------------------------------------------
     @property
@@ -329,6 +353,8 @@ def load(path: Path = INI_PATH) -> Config:
         overlay=_section(Overlay, ini["overlay"]), rtl=_section(Rtl, ini["rtl"]),
         training_full=_section(Training, ini["training"]),
         training_fast=_section(Training, ini["training"], prefix="fast_"),
+        search_full=_section(Search, ini["search"]),
+        search_fast=_section(Search, ini["search"], prefix="fast_"),
         boards=boards, vivado=vivado)
     _check(cfg)
     return cfg
@@ -344,6 +370,17 @@ def _check(cfg: Config) -> None:
     if missing:
         raise ValueError(f"course.ini: [overlay] vivado_versions names {', '.join(missing)} without a "
                          f"[vivado:<release>] section: add one per release")
+    srch = cfg.search_full
+    if srch.selection not in SELECTION_MODES:
+        raise ValueError(f"course.ini: [search] selection = {srch.selection!r}: choose one of {', '.join(SELECTION_MODES)}")
+    for key in ("weight_bits", "activation_bits"):
+        lo_hi = getattr(srch, key)
+        if len(lo_hi) != 2 or not 2 <= lo_hi[0] <= lo_hi[1] <= 16:
+            raise ValueError(f"course.ini: [search] {key} = {lo_hi}: give 'lowest, highest' between 2 and 16")
+    if not srch.sparsities or not all(0 <= v < 1 for v in srch.sparsities):
+        raise ValueError(f"course.ini: [search] sparsities = {srch.sparsities}: give fractions in [0, 1)")
+    if min(srch.lut_budget, srch.latency_budget, srch.trials, cfg.search_fast.trials) < 1:
+        raise ValueError("course.ini: [search] lut_budget, latency_budget and trials must be at least 1")
     if abs(sum(cfg.split) - 1.0) > 1e-9:
         raise ValueError(f"course.ini: split fractions {cfg.split} must sum to 1")
     if cfg.samples_per_word * cfg.lane_bits != cfg.word_bits or cfg.lane_bits < cfg.adc_bits:

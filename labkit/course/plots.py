@@ -221,3 +221,58 @@ def runs(curves, ax=None, key="val_accuracy", title=""):
     ax.set(xlabel="epoch", ylabel=key, title=title)
     ax.legend()
     return ax
+
+
+def _yerr(acc, ci):
+    return np.clip(np.array([[a - c[0], c[1] - a] for a, c in zip(acc, ci)]).T, 0, None)
+
+
+def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=None, lut_budget=None, path=None):
+    """Accuracy vs LUTs of a hardware-aware search (:mod:`labkit.rtl.search`), two panels.
+
+    Left, every trial: validation accuracy (95 % CI) against the LUT estimate, colour = latency in
+    cycles, the front joined by a line.  Right, the synthesised points: test accuracy (95 % CI)
+    against Yosys LUTs, with the classical cuts (``baselines``: :func:`labkit.rtl.baselines.report`
+    rows), the chosen student and the accuracy-only choice on the same axes.  ``path``: also save a PNG."""
+    from ..rtl.search import front
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
+    pts = list(points)
+    if pts:
+        lat = np.array([p["latency_cycles"] for p in pts])
+        left.errorbar([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts],
+                      yerr=_yerr([p["val_acc"] for p in pts], [p["val_ci95"] for p in pts]),
+                      fmt="none", ecolor="0.7", zorder=1)
+        sc = left.scatter([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts], c=lat, cmap="viridis",
+                          s=40, zorder=2)
+        fig.colorbar(sc, ax=left, label=f"latency (cycles at {CFG.rtl.clock_mhz:g} MHz)")
+        fr = front(pts)
+        left.plot([p["lut_estimate"] for p in fr], [p["val_acc"] for p in fr], "k--", lw=1, label="front")
+        for p in pts:
+            left.annotate(f"{p['weight_bits']}b", (p["lut_estimate"], p["val_acc"]), fontsize=7,
+                          xytext=(3, -9), textcoords="offset points")
+    left.set(xscale="log", xlabel="LUT estimate (da4ml)", ylabel=f"validation accuracy (95 % CI, n={pts[0]['val_n'] if pts else 0})",
+             title=f"every trial ({len(pts)}); label = weight bits")
+    left.legend(fontsize=8, loc="lower right")
+    ms = sorted(measured, key=lambda p: p["lut"])
+    if ms:
+        right.errorbar([p["lut"] for p in ms], [p["acc"] for p in ms], yerr=_yerr([p["acc"] for p in ms],
+                       [p["acc_ci95"] for p in ms]), fmt="o-", capsize=3, label="students (front)")
+    for b in baselines:
+        a = b["acc"]
+        right.errorbar([b["lut"]], [a["acc"]], yerr=_yerr([a["acc"]], [a["ci95"]]), fmt="s", capsize=3,
+                       label=f"{b['name']} (RTL)")
+    for p, style, label in ((accuracy_choice, "D", "accuracy-only choice"), (chosen, "*", "chosen")):
+        if p is not None:
+            right.errorbar([p["lut"]], [p["acc"]], yerr=_yerr([p["acc"]], [p["acc_ci95"]]), fmt=style, ms=12 if style == "*" else 8,
+                           capsize=3, label=f"{label}: {p['lut']} LUT, {p['latency_cycles']} cycles")
+    if lut_budget:
+        right.axvline(lut_budget, color="red", ls=":", label=f"budget {lut_budget} LUT")
+    n = ms[0]["acc_n"] if ms else (chosen or {}).get("acc_n")
+    right.set(xscale="log", xlabel="LUTs (Yosys)", ylabel=f"test accuracy (95 % CI, n={n})",
+              title="is the network worth its LUTs?")
+    right.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -58,23 +58,38 @@ class TeacherHyperModel(kt.HyperModel):
 HIDDEN_BIAS_INIT = 0.1
 
 
-def qdense(units: int, name: str, bias_init: float = 0.0):
+def activation_integer(bits: int) -> int:
+    """Integer bits of a ``bits``-wide quantized ReLU: course.ini's ``activation_integer`` (3 at the
+    default 8 bits), but never more than half the bits, so that a narrow activation keeps as many
+    fraction bits as integer bits (4 bits: 2.2; 3 bits: 1.2)."""
+    return int(min(CFG.activation_integer, bits // 2))
+
+
+def qdense(units: int, name: str, bias_init: float = 0.0, bits: int | None = None):
+    """QKeras dense layer; weights and biases ``quantized_bits(bits, weight_integer)`` (course.ini
+    [quant] unless ``bits`` is given)."""
     from qkeras import QDense, quantized_bits
-    q = quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1)
-    return QDense(units, kernel_quantizer=q, bias_quantizer=quantized_bits(CFG.weight_bits, CFG.weight_integer, alpha=1),
+    bits = int(bits or CFG.weight_bits)
+    return QDense(units, kernel_quantizer=quantized_bits(bits, CFG.weight_integer, alpha=1),
+                  bias_quantizer=quantized_bits(bits, CFG.weight_integer, alpha=1),
                   bias_initializer=tf.keras.initializers.Constant(bias_init), name=name)
 
 
-def qrelu(name: str):
+def qrelu(name: str, bits: int | None = None):
+    """Quantized ReLU of ``bits`` (course.ini [quant] unless given); see :func:`activation_integer`."""
     from qkeras import QActivation, quantized_relu
-    return QActivation(quantized_relu(CFG.activation_bits, CFG.activation_integer), name=name)
+    if bits is None:
+        return QActivation(quantized_relu(CFG.activation_bits, CFG.activation_integer), name=name)
+    return QActivation(quantized_relu(int(bits), activation_integer(int(bits))), name=name)
 
 
-def build_student(units, *, schedule=None) -> tf.keras.Model:
+def build_student(units, *, schedule=None, weight_bits: int | None = None,
+                  activation_bits: int | None = None) -> tf.keras.Model:
     """QKeras MLP ``161 → units… → 2 logits``.
 
     ``schedule``: one pruning schedule for every QDense, or a list with one per QDense (``None``
-    keeps that layer dense)."""
+    keeps that layer dense). ``weight_bits`` / ``activation_bits``: the quantizers' widths
+    (default course.ini [quant])."""
     n = len(units) + 1
     schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * n
     if len(schedules) != n:
@@ -86,9 +101,9 @@ def build_student(units, *, schedule=None) -> tf.keras.Model:
     inputs = tf.keras.Input((CFG.n_samples,), name="pulse")
     x = inputs
     for i, u in enumerate(units):
-        x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT), i)(x)
-        x = qrelu(f"relu_{i}")(x)
-    logits = wrap(qdense(CFG.n_classes, "logits"), n - 1)(x)
+        x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT, weight_bits), i)(x)
+        x = qrelu(f"relu_{i}", activation_bits)(x)
+    logits = wrap(qdense(CFG.n_classes, "logits", bits=weight_bits), n - 1)(x)
     return tf.keras.Model(inputs, logits, name="student")
 
 
@@ -149,7 +164,10 @@ class StudentHyperModel(kt.HyperModel):
     """QKeras student trained with distillation from ``teacher`` and pruned to fit the budget.
 
     Searched: layers (1–2), widths (3…12, then 3…6), learning rate, KD temperature and α.
-    Bits come from ``course.ini`` ([quant]). Pruning acts on the first layer (:func:`layer_sparsities`)
+    Bits come from ``course.ini`` ([quant]); with ``hardware_knobs`` (the hardware-aware search of
+    lab 04b) the search also chooses ``weight_bits`` and ``activation_bits`` (course.ini [search]
+    ranges) and the first layer's ``sparsity`` (from [search] sparsities; the nonzero budget still
+    applies). Pruning acts on the first layer (:func:`layer_sparsities`)
     and its schedule is counted in optimizer steps (:func:`~labkit.training.compress.pruning_schedule`);
     small data sets train with smaller batches so that every epoch has enough steps
     (:func:`~labkit.training.compress.effective_batch_size`).
@@ -157,8 +175,14 @@ class StudentHyperModel(kt.HyperModel):
 
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
                  target_sparsity: float = CFG.target_sparsity, max_layers: int = 2,
-                 max_nonzero: int | None = None, hardware_cost: bool = True, name="student", **kw):
+                 max_nonzero: int | None = None, hardware_cost: bool = True, hardware_knobs: bool = False,
+                 name="student", **kw):
         super().__init__(name=name, **kw)
+        #: search weight/activation bits and first-layer sparsity too (course.ini [search])
+        self.hardware_knobs = bool(hardware_knobs)
+        #: the last trained student, finalized (set by ``fit`` with ``hardware_cost``; the tuner
+        #: saves it in the trial's folder: the very network whose cost and accuracy were recorded)
+        self.last_student = None
         #: record the finalized student's hardware cost (:func:`labkit.rtl.cost.estimate`:
         #: ``lut_estimate``, ``latency_cycles``, ``nonzero``) as trial metrics; ~0.1 s per trial
         self.hardware_cost = bool(hardware_cost)
@@ -175,10 +199,23 @@ class StudentHyperModel(kt.HyperModel):
         layers = hp.Int("layers", 1, self.max_layers)
         return [hp.Int(f"units_{i}", *(FIRST_WIDTHS if i == 0 else LATER_WIDTHS)) for i in range(layers)]
 
+    def bits(self, hp: kt.HyperParameters):
+        """(weight bits, activation bits) of ``hp``: searched with ``hardware_knobs``, else course.ini's."""
+        if not self.hardware_knobs:
+            return CFG.weight_bits, CFG.activation_bits
+        return (hp.Int("weight_bits", *CFG.search.weight_bits),
+                hp.Int("activation_bits", *CFG.search.activation_bits))
+
+    def target(self, hp: kt.HyperParameters) -> float:
+        """First-layer sparsity floor: searched with ``hardware_knobs``, else the constructor's."""
+        if not self.hardware_knobs:
+            return self.target_sparsity
+        return float(hp.Choice("sparsity", [float(v) for v in CFG.search.sparsities]))
+
     def sparsities(self, hp: kt.HyperParameters):
         """(kernel sparsity per layer, kernel sparsity of the whole student) for ``hp``."""
         units = self.units(hp)
-        per_layer = layer_sparsities(units, self.target_sparsity, self.max_nonzero)
+        per_layer = layer_sparsities(units, self.target(hp), self.max_nonzero)
         return per_layer, overall_sparsity(units, per_layer)
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
@@ -186,10 +223,12 @@ class StudentHyperModel(kt.HyperModel):
         lr = hp.Choice("learning_rate", STUDENT_LEARNING_RATES)
         temperature = hp.Choice("temperature", list(CFG.training.kd_temperatures))
         alpha = hp.Choice("alpha", list(CFG.training.kd_alphas))
+        weight_bits, activation_bits = self.bits(hp)
         self.layer_sparsity, self.sparsity = self.sparsities(hp)
         schedules, self.prune_end_epoch = compress.pruning_schedules(
             self.n_train, self.batch_size, self.epochs, self.layer_sparsity)
-        student = build_student(units, schedule=schedules)
+        self.last_student = None
+        student = build_student(units, schedule=schedules, weight_bits=weight_bits, activation_bits=activation_bits)
         if self.teacher is None:
             return _compile(student, lr)
         model = compress.Distiller(student, self.teacher, temperature=temperature, alpha=alpha)
@@ -206,27 +245,43 @@ class StudentHyperModel(kt.HyperModel):
         history = model.fit(*args, callbacks=callbacks, **kwargs)
         compress.refuse_dead(model, kwargs.get("validation_data"))
         if self.hardware_cost:
-            record_hardware_cost(history, model)
+            student = compress.finalize_student(student_of(model))
+            record_hardware_cost(history, student, kwargs.get("validation_data"))
+            self.last_student = student
         return history
 
 
 #: trial metrics :func:`record_hardware_cost` adds to what keras-tuner stores
-HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero")
+HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero", "weight_bits")
+#: ... and, with validation data, the finalized student's own validation result (correct of n)
+FINAL_METRICS = ("val_final_correct", "val_final_n")
 
 
-def record_hardware_cost(history, model) -> dict:
-    """Add the trained student's hardware cost to ``history`` so keras-tuner records it per trial.
+def record_hardware_cost(history, model, validation_data=None) -> dict:
+    """Add a trained student's hardware cost to ``history`` so keras-tuner records it per trial.
 
+    ``model``: the student (finalized here if it still has pruning wrappers or a Distiller around it).
     keras-tuner turns a returned ``History`` into the trial's metrics by taking every metric at the
-    best epoch of the objective (``tuner_utils.convert_to_metrics_dict``), so each cost figure is
-    appended as one value per epoch: the cost of the final, finalized student (it is only known
-    after training), the same at every epoch.
+    best epoch of the objective (``tuner_utils.convert_to_metrics_dict``), so each figure is
+    appended as one value per epoch: the cost of the finalized student (it is only known after
+    training), the same at every epoch.  With ``validation_data`` the finalized student's own
+    validation result is recorded too (``val_final_correct`` of ``val_final_n`` pulses): the
+    hardware-aware selection ranks the very network whose cost it read, not an earlier epoch.
     """
     from ..rtl.cost import estimate
-    est = estimate(compress.finalize_student(student_of(model)))
+    student = student_of(model)
+    if any(isinstance(layer, tf.keras.layers.Wrapper) for layer in student.layers):
+        student = compress.finalize_student(student)
+    est = estimate(student)
     n = max((len(v) for v in history.history.values()), default=1)
     for key in HARDWARE_METRICS:
         history.history[key] = [float(est[key])] * n
+    if validation_data is not None:
+        xv, yv = validation_data[0], validation_data[1]
+        pred = student.predict(xv, batch_size=4096, verbose=0).argmax(1)
+        est["val_final_correct"], est["val_final_n"] = int((pred == yv).sum()), int(len(yv))
+        for key in FINAL_METRICS:
+            history.history[key] = [float(est[key])] * n
     return est
 
 

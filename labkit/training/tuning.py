@@ -82,6 +82,28 @@ def dead_trials(tuner) -> int:
     return sum(1 for t in tuner.oracle.trials.values() if _dead_reason_of(t))
 
 
+#: file name of a trial's own finalized student in its trial folder (hardware-cost searches)
+TRIAL_STUDENT = "student.h5"
+
+
+def save_trial_student(tuner, trial) -> Optional[Path]:
+    """Keep the finalized student a trial trained (``hypermodel.last_student``, set when the
+    hypermodel records hardware cost) as ``<trial folder>/student.h5``: the hardware-aware selection
+    hands on that very network, whose cost and validation result the trial recorded."""
+    from .compress import save_model
+    student = getattr(tuner.hypermodel, "last_student", None)
+    if student is None:
+        return None
+    tuner.hypermodel.last_student = None
+    if trial.status != "COMPLETED":
+        return None
+    return save_model(student, trial_student_path(tuner, trial.trial_id), overwrite=True)
+
+
+def trial_student_path(tuner, trial_id: str) -> Path:
+    return Path(tuner.get_trial_dir(trial_id)) / TRIAL_STUDENT
+
+
 _TUNER_CLASS = None
 
 
@@ -100,6 +122,7 @@ def _progress_tuner_class():
                                  desc=f"{self.project_name} trials", unit="trial")
 
             def on_trial_end(self, trial):
+                save_trial_student(self, trial)
                 super().on_trial_end(trial)
                 best = self.oracle.get_best_trials(1)
                 reason = _dead_reason_of(trial)
