@@ -253,7 +253,8 @@ def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=No
                           xytext=(3, -9), textcoords="offset points")
     left.set(xscale="log", xlabel="LUT estimate (da4ml)", ylabel=f"validation accuracy (95 % CI, n={pts[0]['val_n'] if pts else 0})",
              title=f"every trial ({len(pts)}); label = weight bits")
-    left.legend(fontsize=8, loc="lower right")
+    if pts:
+        left.legend(fontsize=8, loc="lower right")
     ms = sorted(measured, key=lambda p: p["lut"])
     if ms:
         right.errorbar([p["lut"] for p in ms], [p["acc"] for p in ms], yerr=_yerr([p["acc"] for p in ms],
@@ -271,7 +272,12 @@ def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=No
     n = ms[0]["acc_n"] if ms else (chosen or {}).get("acc_n")
     right.set(xscale="log", xlabel="LUTs (Yosys)", ylabel=f"test accuracy (95 % CI, n={n})",
               title="is the network worth its LUTs?")
-    right.legend(fontsize=7, loc="lower right")
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=7, loc="lower right")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    for ax in (left, right):          # plain LUT counts on the log axes
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)

@@ -217,13 +217,17 @@ def strip(model: tf.keras.Model) -> tf.keras.Model:
 @contextlib.contextmanager
 def quiet_keras():
     """Keras/TF notices that say nothing a participant can act on, silenced around a save or clone:
-    .h5 is on purpose (QKeras and hls4ml read it), QKeras quantizers are not Keras constraints, and
-    an uncompiled model has no compiled metrics."""
+    .h5 is on purpose (QKeras and hls4ml read it), QKeras quantizers are not Keras constraints, an
+    uncompiled model has no compiled metrics, and QKeras's ``QInitializer`` calls the layer's
+    initializer a second time (rescaled) when the quantizer is coarse next to the initial weights
+    (3-5-bit weights), which Keras reports as an unseeded initializer "called multiple times"."""
     logger = tf.get_logger()
     level = logger.level
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*saving your model as an HDF5 file.*", category=UserWarning)
         warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)` API.*", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"The initializer \w+ is unseeded and being called multiple times",
+                                category=UserWarning)
         logger.setLevel("ERROR")
         try:
             yield

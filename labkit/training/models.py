@@ -100,10 +100,11 @@ def build_student(units, *, schedule=None, weight_bits: int | None = None,
 
     inputs = tf.keras.Input((CFG.n_samples,), name="pulse")
     x = inputs
-    for i, u in enumerate(units):
-        x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT, weight_bits), i)(x)
-        x = qrelu(f"relu_{i}", activation_bits)(x)
-    logits = wrap(qdense(CFG.n_classes, "logits", bits=weight_bits), n - 1)(x)
+    with compress.quiet_keras():      # QKeras re-draws the initial weights of narrow quantizers (see there)
+        for i, u in enumerate(units):
+            x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT, weight_bits), i)(x)
+            x = qrelu(f"relu_{i}", activation_bits)(x)
+        logits = wrap(qdense(CFG.n_classes, "logits", bits=weight_bits), n - 1)(x)
     return tf.keras.Model(inputs, logits, name="student")
 
 

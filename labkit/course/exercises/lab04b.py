@@ -87,3 +87,34 @@ def other_board(answer, pynq=None, board="kv260"):
         if pynq.get("carry") is not None:
             msg += f"; carry cells {pynq['carry']} -> {answer.get('carry')} (a CARRY8 spans 8 bits, a CARRY4 only 4)"
     return True, msg
+
+
+#: exercise 4's smaller FPGA: a Zynq-7007S (xc7z007s, 14,400 LUTs, DS190), of which the classifier may
+#: take a tenth (the rest is the DMA, the interconnect and the experiment's own logic)
+SMALL_DEVICE, SMALL_DEVICE_LUTS, SMALL_SHARE = "xc7z007s", 14400, 0.10
+
+
+@exercise("04b", 4)
+def lut_budget(answer, points=None, latency_budget=None, accuracy_choice_lut=None):
+    """``answer`` = the LUT budget (an integer) for a tenth of an xc7z007s; ``points`` = the
+    hardware-aware search's points (labkit.rtl.search.points); the check runs the budget mode with it."""
+    from ...rtl import search
+    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
+        return False, "set `answer` to the LUT budget, an integer number of LUTs"
+    want = int(SMALL_DEVICE_LUTS * SMALL_SHARE)
+    if int(answer) != want:
+        return False, (f"{int(answer)} LUTs is not a tenth of the {SMALL_DEVICE}'s {SMALL_DEVICE_LUTS:,} LUTs: "
+                       f"multiply the device's LUTs by {SMALL_SHARE:g} and round down")
+    if points is None:
+        return False, "pass points= (the search's points) to the check"
+    try:
+        got = search.select(points, "budget", lut_budget=int(answer), latency_budget=latency_budget)
+    except search.NoModelFitsError as err:
+        return True, (f"budget {want} LUTs: {err}. That is an answer too: on this chip, with these trials, "
+                      "no student fits; a classical cut or a longer search with fewer bits is the way on")
+    msg = (f"budget {want} LUTs: trial {got['trial_id']} ({got['lut_estimate']} LUTs estimated, {got['latency_cycles']} "
+           f"cycles, {got['weight_bits']}-bit weights, validation {got['val_k']}/{got['val_n']})")
+    if accuracy_choice_lut:
+        msg += (f"; the accuracy-only student ({accuracy_choice_lut} LUTs) would take "
+                f"{100.0 * accuracy_choice_lut / SMALL_DEVICE_LUTS:.0f} % of the chip")
+    return True, msg

@@ -1,0 +1,145 @@
+"""labkit.rtl.search: the hardware-aware search, its front and its three selection modes."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from labkit.config import CFG
+from labkit.metrics import wilson
+from labkit.rtl import search
+
+
+def _point(tid, k, n=200, lut=1000, lat=5, loss=None, wbits=8):
+    return {"trial_id": str(tid), "hp": {}, "objective": 1.0 - k / n if loss is None else loss,
+            "val_acc": k / n, "val_k": k, "val_n": n, "val_ci95": list(wilson(k, n)),
+            "lut_estimate": lut, "latency_cycles": lat, "nonzero": 50, "weight_bits": wbits,
+            "activation_bits": 8, "path": None}
+
+
+def test_front_by_hand():
+    pts = [_point(0, 199, lut=5000), _point(1, 196, lut=800), _point(2, 190, lut=900),
+           _point(3, 198, lut=2000), _point(4, 198, lut=2500), _point(5, 150, lut=300)]
+    assert [p["trial_id"] for p in search.front(pts)] == ["5", "1", "3", "0"]
+
+
+def test_accuracy_mode_is_the_lowest_validation_loss():
+    pts = [_point(0, 199, lut=5000, loss=0.05), _point(1, 199, lut=800, loss=0.04), _point(2, 200, lut=900, loss=0.06)]
+    got = search.select(pts, "accuracy")
+    assert got["trial_id"] == "1" and got["selected_by"].startswith("accuracy")
+
+
+def test_pareto_mode_picks_the_smallest_inside_the_best_interval():
+    # best: 199/200, Wilson lower bound 0.9722; 195/200 = 0.975 is inside, 190/200 = 0.95 is not
+    assert wilson(199, 200)[0] == pytest.approx(0.97222, abs=1e-4)
+    pts = [_point(0, 199, lut=5000), _point(1, 195, lut=1200), _point(2, 190, lut=400), _point(3, 197, lut=1500)]
+    got = search.select(pts, "pareto")
+    assert got["trial_id"] == "1"
+    assert "95 % interval" in got["selected_by"]
+
+
+def test_budget_mode_never_returns_a_model_over_budget():
+    """Random searches (any accuracy, LUTs, latency; Yosys counts that may exceed the estimate):
+    the choice is within both budgets by the estimate and by the synthesised count, or nothing is
+    returned (one sentence) -- exactly when no point qualifies."""
+    rng = np.random.default_rng(7)
+    chosen = refused = 0
+    for case in range(400):
+        n_pts = int(rng.integers(1, 12))
+        pts = [_point(i, int(rng.integers(100, 201)), lut=int(rng.integers(50, 6000)), lat=int(rng.integers(2, 10)),
+                      loss=float(rng.uniform(0, 1))) for i in range(n_pts)]
+        yosys = {p["trial_id"]: int(p["lut_estimate"] * rng.uniform(0.8, 1.3)) for p in pts}
+        budget, cycles = int(rng.integers(100, 5000)), int(rng.integers(2, 9))
+        verify = (lambda p: yosys[p["trial_id"]]) if case % 2 else None
+        ok = [p for p in pts if p["lut_estimate"] <= budget and p["latency_cycles"] <= cycles
+              and (verify is None or yosys[p["trial_id"]] <= budget)]
+        try:
+            got = search.select(pts, "budget", lut_budget=budget, latency_budget=cycles, verify=verify)
+        except search.NoModelFitsError as err:
+            assert not ok, (budget, cycles, ok)
+            assert "raise the budget" in str(err) and "\n" not in str(err)
+            refused += 1
+            continue
+        chosen += 1
+        assert got["lut_estimate"] <= budget and got["latency_cycles"] <= cycles
+        if verify is not None:
+            assert yosys[got["trial_id"]] <= budget and got["lut_verified"] == yosys[got["trial_id"]]
+        assert got["val_acc"] == max(p["val_acc"] for p in ok)      # the best accuracy that fits
+    assert chosen > 50 and refused > 50
+
+
+def test_budgets_default_to_course_ini_and_bad_values_are_refused():
+    pts = [_point(0, 199, lut=CFG.search.lut_budget + 1), _point(1, 150, lut=CFG.search.lut_budget,
+                                                                  lat=CFG.search.latency_budget)]
+    assert search.select(pts, "budget")["trial_id"] == "1"
+    with pytest.raises(ValueError, match="not one of"):
+        search.select(pts, "smallest")
+    with pytest.raises(ValueError, match="at least 1"):
+        search.select(pts, "budget", lut_budget=0)
+    with pytest.raises(search.NoModelFitsError, match="no trial"):
+        search.select([], "pareto")
+
+
+def test_course_ini_search_section_is_checked(tmp_path):
+    from labkit import config
+    text = config.INI_PATH.read_text()
+    bad = tmp_path / "course.ini"
+    bad.write_text(text.replace("selection = pareto", "selection = smallest"))
+    with pytest.raises(ValueError, match=r"\[search\] selection"):
+        config.load(bad)
+    bad.write_text(text.replace("weight_bits = 3, 8", "weight_bits = 8, 3"))
+    with pytest.raises(ValueError, match=r"\[search\] weight_bits"):
+        config.load(bad)
+
+
+def test_bench_pareto_refuses_bad_numbers_in_one_sentence():
+    for args in (["--lut-budget", "0"], ["--trials", "-1"], ["--selection", "fastest"]):
+        r = subprocess.run([sys.executable, "-m", "labkit", "bench", "pareto", *args], capture_output=True, text=True)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def _toy_split():
+    from labkit.data import Split, formats
+    from toys import toy_pulses
+    X, y = toy_pulses(420, seed=11)
+    p = formats.Pulses(X, y)
+    return Split(train=p.subset(slice(0, 300)), val=p.subset(slice(300, 360)), test=p.subset(slice(360, 420)))
+
+
+def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_budget(tmp_path, monkeypatch):
+    """Two trials with the hardware knobs on: each trial stores its cost and own validation result,
+    keeps its finalized student, and the recorded cost is that student's; the budget mode returns the
+    trial under a budget set between the two, and refuses a budget below both."""
+    pytest.importorskip("keras_tuner")
+    pytest.importorskip("qkeras")
+    pytest.importorskip("da4ml")
+    monkeypatch.setenv("LABKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+    from labkit.rtl.cost import estimate
+    split = _toy_split()
+    tuner, pts = search.hardware_search(split, None, trials=2, epochs=6, directory=tmp_path, verbose=0, full=False)
+    assert len(pts) == 2, [t.message for t in tuner.oracle.trials.values()]
+    for p in pts:
+        assert {"weight_bits", "activation_bits", "sparsity"} <= set(p["hp"])
+        assert p["weight_bits"] == p["hp"]["weight_bits"]
+        assert p["val_n"] == len(split.val) and 0 <= p["val_k"] <= p["val_n"]
+        model = search.load_point(p)
+        assert estimate(model)["lut_estimate"] == p["lut_estimate"]          # the kept network is the costed one
+        pred = model.predict(__import__("labkit.training.tuning", fromlist=["xy"]).xy(split.val)[0], verbose=0)
+        assert int((pred.argmax(1) == split.val.y).sum()) == p["val_k"]
+    small, big = sorted(pts, key=lambda p: p["lut_estimate"])
+    if small["lut_estimate"] < big["lut_estimate"]:
+        got = search.select(pts, "budget", lut_budget=small["lut_estimate"], latency_budget=99)
+        assert got["trial_id"] == small["trial_id"]
+    with pytest.raises(search.NoModelFitsError):
+        search.select(pts, "budget", lut_budget=small["lut_estimate"] - 1, latency_budget=99)
+    assert search.select(pts, "pareto")["trial_id"] in {p["trial_id"] for p in search.front(pts)}
+    # the front plot draws from these points
+    import matplotlib
+    matplotlib.use("Agg")
+    from labkit.course import plots
+    fig = plots.pareto(pts, path=tmp_path / "front.png")
+    assert (tmp_path / "front.png").stat().st_size > 1000
+    assert json.dumps(search.public(dict(pts[0], acc=0.9)))     # JSON-ready
+    del fig
