@@ -79,3 +79,27 @@ def test_the_student_search_names_the_missing_teacher(tmp_path):
     r = _tune(tmp_path, "student", "--workers", "2")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "needs the teacher" in r.stderr and "run lab 02" in r.stderr, r.stderr
+
+
+def test_hardware_aware_student_search_on_two_workers_keeps_students_and_selects(tmp_path):
+    """`labkit tune student --hardware --select pareto`: the workers keep each trial's student beside
+    the chief's record, and the chief prints the trial the mode chooses."""
+    pytest.importorskip("da4ml")
+    env = dict(os.environ, LABKIT_FAST="1", LABKIT_ARTIFACTS=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    make_teacher = ("import tensorflow as tf\nfrom labkit.config import CFG\nfrom labkit.training import checkpoints, compress\n"
+                    "tf.keras.utils.set_random_seed(0)\ninp = tf.keras.Input((CFG.n_samples,))\n"
+                    "m = tf.keras.Model(inp, tf.keras.layers.Dense(CFG.n_classes)(tf.keras.layers.Dense(8, activation='relu')(inp)))\n"
+                    "compress.save_model(m, checkpoints.teacher_path())\n")
+    subprocess.run([sys.executable, "-c", make_teacher], env=env, cwd=ROOT, check=True, capture_output=True)
+    r = _tune(tmp_path, "student", "--hardware", "--workers", "2", "--trials", "2", "--epochs", "8",
+              "--max-rows", "300", "--select", "pareto", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sorted(i for i, _ in _finished_lines(r.stdout)) == ["0", "1"], r.stdout
+    chosen = re.search(r"^chosen: trial (\d+) .*pareto: .*its student: (\S+)$", r.stdout, flags=re.M)
+    assert chosen, r.stdout
+    assert Path(chosen.group(2)).is_file()
+    assert Path(chosen.group(2)).parent == tmp_path / "tuning" / "student_hw" / f"trial_{chosen.group(1)}"
+    assert "lab 04b resumes it" in r.stdout
+    bad = _tune(tmp_path, "teacher", "--hardware")
+    assert bad.returncode == 2 and "student search" in bad.stderr

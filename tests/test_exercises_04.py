@@ -137,3 +137,16 @@ def test_04b_3_other_board():
     assert wrong.status == "wrong" and '"kv260"' in wrong.message
     assert exercises.evaluate("04b", 3, ...).status == "open"
     assert "set `answer" in exercises.evaluate("04b", 3, 5).message
+
+
+def test_04b_4_lut_budget():
+    from test_pareto import _point
+    pts = [_point(0, 199, lut=5000), _point(1, 196, lut=1300), _point(2, 190, lut=900, lat=4)]
+    ok = exercises.evaluate("04b", 4, 1440, points=pts, accuracy_choice_lut=5000)
+    assert ok.ok and "trial 1" in ok.message and "35 % of the chip" in ok.message, ok.message
+    none = exercises.evaluate("04b", 4, 1440, points=[_point(0, 199, lut=5000)])
+    assert none.ok and "no trial fits the budget of 1440" in none.message      # an answer too
+    wrong = exercises.evaluate("04b", 4, 1436, points=pts)
+    assert wrong.status == "wrong" and "a tenth" in wrong.message
+    assert exercises.evaluate("04b", 4, ...).status == "open"
+    assert "integer" in exercises.evaluate("04b", 4, "1440", points=pts).message

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import artifacts
-from ..config import CFG
+from ..config import CFG, SELECTION_MODES
 
 STAGES = ("teacher", "student")
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
@@ -78,12 +78,26 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", default="synthetic", help="'synthetic' (default), 'zenodo', a folder or a window CSV")
     ap.add_argument("--max-rows", type=int, help="read at most this many pulses per class file (a quick search)")
     ap.add_argument("--fresh", action="store_true", help="start the search over (deletes only its folder)")
+    ap.add_argument("--hardware", action="store_true",
+                    help="student only: the hardware-aware search of lab 04b (bits and sparsity searched, each "
+                         "trial's cost recorded; project student_hw, course.ini [search] trials)")
+    ap.add_argument("--select", choices=SELECTION_MODES,
+                    help="after the search, print the trial this mode chooses (accuracy | budget | pareto; "
+                         "needs the trials' recorded cost: the student search)")
+    ap.add_argument("--lut-budget", type=int, help="--select budget: most LUTs (default course.ini [search])")
+    ap.add_argument("--latency-budget", type=int, help="--select budget: most cycles (default course.ini [search])")
     return ap
+
+
+def _project(args) -> str:
+    """The search's keras-tuner project under artifacts/tuning: teacher, student or student_hw."""
+    return args.stage + ("_hw" if getattr(args, "hardware", False) else "")
 
 
 def _budget(args) -> tuple:
     t = CFG.training
-    trials = args.trials if args.trials is not None else getattr(t, f"{args.stage}_trials")
+    trials = args.trials if args.trials is not None else (
+        CFG.search.trials if getattr(args, "hardware", False) else getattr(t, f"{args.stage}_trials"))
     epochs = args.epochs if args.epochs is not None else getattr(t, f"{args.stage}_epochs")
     return trials, epochs
 
@@ -93,14 +107,14 @@ def _split(args):
     return load_split(args.data, max_rows=args.max_rows, progress=False)
 
 
-def _hypermodel(stage: str, split, epochs: int):
+def _hypermodel(stage: str, split, epochs: int, hardware: bool = False):
     from .models import StudentHyperModel, TeacherHyperModel
     if stage == "teacher":
         return TeacherHyperModel()
     from .checkpoints import teacher_path
     from .compress import load_model
     return StudentHyperModel(load_model(teacher_path()), len(split.train), epochs=epochs,
-                             batch_size=CFG.training.batch_size)
+                             batch_size=CFG.training.batch_size, hardware_knobs=hardware)
 
 
 def _require_teacher(stage: str) -> None:
@@ -150,7 +164,7 @@ def _adopt_one_process_search(args) -> None:
 
     keras-tuner reloads a project only when it finds the tuner file of its own id; without
     ``chief.json`` the chief would start over and write its trials over the lab's."""
-    project = artifacts.tuning() / args.stage
+    project = artifacts.tuning() / _project(args)
     if args.fresh or not (project / "oracle.json").exists() or (project / "chief.json").exists():
         return
     if not (project / "tuner0.json").exists():
@@ -174,7 +188,8 @@ def _chief(args) -> int:
     _adopt_one_process_search(args)
     seed_everything(CFG.seed)
     split = _split(args)
-    tuner = make_tuner(_hypermodel(args.stage, split, epochs), args.stage, trials, overwrite=args.fresh)
+    tuner = make_tuner(_hypermodel(args.stage, split, epochs, args.hardware), _project(args), trials,
+                       overwrite=args.fresh)
     oracle = tuner.oracle
     oracle.verbose = 0
     _declare_whole_space(tuner)
@@ -226,7 +241,22 @@ def _chief(args) -> int:
     if mine.exists() and not theirs.exists():
         shutil.copyfile(mine, theirs)
     print(trial_table(tuner), flush=True)
+    if args.select:
+        _print_selection(tuner, args)
     return 0
+
+
+def _print_selection(tuner, args) -> None:
+    """One line: the trial ``--select`` chooses (labkit.rtl.search.select) and where its student is."""
+    from ..rtl import search
+    pts = search.points(tuner)
+    if not pts:
+        raise ValueError(f"--select {args.select} needs trials with their hardware cost recorded, and this "
+                         f"{args.stage} search has none: use it with the student search")
+    p = search.select(pts, args.select, lut_budget=args.lut_budget, latency_budget=args.latency_budget)
+    print(f"chosen: trial {p['trial_id']} ({p['val_k']}/{p['val_n']} validation, {p['lut_estimate']} LUTs estimated, "
+          f"{p['latency_cycles']} cycles, {p['weight_bits']}-bit weights), {p['selected_by']}; its student: "
+          f"{p['path'] or 'not kept (the workers ran on other hosts)'}", flush=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -250,16 +280,36 @@ def _worker(args) -> int:
     trials, epochs = _budget(args)
     seed_everything(CFG.seed)
     split = _split(args)
-    hm = _hypermodel(args.stage, split, epochs)
+    hm = _hypermodel(args.stage, split, epochs, args.hardware)
     kt_config.DEBUG = False     # a dead network is an expected FAILED trial, not a traceback
-    directory = _worker_dir(args.stage, tuner_id)
+    directory = _worker_dir(_project(args), tuner_id)
     shutil.rmtree(directory, ignore_errors=True)
-    tuner = kt.BayesianOptimization(hm, objective=kt.Objective(hm.objective, "min"), max_trials=trials,
+    project = artifacts.tuning() / _project(args)
+
+    class Worker(kt.BayesianOptimization):
+        def on_trial_end(self, trial):
+            # the trained student goes beside the chief's record of the trial (same host or shared
+            # folder), where labkit.rtl.search.points looks for it
+            student, hm.last_student = hm.last_student, None
+            if student is not None and trial.status == "COMPLETED":
+                from .compress import save_model
+                from .tuning import TRIAL_STUDENT
+                save_model(student, project / f"trial_{trial.trial_id}" / TRIAL_STUDENT, overwrite=True)
+            super().on_trial_end(trial)
+
+    tuner = Worker(hm, objective=kt.Objective(hm.objective, "min"), max_trials=trials,
                                     seed=CFG.seed, directory=str(directory.parent), project_name=directory.name,
                                     overwrite=True, max_consecutive_failed_trials=trials)
     x, y = xy(split.train)
-    tuner.search(x, y, validation_data=xy(split.val), epochs=epochs, batch_size=CFG.training.batch_size,
-                 callbacks=[early_stopping(hm, CFG.training.early_stopping_patience)], verbose=0)
+    try:
+        tuner.search(x, y, validation_data=xy(split.val), epochs=epochs, batch_size=CFG.training.batch_size,
+                     callbacks=[early_stopping(hm, CFG.training.early_stopping_patience)], verbose=0)
+    except Exception as err:  # noqa: BLE001 -- the chief's refusal arrives as a gRPC error
+        if "consecutive failures" not in str(err):
+            raise
+        raise TuneError(f"the chief stopped the search: {trials} trials in a row failed (dead networks, see "
+                        f"`labkit tune {args.stage}` output); train longer (--epochs, now {epochs}) or on more "
+                        "pulses.") from None
     return 0
 
 
@@ -307,13 +357,16 @@ def launch(args) -> int:
     _require_teacher(args.stage)
     _split(args)                 # writes the synthetic set / the windows cache once, before the children read it
     ip, port = "127.0.0.1", args.port or free_port()
-    logs = artifacts.tuning() / f"{args.stage}.workers"
+    logs = artifacts.tuning() / f"{_project(args)}.workers"
     logs.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "labkit", "tune", args.stage]
     for flag, value in (("--trials", args.trials), ("--epochs", args.epochs), ("--data", args.data),
-                        ("--max-rows", args.max_rows)):
+                        ("--max-rows", args.max_rows), ("--select", args.select), ("--lut-budget", args.lut_budget),
+                        ("--latency-budget", args.latency_budget)):
         if value is not None:
             cmd += [flag, str(value)]
+    if args.hardware:
+        cmd.append("--hardware")
     # the children get their own session: Ctrl-C reaches only this launcher, which stops them all
     # (otherwise a child's exit on SIGINT could be reported as a failure)
     base = dict(os.environ, **{ENV_IP: ip, ENV_PORT: str(port)})
@@ -353,8 +406,9 @@ def launch(args) -> int:
         _stop(procs)
         for f in files:
             f.close()
-    print(f"the {args.stage} search is recorded in {artifacts.tuning() / args.stage}: lab "
-          f"{'02' if args.stage == 'teacher' else '03'} resumes it and trains the final model.")
+    print(f"the {args.stage} search is recorded in {artifacts.tuning() / _project(args)}: lab "
+          f"{'04b' if args.hardware else '02' if args.stage == 'teacher' else '03'} resumes it"
+          + ("." if args.hardware else " and trains the final model."))
     return 0
 
 
@@ -364,6 +418,13 @@ def main(argv=None) -> int:
         raise ValueError(f"--trials must be at least 1 (it is {args.trials}).")
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1 (it is {args.epochs}).")
+    if args.hardware and args.stage != "student":
+        raise ValueError("--hardware is a student search (bits and sparsity of the student): use "
+                         "`labkit tune student --hardware`.")
+    for name in ("lut_budget", "latency_budget"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1 (it is {v}).")
     if args.role == "chief":
         _require_teacher(args.stage)
         return _chief(args)
