@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 mkdir -p artifacts
-for b in accuracy agreement board rtl; do
+for b in accuracy agreement board rtl pareto; do
   "$PY" -m labkit bench "$b" "$@" | tee -a artifacts/bench.jsonl
 done

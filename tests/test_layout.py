@@ -59,13 +59,14 @@ def test_typed_config_one_dataclass_per_section():
     ini = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
     ini.read(config.INI_PATH)
     classes = {"data": config.Data, "input_stage": config.InputStage, "stream": config.Stream,
-               "quant": config.Quant, "training": config.Training, "overlay": config.Overlay, "rtl": config.Rtl}
+               "quant": config.Quant, "training": config.Training, "overlay": config.Overlay, "rtl": config.Rtl, "search": config.Search}
     for section in ini.sections():
         cls = (config.Board if section.startswith("board:") else
                config.VivadoRelease if section.startswith("vivado:") else classes[section])
         names = {f.name for f in dataclasses.fields(cls)}
         for key in ini[section]:
-            assert key in names or (section == "training" and key.removeprefix("fast_") in names), (section, key)
+            assert key in names or (section in ("training", "search") and key.removeprefix("fast_") in names), \
+                (section, key)
         source = inspect.getsource(cls)
         for f in dataclasses.fields(cls):
             line = next(l for l in source.splitlines() if l.strip().startswith(f"{f.name}:"))

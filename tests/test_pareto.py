@@ -128,6 +128,14 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
         assert estimate(model)["lut_estimate"] == p["lut_estimate"]          # the kept network is the costed one
         pred = model.predict(__import__("labkit.training.tuning", fromlist=["xy"]).xy(split.val)[0], verbose=0)
         assert int((pred.argmax(1) == split.val.y).sum()) == p["val_k"]
+    # the student stage hands on the best trial's own network (and its curves), not a retrained one
+    from labkit.training import tuning
+    student, hp, hist = tuning.kept_student(tuner)
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert hist.trial_id == best.trial_id and hp.values == best.hyperparameters.values and hist.dead_runs == 0
+    kept = search.load_point(next(p for p in pts if p["trial_id"] == best.trial_id))
+    assert all(np.array_equal(a, b) for a, b in zip(student.get_weights(), kept.get_weights()))
+    assert len(hist.history["val_loss"]) >= 1 and hist.history["lut_estimate"][-1] == estimate(student)["lut_estimate"]
     small, big = sorted(pts, key=lambda p: p["lut_estimate"])
     if small["lut_estimate"] < big["lut_estimate"]:
         got = search.select(pts, "budget", lut_budget=small["lut_estimate"], latency_budget=99)
@@ -143,3 +151,6 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
     assert (tmp_path / "front.png").stat().st_size > 1000
     assert json.dumps(search.public(dict(pts[0], acc=0.9)))     # JSON-ready
     del fig
+    # a trial that kept no student (an older search): the stage falls back to training the best hp
+    tuning.trial_student_path(tuner, best.trial_id).unlink()
+    assert tuning.kept_student(tuner) is None

@@ -245,7 +245,8 @@ def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=No
                       fmt="none", ecolor="0.7", zorder=1)
         sc = left.scatter([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts], c=lat, cmap="viridis",
                           s=40, zorder=2)
-        fig.colorbar(sc, ax=left, label=f"latency (cycles at {CFG.rtl.clock_mhz:g} MHz)")
+        cb = fig.colorbar(sc, ax=left, label=f"latency (cycles at {CFG.rtl.clock_mhz:g} MHz)")
+        cb.set_ticks(sorted(set(int(v) for v in lat)))
         fr = front(pts)
         left.plot([p["lut_estimate"] for p in fr], [p["val_acc"] for p in fr], "k--", lw=1, label="front")
         for p in pts:
@@ -274,8 +275,9 @@ def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=No
               title="is the network worth its LUTs?")
     if right.get_legend_handles_labels()[0]:
         right.legend(fontsize=7, loc="lower right")
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-    for ax in (left, right):          # plain LUT counts on the log axes
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    for ax in (left, right):          # plain LUT counts at 1, 2, 5 x 10^k on the log axes
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()

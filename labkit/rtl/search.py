@@ -31,9 +31,6 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
-
-from .. import artifacts
 from ..config import CFG, SELECTION_MODES
 from ..metrics import wilson
 
@@ -249,22 +246,12 @@ def bench_pareto(argv=None) -> int:
         print(json.dumps({"skipped": reason}))
         return 1
 
-    import shutil
-
-    from ..data import load_split
-    from ..training.tuning import teacher_stage
+    from ..training.tuning import bench_data, teacher_stage
     from . import baselines
     from .cost import calibrate
 
     t0 = time.time()
-    tag = "synthetic" if args.train == "synthetic" else Path(args.train).stem
-    if args.test:
-        tag += "-test-" + Path(args.test).stem
-    directory = artifacts.bench("pareto", tag)
-    if args.fresh:
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-    split = load_split(args.train, test=args.test, progress=False)
+    directory, split = bench_data("pareto", args.train, args.test, fresh=args.fresh)
     teacher, *_ = teacher_stage(split, training=CFG.training_full, directory=directory / "teacher", verbose=0)
 
     t1 = time.time()

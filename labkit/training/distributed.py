@@ -29,6 +29,12 @@ The chief exits when the budget is spent and every worker has been told so; the 
 trusted network.  On a cluster, start the chief as one job and the workers as an array job with
 ``KERASTUNER_TUNER_ID=tuner$INDEX``.
 
+The hardware-aware student search of lab 04b runs the same way (``labkit tune student --hardware``,
+project ``student_hw``): each worker keeps the finalized student of every trial it ran beside the
+chief's record (``artifacts/tuning/student_hw/trial_<id>/student.h5``, so on several hosts only if
+they share that folder), and ``--select accuracy|budget|pareto`` (with ``--lut-budget`` /
+``--latency-budget``) prints the trial that mode chooses (:func:`labkit.rtl.search.select`).
+
 What is reproducible: the chief declares the whole search space before the first trial, so the
 seeded oracle proposes its first ``num_initial_points`` trials (3 x the number of hyper-parameters)
 as one fixed random sequence for any number of workers, whichever worker asks first.  Later
@@ -290,7 +296,8 @@ def _worker(args) -> int:
         def on_trial_end(self, trial):
             # the trained student goes beside the chief's record of the trial (same host or shared
             # folder), where labkit.rtl.search.points looks for it
-            student, hm.last_student = hm.last_student, None
+            student = getattr(hm, "last_student", None)      # the teacher's hypermodel keeps none
+            hm.last_student = None
             if student is not None and trial.status == "COMPLETED":
                 from .compress import save_model
                 from .tuning import TRIAL_STUDENT

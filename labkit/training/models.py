@@ -183,7 +183,7 @@ class StudentHyperModel(kt.HyperModel):
         self.hardware_knobs = bool(hardware_knobs)
         #: the last trained student, finalized (set by ``fit`` with ``hardware_cost``; the tuner
         #: saves it in the trial's folder: the very network whose cost and accuracy were recorded)
-        self.last_student = None
+        self.last_student = self.last_history = None
         #: record the finalized student's hardware cost (:func:`labkit.rtl.cost.estimate`:
         #: ``lut_estimate``, ``latency_cycles``, ``nonzero``) as trial metrics; ~0.1 s per trial
         self.hardware_cost = bool(hardware_cost)
@@ -228,7 +228,7 @@ class StudentHyperModel(kt.HyperModel):
         self.layer_sparsity, self.sparsity = self.sparsities(hp)
         schedules, self.prune_end_epoch = compress.pruning_schedules(
             self.n_train, self.batch_size, self.epochs, self.layer_sparsity)
-        self.last_student = None
+        self.last_student = self.last_history = None
         student = build_student(units, schedule=schedules, weight_bits=weight_bits, activation_bits=activation_bits)
         if self.teacher is None:
             return _compile(student, lr)
@@ -248,7 +248,7 @@ class StudentHyperModel(kt.HyperModel):
         if self.hardware_cost:
             student = compress.finalize_student(student_of(model))
             record_hardware_cost(history, student, kwargs.get("validation_data"))
-            self.last_student = student
+            self.last_student, self.last_history = student, dict(history.history)
         return history
 
 

@@ -82,8 +82,9 @@ def dead_trials(tuner) -> int:
     return sum(1 for t in tuner.oracle.trials.values() if _dead_reason_of(t))
 
 
-#: file name of a trial's own finalized student in its trial folder (hardware-cost searches)
-TRIAL_STUDENT = "student.h5"
+#: file names of a trial's own finalized student and its training curves in its trial folder
+#: (kept when the student hypermodel records hardware cost, its default)
+TRIAL_STUDENT, TRIAL_HISTORY = "student.h5", "history.json"
 
 
 def save_trial_student(tuner, trial) -> Optional[Path]:
@@ -91,13 +92,18 @@ def save_trial_student(tuner, trial) -> Optional[Path]:
     hypermodel records hardware cost) as ``<trial folder>/student.h5``: the hardware-aware selection
     hands on that very network, whose cost and validation result the trial recorded."""
     from .compress import save_model
-    student = getattr(tuner.hypermodel, "last_student", None)
+    hm = tuner.hypermodel
+    student, history = getattr(hm, "last_student", None), getattr(hm, "last_history", None)
     if student is None:
         return None
-    tuner.hypermodel.last_student = None
+    hm.last_student = hm.last_history = None
     if trial.status != "COMPLETED":
         return None
-    return save_model(student, trial_student_path(tuner, trial.trial_id), overwrite=True)
+    path = save_model(student, trial_student_path(tuner, trial.trial_id), overwrite=True)
+    if history is not None:
+        artifacts.write_text_atomic(path.with_name(TRIAL_HISTORY), json.dumps(
+            {k: [float(v) for v in vals] for k, vals in history.items()}))
+    return path
 
 
 def trial_student_path(tuner, trial_id: str) -> Path:
@@ -225,6 +231,31 @@ def train_final(hypermodel, hp, split: Split, *, epochs: int, training: Training
                          f"rerun the search with more trials or epochs (see lab 03, 'dead students').")
 
 
+def kept_student(tuner):
+    """The search's best trial as it was trained: ``(finalized student, hp, history)``, or None when
+    that trial kept no student (a search run with ``hardware_cost=False`` or by an older labkit).
+
+    Every trial of the student search keeps the network it trained, pruned and validated
+    (:func:`save_trial_student`).  Handing on the winner itself, instead of retraining its
+    hyper-parameters from a new random start (:func:`train_final`), keeps the network that the
+    selection actually validated.  ``history.history`` holds its curves, ``history.hp`` its
+    hyper-parameters, ``history.trial_id`` the trial and ``history.dead_runs`` is 0 (dead trials
+    were refused during the search and kept nothing)."""
+    from types import SimpleNamespace
+
+    from .compress import load_model
+    best = tuner.oracle.get_best_trials(1)
+    if not best:
+        return None
+    path = trial_student_path(tuner, best[0].trial_id)
+    if not path.exists():
+        return None
+    hist_file = path.with_name(TRIAL_HISTORY)
+    curves = json.loads(hist_file.read_text()) if hist_file.exists() else {}
+    hp = best[0].hyperparameters
+    return load_model(path), hp, SimpleNamespace(history=curves, hp=hp, dead_runs=0, trial_id=best[0].trial_id)
+
+
 def logits(model, pulses) -> np.ndarray:
     return np.asarray(model.predict(xy(pulses)[0], batch_size=4096, verbose=0))
 
@@ -252,7 +283,8 @@ def teacher_stage(split: Split, *, training: Training = None, project: str = "te
 
 def student_stage(split: Split, teacher, *, training: Training = None, project: str = "student",
                   overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed):
-    """Search + final training + finalisation of the student; returns
+    """Search, then the best trial's own finalized student (:func:`kept_student`; a final
+    training of the best hyper-parameters only if that trial kept none); returns
     (student, hp, history, tuner, kernel sparsity)."""
     from . import compress
     from .models import StudentHyperModel, student_of
@@ -260,9 +292,13 @@ def student_stage(split: Split, teacher, *, training: Training = None, project: 
     hm = StudentHyperModel(teacher, len(split.train), epochs=training.student_epochs, batch_size=training.batch_size)
     tuner, hp = search(hm, split, project, trials=training.student_trials, epochs=training.student_epochs,
                        training=training, overwrite=overwrite, directory=directory, verbose=verbose, seed=seed)
-    model, history = train_final(hm, hp, split, epochs=training.student_epochs, training=training,
-                                 progress=verbose > 0, tuner=tuner, seed=seed)
-    student = compress.finalize_student(student_of(model))
+    kept = kept_student(tuner)         # the winning trial's own network (see kept_student)
+    if kept is not None:
+        student, hp, history = kept
+    else:
+        model, history = train_final(hm, hp, split, epochs=training.student_epochs, training=training,
+                                     progress=verbose > 0, tuner=tuner, seed=seed)
+        student = compress.finalize_student(student_of(model))
     return student, history.hp, history, tuner, hm.sparsities(history.hp)[1]
 
 
@@ -289,6 +325,19 @@ def _workflow(split: Split, training: Training, directory: Path, seed: int) -> d
             "trials": len(t_tuner.oracle.trials) + len(s_tuner.oracle.trials)}
 
 
+def bench_data(bench: str, train: str, test: Optional[str] = None, *, fresh: bool = False):
+    """(the bench's resumable folder, the split) for ``--train`` / ``--test`` of a training bench:
+    ``artifacts/bench/<bench>/<train>[-test-<test>]``, emptied first with ``fresh``."""
+    tag = "synthetic" if train == "synthetic" else Path(train).stem
+    if test:
+        tag += "-test-" + Path(test).stem
+    directory = artifacts.bench(bench, tag)
+    if fresh:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    return directory, load_split(train, test=test, progress=False)
+
+
 def bench_accuracy(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="labkit bench accuracy", description=(
         "Teacher + student workflow with full (not fast) settings, once per seed; prints one JSON line."))
@@ -304,14 +353,7 @@ def bench_accuracy(argv=None) -> int:
     from .. import metrics as mx
     t0 = time.time()
     training = CFG.training_full
-    tag = "synthetic" if args.train == "synthetic" else Path(args.train).stem
-    if args.test:
-        tag += "-test-" + Path(args.test).stem
-    directory = artifacts.bench("accuracy", tag)
-    if args.fresh:
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-    split = load_split(args.train, test=args.test, progress=False)
+    directory, split = bench_data("accuracy", args.train, args.test, fresh=args.fresh)
     y = split.test.y
     runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k) for k in range(args.seeds)]
     acc = [float((r["student_pred"] == y).mean()) for r in runs]
