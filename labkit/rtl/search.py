@@ -233,7 +233,8 @@ def bench_pareto(argv=None) -> int:
     ap.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     ap.add_argument("--no-compare", action="store_true",
                     help="skip the accuracy-only search (its choice and its time are then not reported)")
-    ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming")
+    ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming "
+                    "(search times are only meaningful then: searches_fresh in the JSON)")
     args = ap.parse_args(argv)
     for name in ("lut_budget", "latency_budget", "trials"):
         v = getattr(args, name)
@@ -252,6 +253,7 @@ def bench_pareto(argv=None) -> int:
 
     t0 = time.time()
     directory, split = bench_data("pareto", args.train, args.test, fresh=args.fresh)
+    fresh = not (directory / "student").exists()        # resumed searches reuse trials: their times mean little
     teacher, *_ = teacher_stage(split, training=CFG.training_full, directory=directory / "teacher", verbose=0)
 
     t1 = time.time()
@@ -275,8 +277,11 @@ def bench_pareto(argv=None) -> int:
         return cache[p["trial_id"]]
 
     fr = [measured(p) for p in front(pts)]
-    chosen = select(pts, mode, lut_budget=args.lut_budget, latency_budget=args.latency_budget,
-                    verify=(lambda p: measured(p)["lut"]) if mode == "budget" else None)
+    budget = mode == "budget"
+    lut_budget = (args.lut_budget or CFG.search_full.lut_budget) if budget else None
+    latency_budget = (args.latency_budget or CFG.search_full.latency_budget) if budget else None
+    chosen = select(pts, mode, lut_budget=lut_budget, latency_budget=latency_budget,
+                    verify=(lambda p: measured(p)["lut"]) if budget else None)
     chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
     bl = baselines.report(split.train, split.test, board=args.board)
     ratio = calibrate([(p, p["lut"]) for p in cache.values()])
@@ -284,7 +289,7 @@ def bench_pareto(argv=None) -> int:
     from ..course import plots
     png = directory / "front.png"
     plots.pareto(pts, list(cache.values()), bl, chosen=chosen, accuracy_choice=acc_choice,
-                 lut_budget=args.lut_budget if mode == "budget" else None, path=png)
+                 lut_budget=lut_budget, path=png)
     from .. import metrics as mx
     out = {
         "front": [public(p) for p in fr],
@@ -293,8 +298,7 @@ def bench_pareto(argv=None) -> int:
                        "lut": b["lut"], "ff": b["ff"], "dsp": b["dsp"], "latency_cycles": b["latency_cycles"]}
                       for b in bl],
         "wall_s": round(time.time() - t0, 1),
-        "selection": mode, "lut_budget": args.lut_budget, "latency_budget": args.latency_budget
-        if args.latency_budget is not None else (CFG.search_full.latency_budget if mode == "budget" else None),
+        "selection": mode, "lut_budget": lut_budget, "latency_budget": latency_budget,
         "accuracy_choice": public(acc_choice) if acc_choice else None,
         "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
                                       if acc_choice else None),
@@ -304,7 +308,7 @@ def bench_pareto(argv=None) -> int:
         "points": [{k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
                                       "weight_bits", "activation_bits")} for p in pts],
         "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,
-        "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None,
+        "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None, "searches_fresh": fresh,
         "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
         "board": args.board, "clock_mhz": CFG.rtl.clock_mhz, "train": args.train, "test": args.test or "split",
         "plot": str(png),
