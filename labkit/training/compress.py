@@ -450,7 +450,7 @@ def load_model(path: Path, outputs: str = "course") -> tf.keras.Model:
     path = Path(path)
     check_model_file(path)
     try:
-        with _safe_mode():
+        with _safe_mode(), quiet_keras():     # (3-bit weights: QKeras re-draws the unused initial weights)
             model = tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ModelFileError(f"{path} is not a loadable Keras model ({type(err).__name__}: {err}). It may be "
