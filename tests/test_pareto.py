@@ -154,3 +154,22 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
     # a trial that kept no student (an older search): the stage falls back to training the best hp
     tuning.trial_student_path(tuner, best.trial_id).unlink()
     assert tuning.kept_student(tuner) is None
+
+
+def test_training_chatter_stays_off_the_json_line(monkeypatch, capsys):
+    """A bench's stdout is its one JSON line: what training prints meanwhile (e.g. a dead trial's
+    sentence, written by the tuner's progress bar to stdout) goes to stderr."""
+    from labkit.training import tuning
+
+    def chatty(*_a, **_k):
+        print("student trial 01 is dead: it predicts 'gamma' for all pulses")
+        raise SystemExit(0)
+    monkeypatch.setattr(tuning, "bench_data", chatty)
+    for bench in (tuning.bench_accuracy, search.bench_pareto):
+        from labkit.rtl import tools
+        if bench is search.bench_pareto and tools.missing("da4ml", "yosys", "iverilog"):
+            continue        # that bench stops earlier, with its "skipped" line
+        with pytest.raises(SystemExit):
+            bench([])
+        out, err = capsys.readouterr()
+        assert out == "" and "is dead" in err, (out, err)

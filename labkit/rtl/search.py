@@ -26,7 +26,9 @@ classical cuts as RTL (:mod:`labkit.rtl.baselines`) on the same axes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -247,71 +249,74 @@ def bench_pareto(argv=None) -> int:
         print(json.dumps({"skipped": reason}))
         return 1
 
-    from ..training.tuning import bench_data, teacher_stage
-    from . import baselines
-    from .cost import calibrate
+    # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        from ..training.tuning import bench_data, teacher_stage
+        from . import baselines
+        from .cost import calibrate
 
-    t0 = time.time()
-    directory, split = bench_data("pareto", args.train, args.test, fresh=args.fresh)
-    fresh = not (directory / "student").exists()        # resumed searches reuse trials: their times mean little
-    teacher, *_ = teacher_stage(split, training=CFG.training_full, directory=directory / "teacher", verbose=0)
+        t0 = time.time()
+        directory, split = bench_data("pareto", args.train, args.test, fresh=args.fresh)
+        fresh = not (directory / "student").exists()        # resumed searches reuse trials: their times mean little
+        teacher, *_ = teacher_stage(split, training=CFG.training_full, directory=directory / "teacher", verbose=0)
 
-    t1 = time.time()
-    tuner, pts = hardware_search(split, teacher, trials=args.trials, directory=directory / "student", verbose=0,
-                                 full=True)
-    hw_s = time.time() - t1
-    acc_s, acc_choice = None, None
-    if not args.no_compare:
-        t2 = time.time()
-        acc_tuner, acc_pts = hardware_search(split, teacher, trials=args.trials or CFG.search_full.trials,
-                                             directory=directory / "student", project="student_accuracy",
-                                             hardware_knobs=False, verbose=0, full=True)
-        acc_s = time.time() - t2
-        acc_choice = measure(select(acc_pts, "accuracy"), split.test, board=args.board)
+        t1 = time.time()
+        tuner, pts = hardware_search(split, teacher, trials=args.trials, directory=directory / "student", verbose=0,
+                                     full=True)
+        hw_s = time.time() - t1
+        acc_s, acc_choice = None, None
+        if not args.no_compare:
+            t2 = time.time()
+            acc_tuner, acc_pts = hardware_search(split, teacher, trials=args.trials or CFG.search_full.trials,
+                                                 directory=directory / "student", project="student_accuracy",
+                                                 hardware_knobs=False, verbose=0, full=True)
+            acc_s = time.time() - t2
+            acc_choice = measure(select(acc_pts, "accuracy"), split.test, board=args.board)
 
-    cache: dict = {}
+        cache: dict = {}
 
-    def measured(p):
-        if p["trial_id"] not in cache:
-            cache[p["trial_id"]] = measure(p, split.test, board=args.board)
-        return cache[p["trial_id"]]
+        def measured(p):
+            if p["trial_id"] not in cache:
+                cache[p["trial_id"]] = measure(p, split.test, board=args.board)
+            return cache[p["trial_id"]]
 
-    fr = [measured(p) for p in front(pts)]
-    budget = mode == "budget"
-    lut_budget = (args.lut_budget or CFG.search_full.lut_budget) if budget else None
-    latency_budget = (args.latency_budget or CFG.search_full.latency_budget) if budget else None
-    chosen = select(pts, mode, lut_budget=lut_budget, latency_budget=latency_budget,
-                    verify=(lambda p: measured(p)["lut"]) if budget else None)
-    chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
-    bl = baselines.report(split.train, split.test, board=args.board)
-    ratio = calibrate([(p, p["lut"]) for p in cache.values()])
+        fr = [measured(p) for p in front(pts)]
+        budget = mode == "budget"
+        lut_budget = (args.lut_budget or CFG.search_full.lut_budget) if budget else None
+        latency_budget = (args.latency_budget or CFG.search_full.latency_budget) if budget else None
+        chosen = select(pts, mode, lut_budget=lut_budget, latency_budget=latency_budget,
+                        verify=(lambda p: measured(p)["lut"]) if budget else None)
+        chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
+        bl = baselines.report(split.train, split.test, board=args.board)
+        ratio = calibrate([(p, p["lut"]) for p in cache.values()])
 
-    from ..course import plots
-    png = directory / "front.png"
-    plots.pareto(pts, list(cache.values()), bl, chosen=chosen, accuracy_choice=acc_choice,
-                 lut_budget=lut_budget, path=png)
-    from .. import metrics as mx
-    out = {
-        "front": [public(p) for p in fr],
-        "chosen": public(chosen),
-        "baselines": [{"name": b["name"], "acc": round(b["acc"]["acc"], 5), "acc_ci95": [round(v, 5) for v in b["acc"]["ci95"]],
-                       "lut": b["lut"], "ff": b["ff"], "dsp": b["dsp"], "latency_cycles": b["latency_cycles"]}
-                      for b in bl],
-        "wall_s": round(time.time() - t0, 1),
-        "selection": mode, "lut_budget": lut_budget, "latency_budget": latency_budget,
-        "accuracy_choice": public(acc_choice) if acc_choice else None,
-        "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
-                                      if acc_choice else None),
-        "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
-        "trials": len(tuner.oracle.trials), "dead_trials": sum(1 for t in tuner.oracle.trials.values()
-                                                               if t.status == "FAILED"),
-        "points": [{k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
-                                      "weight_bits", "activation_bits")} for p in pts],
-        "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,
-        "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None, "searches_fresh": fresh,
-        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
-        "board": args.board, "clock_mhz": CFG.rtl.clock_mhz, "train": args.train, "test": args.test or "split",
-        "plot": str(png),
-    }
+        from ..course import plots
+        png = directory / "front.png"
+        plots.pareto(pts, list(cache.values()), bl, chosen=chosen, accuracy_choice=acc_choice,
+                     lut_budget=lut_budget, path=png)
+        from .. import metrics as mx
+        out = {
+            "front": [public(p) for p in fr],
+            "chosen": public(chosen),
+            "baselines": [{"name": b["name"], "acc": round(b["acc"]["acc"], 5),
+                           "acc_ci95": [round(v, 5) for v in b["acc"]["ci95"]],
+                           "lut": b["lut"], "ff": b["ff"], "dsp": b["dsp"], "latency_cycles": b["latency_cycles"]}
+                          for b in bl],
+            "wall_s": round(time.time() - t0, 1),
+            "selection": mode, "lut_budget": lut_budget, "latency_budget": latency_budget,
+            "accuracy_choice": public(acc_choice) if acc_choice else None,
+            "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
+                                          if acc_choice else None),
+            "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
+            "trials": len(tuner.oracle.trials), "dead_trials": sum(1 for t in tuner.oracle.trials.values()
+                                                                   if t.status == "FAILED"),
+            "points": [{k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
+                                          "weight_bits", "activation_bits")} for p in pts],
+            "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,
+            "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None, "searches_fresh": fresh,
+            "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+            "board": args.board, "clock_mhz": CFG.rtl.clock_mhz, "train": args.train, "test": args.test or "split",
+            "plot": str(png),
+        }
     print(json.dumps(out))
     return 0

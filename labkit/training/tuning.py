@@ -7,6 +7,7 @@ finished ones (``overwrite=True`` starts over).  The final model is always rebui
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -349,50 +350,52 @@ def bench_accuracy(argv=None) -> int:
     if args.seeds < 1:
         ap.error("--seeds must be at least 1")
 
-    from ..data import baselines
-    from .. import metrics as mx
-    t0 = time.time()
-    training = CFG.training_full
-    directory, split = bench_data("accuracy", args.train, args.test, fresh=args.fresh)
-    y = split.test.y
-    runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k) for k in range(args.seeds)]
-    acc = [float((r["student_pred"] == y).mean()) for r in runs]
-    med = runs[int(np.argsort(acc, kind="stable")[(len(acc) - 1) // 2])]   # the median seed (lower middle)
-    t_acc = [float((r["teacher_pred"] == y).mean()) for r in runs]
+    # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        from ..data import baselines
+        from .. import metrics as mx
+        t0 = time.time()
+        training = CFG.training_full
+        directory, split = bench_data("accuracy", args.train, args.test, fresh=args.fresh)
+        y = split.test.y
+        runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k) for k in range(args.seeds)]
+        acc = [float((r["student_pred"] == y).mean()) for r in runs]
+        med = runs[int(np.argsort(acc, kind="stable")[(len(acc) - 1) // 2])]   # the median seed (lower middle)
+        t_acc = [float((r["teacher_pred"] == y).mean()) for r in runs]
 
-    cuts = baselines.fit_all(split.train)
-    best_cut = baselines.best_on_train(cuts)
-    psd = next(c for c in cuts if c.feature == "tail_total")
-    amp = baselines.amplitude(split.test.X)
-    phys = mx.physics_report(med["student_score"], y, med["student_pred"], amp)
-    e3, e2 = phys["eff_at_1e-3"], phys["eff_at_1e-2"]
-    out = {
-        "teacher_acc": round(float(np.median(t_acc)), 5),
-        "student_acc": round(float(np.median(acc)), 5),
-        "student_acc_min": round(min(acc), 5),
-        "student_acc_ci95": [round(v, 5) for v in phys["accuracy"]["ci95"]],
-        "student_acc_seeds": [round(a, 5) for a in acc],
-        "teacher_acc_ci95": [round(v, 5) for v in mx.accuracy_ci(y, med["teacher_pred"])["ci95"]],
-        "student_nonzero": max(r["metrics"]["nonzero"] for r in runs),
-        "weight_bits": max(r["metrics"]["weight_bits"] for r in runs),
-        "dead_trials": sum(r["dead"] for r in runs),
-        "trials": sum(r["trials"] for r in runs),
-        "baseline_acc": round(best_cut.accuracy(split.test.X, y), 5),
-        "baseline": best_cut.name,
-        "student_vs_baseline": mx.mcnemar(y, med["student_pred"], best_cut.predict(split.test.X)),
-        "student_vs_teacher": mx.mcnemar(y, med["student_pred"], med["teacher_pred"]),
-        "fom_student": round(phys["fom"], 3) if phys["fom"] is not None else None,
-        "fom_baseline": round(mx.figure_of_merit(psd.score(split.test.X), y), 3),
-        "neutron_eff_at_1e-3": e3["neutron_eff"], "neutron_eff_at_1e-3_ci95": e3["ci95"],
-        "neutron_eff_at_1e-3_resolved": e3["resolved"],
-        "neutron_eff_at_1e-2": e2["neutron_eff"], "neutron_eff_at_1e-2_ci95": e2["ci95"],
-        "neutron_eff_at_1e-2_resolved": e2["resolved"],
-        "acc_by_amplitude": [{k: b[k] for k in ("lo", "hi", "n", "acc")} for b in phys["by_amplitude"]],
-        "n_train": len(split.train), "n_test": len(split.test), "seeds": args.seeds,
-        "student_params": med["metrics"]["params"], "compression_ratio": med["metrics"]["compression_ratio"],
-        "student_hp": med["hp"], "train": args.train, "test": args.test or "split",
-        "baselines": {c.name: round(c.accuracy(split.test.X, y), 5) for c in cuts},
-        "wall_s": round(time.time() - t0, 1),
-    }
+        cuts = baselines.fit_all(split.train)
+        best_cut = baselines.best_on_train(cuts)
+        psd = next(c for c in cuts if c.feature == "tail_total")
+        amp = baselines.amplitude(split.test.X)
+        phys = mx.physics_report(med["student_score"], y, med["student_pred"], amp)
+        e3, e2 = phys["eff_at_1e-3"], phys["eff_at_1e-2"]
+        out = {
+            "teacher_acc": round(float(np.median(t_acc)), 5),
+            "student_acc": round(float(np.median(acc)), 5),
+            "student_acc_min": round(min(acc), 5),
+            "student_acc_ci95": [round(v, 5) for v in phys["accuracy"]["ci95"]],
+            "student_acc_seeds": [round(a, 5) for a in acc],
+            "teacher_acc_ci95": [round(v, 5) for v in mx.accuracy_ci(y, med["teacher_pred"])["ci95"]],
+            "student_nonzero": max(r["metrics"]["nonzero"] for r in runs),
+            "weight_bits": max(r["metrics"]["weight_bits"] for r in runs),
+            "dead_trials": sum(r["dead"] for r in runs),
+            "trials": sum(r["trials"] for r in runs),
+            "baseline_acc": round(best_cut.accuracy(split.test.X, y), 5),
+            "baseline": best_cut.name,
+            "student_vs_baseline": mx.mcnemar(y, med["student_pred"], best_cut.predict(split.test.X)),
+            "student_vs_teacher": mx.mcnemar(y, med["student_pred"], med["teacher_pred"]),
+            "fom_student": round(phys["fom"], 3) if phys["fom"] is not None else None,
+            "fom_baseline": round(mx.figure_of_merit(psd.score(split.test.X), y), 3),
+            "neutron_eff_at_1e-3": e3["neutron_eff"], "neutron_eff_at_1e-3_ci95": e3["ci95"],
+            "neutron_eff_at_1e-3_resolved": e3["resolved"],
+            "neutron_eff_at_1e-2": e2["neutron_eff"], "neutron_eff_at_1e-2_ci95": e2["ci95"],
+            "neutron_eff_at_1e-2_resolved": e2["resolved"],
+            "acc_by_amplitude": [{k: b[k] for k in ("lo", "hi", "n", "acc")} for b in phys["by_amplitude"]],
+            "n_train": len(split.train), "n_test": len(split.test), "seeds": args.seeds,
+            "student_params": med["metrics"]["params"], "compression_ratio": med["metrics"]["compression_ratio"],
+            "student_hp": med["hp"], "train": args.train, "test": args.test or "split",
+            "baselines": {c.name: round(c.accuracy(split.test.X, y), 5) for c in cuts},
+            "wall_s": round(time.time() - t0, 1),
+        }
     print(json.dumps(out))
     return 0
