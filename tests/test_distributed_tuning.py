@@ -100,6 +100,7 @@ def test_hardware_aware_student_search_on_two_workers_keeps_students_and_selects
     assert chosen, r.stdout
     assert Path(chosen.group(2)).is_file()
     assert Path(chosen.group(2)).parent == tmp_path / "tuning" / "student_hw" / f"trial_{chosen.group(1)}"
+    assert (Path(chosen.group(2)).parent / "history.json").is_file()      # its curves, as in a lab's search
     assert "lab 04b resumes it" in r.stdout
     bad = _tune(tmp_path, "teacher", "--hardware")
     assert bad.returncode == 2 and "student search" in bad.stderr

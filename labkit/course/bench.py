@@ -10,8 +10,8 @@ import sys
 BENCHES = {
     "accuracy": "labkit.training.tuning:bench_accuracy",   # teacher + student workflow, full settings
     "agreement": "labkit.hls:bench_agreement",    # QKeras vs C simulation vs stream wrapper
-    "board": "labkit.board:bench_board",
-    "pareto": "labkit.rtl.search:bench_pareto",   # hardware-aware search: accuracy vs LUTs vs latency          # DMA streaming, emulated or on a board
+    "board": "labkit.board:bench_board",          # DMA streaming, emulated or on a board
+    "pareto": "labkit.rtl.search:bench_pareto",   # hardware-aware search: accuracy vs LUTs vs latency
     "rtl": "labkit.rtl:bench_rtl",                # da4ml RTL twin: bit-exact, latency, Yosys resources
 }
 

@@ -251,7 +251,7 @@ def bench_pareto(argv=None) -> int:
 
     # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
-        from ..training.tuning import bench_data, teacher_stage
+        from ..training.tuning import bench_data, dead_trials, teacher_stage
         from . import baselines
         from .cost import calibrate
 
@@ -308,8 +308,7 @@ def bench_pareto(argv=None) -> int:
             "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
                                           if acc_choice else None),
             "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
-            "trials": len(tuner.oracle.trials), "dead_trials": sum(1 for t in tuner.oracle.trials.values()
-                                                                   if t.status == "FAILED"),
+            "trials": len(tuner.oracle.trials), "dead_trials": dead_trials(tuner),
             "points": [{k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
                                           "weight_bits", "activation_bits")} for p in pts],
             "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,

@@ -281,7 +281,7 @@ def _worker(args) -> int:
     import keras_tuner as kt
     from keras_tuner.src import config as kt_config
 
-    from .tuning import early_stopping, seed_everything, xy
+    from .tuning import early_stopping, save_trial_student, seed_everything, xy
 
     trials, epochs = _budget(args)
     seed_everything(CFG.seed)
@@ -295,18 +295,13 @@ def _worker(args) -> int:
     class Worker(kt.BayesianOptimization):
         def on_trial_end(self, trial):
             # the trained student goes beside the chief's record of the trial (same host or shared
-            # folder), where labkit.rtl.search.points looks for it
-            student = getattr(hm, "last_student", None)      # the teacher's hypermodel keeps none
-            hm.last_student = None
-            if student is not None and trial.status == "COMPLETED":
-                from .compress import save_model
-                from .tuning import TRIAL_STUDENT
-                save_model(student, project / f"trial_{trial.trial_id}" / TRIAL_STUDENT, overwrite=True)
+            # folder), where labkit.rtl.search.points and kept_student look for it
+            save_trial_student(self, trial, project / f"trial_{trial.trial_id}")
             super().on_trial_end(trial)
 
     tuner = Worker(hm, objective=kt.Objective(hm.objective, "min"), max_trials=trials,
-                                    seed=CFG.seed, directory=str(directory.parent), project_name=directory.name,
-                                    overwrite=True, max_consecutive_failed_trials=trials)
+                   seed=CFG.seed, directory=str(directory.parent), project_name=directory.name,
+                   overwrite=True, max_consecutive_failed_trials=trials)
     x, y = xy(split.train)
     try:
         tuner.search(x, y, validation_data=xy(split.val), epochs=epochs, batch_size=CFG.training.batch_size,

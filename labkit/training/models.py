@@ -258,10 +258,10 @@ HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero", "weight_bits")
 FINAL_METRICS = ("val_final_correct", "val_final_n")
 
 
-def record_hardware_cost(history, model, validation_data=None) -> dict:
+def record_hardware_cost(history, student, validation_data=None) -> dict:
     """Add a trained student's hardware cost to ``history`` so keras-tuner records it per trial.
 
-    ``model``: the student (finalized here if it still has pruning wrappers or a Distiller around it).
+    ``student``: the finalized student (:func:`~labkit.training.compress.finalize_student`).
     keras-tuner turns a returned ``History`` into the trial's metrics by taking every metric at the
     best epoch of the objective (``tuner_utils.convert_to_metrics_dict``), so each figure is
     appended as one value per epoch: the cost of the finalized student (it is only known after
@@ -270,9 +270,6 @@ def record_hardware_cost(history, model, validation_data=None) -> dict:
     hardware-aware selection ranks the very network whose cost it read, not an earlier epoch.
     """
     from ..rtl.cost import estimate
-    student = student_of(model)
-    if any(isinstance(layer, tf.keras.layers.Wrapper) for layer in student.layers):
-        student = compress.finalize_student(student)
     est = estimate(student)
     n = max((len(v) for v in history.history.values()), default=1)
     for key in HARDWARE_METRICS:

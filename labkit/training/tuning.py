@@ -88,10 +88,11 @@ def dead_trials(tuner) -> int:
 TRIAL_STUDENT, TRIAL_HISTORY = "student.h5", "history.json"
 
 
-def save_trial_student(tuner, trial) -> Optional[Path]:
+def save_trial_student(tuner, trial, folder: Optional[Path] = None) -> Optional[Path]:
     """Keep the finalized student a trial trained (``hypermodel.last_student``, set when the
-    hypermodel records hardware cost) as ``<trial folder>/student.h5``: the hardware-aware selection
-    hands on that very network, whose cost and validation result the trial recorded."""
+    hypermodel records hardware cost) as ``<trial folder>/student.h5``, with its curves beside it:
+    the selection hands on that very network, whose cost and validation result the trial recorded.
+    ``folder``: another trial folder (a distributed worker writes beside the chief's record)."""
     from .compress import save_model
     hm = tuner.hypermodel
     student, history = getattr(hm, "last_student", None), getattr(hm, "last_history", None)
@@ -100,7 +101,8 @@ def save_trial_student(tuner, trial) -> Optional[Path]:
     hm.last_student = hm.last_history = None
     if trial.status != "COMPLETED":
         return None
-    path = save_model(student, trial_student_path(tuner, trial.trial_id), overwrite=True)
+    target = Path(folder) / TRIAL_STUDENT if folder is not None else trial_student_path(tuner, trial.trial_id)
+    path = save_model(student, target, overwrite=True)
     if history is not None:
         artifacts.write_text_atomic(path.with_name(TRIAL_HISTORY), json.dumps(
             {k: [float(v) for v in vals] for k, vals in history.items()}))
