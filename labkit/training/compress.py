@@ -97,6 +97,23 @@ class Distiller(tf.keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
+class WarmUp(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """Learning rate rising linearly from ``lr / steps`` to ``lr`` over the first ``steps`` optimizer
+    steps, then constant (Goyal et al. 2017). Adam's first steps are about ``lr`` per weight
+    whatever the gradient's size; see :data:`~labkit.training.models.WARMUP_EPOCHS` for why the
+    student needs the ramp."""
+
+    def __init__(self, lr: float, steps: int):
+        self.lr, self.steps = float(lr), max(1, int(steps))
+
+    def __call__(self, step):
+        ramp = (tf.cast(step, tf.float32) + 1.0) / float(self.steps)
+        return self.lr * tf.minimum(1.0, ramp)
+
+    def get_config(self):
+        return {"lr": self.lr, "steps": self.steps}
+
+
 def check_logit_model(model: tf.keras.Model, what: str) -> None:
     """Both models must output logits (linear last layer), not probabilities."""
     last = model.layers[-1]

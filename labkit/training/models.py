@@ -108,6 +108,38 @@ def build_student(units, *, schedule=None, weight_bits: int | None = None,
     return tf.keras.Model(inputs, logits, name="student")
 
 
+def _dense_core(layer):
+    """The QDense inside a pruning wrapper (or the layer itself)."""
+    return getattr(layer, "layer", layer)
+
+
+def start_units_alive(student: tf.keras.Model, x) -> list:
+    """Choose the sign of each hidden unit's initial weights so that it starts active.
+
+    Every input of a hidden layer is non-negative (baseline-subtracted pulses, then ReLU outputs)
+    and the pulses look alike, so a unit's pre-activation has nearly the same sign on every pulse:
+    a freshly drawn unit is either active on most pulses or dead on all of them, and a dead unit gets
+    no gradient. Measured on the real development file (161-10-3-2, 60 initialisations): the 3-unit
+    second layer started with one or more dead units in half the draws and with a single live unit
+    in 13 %; in training such a network hangs on that unit, and when it dies the output is constant
+    (lab 03, "dead students").  The initializer is symmetric, so ``-w`` is as likely a draw as ``w``:
+    for each hidden layer in turn, a unit active on fewer than half of ``x`` has its incoming
+    weights negated.  Returns the number of units flipped per hidden layer."""
+    flipped = []
+    dense = [l for l in student.layers if "dense" in _dense_core(l).name and _dense_core(l).name != "logits"]
+    for layer in dense:
+        core = _dense_core(layer)
+        z = tf.keras.Model(student.input, layer.output)(x, training=False).numpy()
+        active = (z > 0).mean(0)
+        flip = active < 0.5
+        if flip.any():
+            kernel = core.kernel.numpy()
+            kernel[:, flip] *= -1
+            core.kernel.assign(kernel)
+        flipped.append(int(flip.sum()))
+    return flipped
+
+
 def _kernels(units):
     sizes = [CFG.n_samples] + list(units) + [CFG.n_classes]
     return [a * b for a, b in zip(sizes[:-1], sizes[1:])], sum(sizes[1:])
@@ -159,6 +191,8 @@ STUDENT_LEARNING_RATES = [3e-3, 1e-3]
 #: (a 161-17-3-2 trial, 7 per unit, ended dead on the synthetic set); at most 6 in the second layer,
 #: so that the dense layers behind the first stay within half of the budget (never pruned).
 FIRST_WIDTHS, LATER_WIDTHS = (3, 12), (3, 6)
+#: epochs over which the student's learning rate ramps up from lr/steps to lr (see fit's notes)
+WARMUP_EPOCHS = 2
 
 
 class StudentHyperModel(kt.HyperModel):
@@ -192,9 +226,15 @@ class StudentHyperModel(kt.HyperModel):
         self.target_sparsity, self.max_layers = target_sparsity, max_layers
         self.max_nonzero = max_nonzero if max_nonzero is not None else CFG.training.max_nonzero
         self.prune_end_epoch = 0
-        #: validation metric the search minimises and early stopping watches: the cross-entropy
-        #: on the labels (accuracy ties at 1.0 on a few hundred validation pulses)
-        self.objective = "val_student_loss" if teacher is not None else "val_loss"
+        self.warmup_epochs = WARMUP_EPOCHS
+        #: validation metric early stopping watches: the cross-entropy on the labels (accuracy ties
+        #: at 1.0 on a few hundred validation pulses)
+        self.monitor = "val_student_loss" if teacher is not None else "val_loss"
+        #: what the search minimises: the same cross-entropy, of the network the trial delivers
+        #: (finalized, at the epoch early stopping kept; :func:`record_hardware_cost`). keras-tuner
+        #: would otherwise score a trial by its best epoch, which may be a dense epoch before pruning
+        #: reached its target, or an epoch whose weights were not kept.
+        self.objective = FINAL_LOSS if self.hardware_cost else self.monitor
 
     def units(self, hp: kt.HyperParameters):
         layers = hp.Int("layers", 1, self.max_layers)
@@ -233,8 +273,15 @@ class StudentHyperModel(kt.HyperModel):
         if self.teacher is None:
             return _compile(student, lr)
         model = compress.Distiller(student, self.teacher, temperature=temperature, alpha=alpha)
-        model.compile(optimizer=tf.keras.optimizers.Adam(lr))
+        model.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate(lr)))
         return model
+
+    def learning_rate(self, lr: float):
+        """``lr``, ramped up over the first :data:`WARMUP_EPOCHS` epochs (:class:`~labkit.training.compress.WarmUp`)."""
+        if not self.warmup_epochs:
+            return lr
+        steps_per_epoch = max(1, -(-self.n_train // self.batch_size))
+        return compress.WarmUp(lr, self.warmup_epochs * steps_per_epoch)
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
         callbacks = list(callbacks or []) + compress.pruning_callbacks()
@@ -243,22 +290,43 @@ class StudentHyperModel(kt.HyperModel):
             if isinstance(cb, tf.keras.callbacks.EarlyStopping):
                 cb.start_from_epoch = max(cb.start_from_epoch, self.prune_end_epoch)
         kwargs["batch_size"] = self.batch_size
+        x = args[0] if args else kwargs.get("x")
+        if x is not None:
+            self.flipped_units = start_units_alive(student_of(model), x)
         history = model.fit(*args, callbacks=callbacks, **kwargs)
+        epoch = keep_best_epoch(model, callbacks, history)
         compress.refuse_dead(model, kwargs.get("validation_data"))
         if self.hardware_cost:
             student = compress.finalize_student(student_of(model))
-            record_hardware_cost(history, student, kwargs.get("validation_data"))
+            record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch)
             self.last_student, self.last_history = student, dict(history.history)
         return history
+
+
+def keep_best_epoch(model: tf.keras.Model, callbacks, history) -> int:
+    """Give ``model`` the weights of the best epoch early stopping saw, and return that epoch.
+
+    Keras restores ``restore_best_weights`` only when patience runs out; a training that reaches its
+    last epoch keeps the last weights, which may be worse than the best. Without early stopping the
+    last epoch is kept."""
+    for cb in callbacks:
+        if isinstance(cb, tf.keras.callbacks.EarlyStopping) and cb.restore_best_weights \
+                and cb.best_weights is not None:
+            if cb.stopped_epoch == 0:
+                model.set_weights(cb.best_weights)
+            return int(cb.best_epoch)
+    return max(0, len(history.epoch) - 1)
 
 
 #: trial metrics :func:`record_hardware_cost` adds to what keras-tuner stores
 HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero", "weight_bits")
 #: ... and, with validation data, the finalized student's own validation result (correct of n)
 FINAL_METRICS = ("val_final_correct", "val_final_n")
+#: ... and its validation cross-entropy on the labels: the student search's objective
+FINAL_LOSS = "val_final_loss"
 
 
-def record_hardware_cost(history, student, validation_data=None) -> dict:
+def record_hardware_cost(history, student, validation_data=None, epoch: int | None = None) -> dict:
     """Add a trained student's hardware cost to ``history`` so keras-tuner records it per trial.
 
     ``student``: the finalized student (:func:`~labkit.training.compress.finalize_student`).
@@ -268,6 +336,9 @@ def record_hardware_cost(history, student, validation_data=None) -> dict:
     training), the same at every epoch.  With ``validation_data`` the finalized student's own
     validation result is recorded too (``val_final_correct`` of ``val_final_n`` pulses): the
     hardware-aware selection ranks the very network whose cost it read, not an earlier epoch.
+    So is its validation cross-entropy (``val_final_loss``, the search's objective), at ``epoch``
+    only (the epoch whose weights the student carries; default the last) and ``inf`` at the others,
+    so that keras-tuner reads every other metric at that same epoch.
     """
     from ..rtl.cost import estimate
     est = estimate(student)
@@ -280,6 +351,10 @@ def record_hardware_cost(history, student, validation_data=None) -> dict:
         est["val_final_correct"], est["val_final_n"] = int((pred == yv).sum()), int(len(yv))
         for key in FINAL_METRICS:
             history.history[key] = [float(est[key])] * n
+        logits = student.predict(xv, batch_size=4096, verbose=0)
+        est[FINAL_LOSS] = float(tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(yv, logits))
+        at = n - 1 if epoch is None else min(max(0, int(epoch)), n - 1)
+        history.history[FINAL_LOSS] = [est[FINAL_LOSS] if i == at else float("inf") for i in range(n)]
     return est
 
 

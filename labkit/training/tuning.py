@@ -49,7 +49,7 @@ def early_stopping(hypermodel, patience: int):
     best epoch's weights. Validation accuracy is a poor signal here: on a few hundred pulses it sits
     at 1.0 for many epochs, and early stopping on it kept whichever epoch reached 1.0 first."""
     import tensorflow as tf
-    return tf.keras.callbacks.EarlyStopping(hypermodel.objective, mode="min", patience=patience,
+    return tf.keras.callbacks.EarlyStopping(getattr(hypermodel, "monitor", hypermodel.objective), mode="min", patience=patience,
                                             restore_best_weights=True)
 
 
