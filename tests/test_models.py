@@ -342,3 +342,74 @@ def test_finalized_student_is_a_graph_of_its_own():
     for layer in final.layers[1:]:
         tf.keras.Model(final.input, layer.output)          # raises "Graph disconnected" if shared
     assert np.allclose(final.predict(x[:8], verbose=0), compress.strip(model).predict(x[:8], verbose=0), atol=1e-6)
+
+
+def test_every_hidden_unit_starts_active():
+    """A unit dead at the start (negative on every pulse) gets the other sign of its initial weights;
+    afterwards every hidden unit is active on at least half of the training pulses."""
+    x, _ = tuning.xy(_toy_split(200).train)
+    tuning.seed_everything(3)
+    student = models.build_student([6, 3])
+    dense_1 = student.get_layer("dense_1")
+    k, b = dense_1.get_weights()
+    k[:, 0] = -np.abs(k[:, 0]) - 0.5               # its inputs are ReLU outputs (>= 0): dead on every pulse
+    dense_1.set_weights([k, b])
+    assert models.live_units(student, x)[1] <= 2
+    before = [l.get_weights()[0].copy() for l in models._hidden_dense(student)]
+    flipped = models.start_units_alive(student, x)
+    assert flipped[1] >= 1 and models.live_units(student, x) == [6, 3]
+    for layer, k0 in zip(models._hidden_dense(student), before):
+        z = tf.keras.Model(student.input, layer.output)(x).numpy()
+        assert ((z > 0).mean(0) >= 0.5).all()
+        k1 = layer.get_weights()[0]
+        assert np.allclose(np.abs(k1), np.abs(k0))                 # a sign choice, not a new draw
+        changed = ~np.isclose(k1, k0).all(0)
+        assert changed.sum() == flipped[models._hidden_dense(student).index(layer)]
+    assert models.start_units_alive(student, x) == [0, 0]          # nothing left to flip
+
+
+def test_learning_rate_warms_up_over_the_first_epochs():
+    ramp = compress.WarmUp(1e-2, 4)
+    assert np.allclose([float(ramp(s)) for s in range(6)], [2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2])
+    hm = models.StudentHyperModel(None, 640, epochs=4, batch_size=64)
+    assert hm.warmup_epochs == models.WARMUP_EPOCHS and isinstance(hm.learning_rate(1e-3), compress.WarmUp)
+    assert hm.learning_rate(1e-3).steps == models.WARMUP_EPOCHS * -(-640 // hm.batch_size)
+    hm.warmup_epochs = 0
+    assert hm.learning_rate(1e-3) == 1e-3
+
+
+def test_the_best_epoch_is_kept_even_when_training_runs_out():
+    """Keras restores ``restore_best_weights`` only when patience runs out; the course keeps the best
+    epoch also when training reaches its last epoch."""
+    from types import SimpleNamespace
+    model = models.build_student([3])
+    best = [w + 1.0 for w in model.get_weights()]
+    cb = tf.keras.callbacks.EarlyStopping("val_loss", restore_best_weights=True)
+    cb.best_weights, cb.best_epoch, cb.stopped_epoch = best, 2, 0
+    assert models.keep_best_epoch(model, [cb], SimpleNamespace(epoch=list(range(6)))) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), best))
+    other = [w - 5.0 for w in model.get_weights()]
+    model.set_weights(other)
+    cb.stopped_epoch = 4                   # stopped early: Keras has restored them already
+    assert models.keep_best_epoch(model, [cb], SimpleNamespace(epoch=list(range(5)))) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), other))
+    assert models.keep_best_epoch(model, [], SimpleNamespace(epoch=list(range(5)))) == 4
+
+
+def test_the_search_scores_a_trial_by_the_network_it_delivers():
+    """The objective is the finalized student's own validation cross-entropy, recorded at the epoch
+    whose weights it carries; keras-tuner then reads every other metric at that same epoch."""
+    pytest.importorskip("da4ml")
+    from keras_tuner.src.engine import tuner_utils
+    split = _toy_split(300)
+    xv, yv = tuning.xy(split.val)
+    hm = models.StudentHyperModel(None, len(split.train), epochs=2, batch_size=64)
+    assert hm.objective == models.FINAL_LOSS and hm.monitor == "val_loss"
+    student = compress.finalize_student(models.build_student([4]))
+    history = tf.keras.callbacks.History()
+    history.history = {"val_loss": [0.5, 0.1, 0.3], "val_accuracy": [0.6, 0.9, 0.8]}
+    models.record_hardware_cost(history, student, (xv, yv), epoch=2)
+    ce = float(tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(yv, student.predict(xv, verbose=0)))
+    assert history.history[models.FINAL_LOSS][2] == pytest.approx(ce) and np.isinf(history.history[models.FINAL_LOSS][:2]).all()
+    metrics = tuner_utils.convert_to_metrics_dict(history, kt.Objective(models.FINAL_LOSS, "min"))
+    assert metrics["val_accuracy"] == 0.8 and metrics[models.FINAL_LOSS] == pytest.approx(ce)

@@ -128,6 +128,9 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
         assert estimate(model)["lut_estimate"] == p["lut_estimate"]          # the kept network is the costed one
         pred = model.predict(__import__("labkit.training.tuning", fromlist=["xy"]).xy(split.val)[0], verbose=0)
         assert int((pred.argmax(1) == split.val.y).sum()) == p["val_k"]
+        import tensorflow as tf
+        ce = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(split.val.y, pred)
+        assert tuner.oracle.trials[p["trial_id"]].score == pytest.approx(float(ce), rel=1e-5)   # scored as delivered
     # the student stage hands on the best trial's own network (and its curves), not a retrained one
     from labkit.training import tuning
     student, hp, hist = tuning.kept_student(tuner)

@@ -105,7 +105,7 @@ def save_trial_student(tuner, trial, folder: Optional[Path] = None) -> Optional[
     path = save_model(student, target, overwrite=True)
     if history is not None:
         artifacts.write_text_atomic(path.with_name(TRIAL_HISTORY), json.dumps(
-            {k: [float(v) for v in vals] for k, vals in history.items()}))
+            {k: [float(v) if np.isfinite(v) else None for v in vals] for k, vals in history.items()}))
     return path
 
 
