@@ -91,6 +91,7 @@ class Training:
     student_trials: int          #: Bayesian-optimisation trials of the student
     student_epochs: int          #: epochs per student trial and of its final training
     early_stopping_patience: int #: epochs without a better validation loss before stopping
+    bo_initial_points: int       #: random trials before the Gaussian process proposes the next ones
     kd_temperatures: Tuple[float, ...]  #: distillation temperatures the student search tries
     kd_alphas: Tuple[float, ...]        #: weights of the hard-label loss the student search tries
     max_nonzero: int             #: nonzero-parameter budget of the student

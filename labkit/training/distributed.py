@@ -36,8 +36,8 @@ they share that folder), and ``--select accuracy|budget|pareto`` (with ``--lut-b
 ``--latency-budget``) prints the trial that mode chooses (:func:`labkit.rtl.search.select`).
 
 What is reproducible: the chief declares the whole search space before the first trial, so the
-seeded oracle proposes its first ``num_initial_points`` trials (3 x the number of hyper-parameters)
-as one fixed random sequence for any number of workers, whichever worker asks first.  Later
+seeded oracle proposes its first ``bo_initial_points`` trials (course.ini [training]) as one fixed
+random sequence for any number of workers, whichever worker asks first.  Later
 (Gaussian-process) proposals depend on which results have arrived, so with several workers they may
 differ from run to run (keras-tuner's own behaviour); a trial's score also depends on the worker's
 random state (the trials it ran before).  The labs' one-process search grows its space as trials
@@ -300,7 +300,8 @@ def _worker(args) -> int:
             super().on_trial_end(trial)
 
     tuner = Worker(hm, objective=kt.Objective(hm.objective, "min"), max_trials=trials,
-                   seed=CFG.seed, directory=str(directory.parent), project_name=directory.name,
+                   seed=CFG.seed, num_initial_points=CFG.training.bo_initial_points,
+                   directory=str(directory.parent), project_name=directory.name,
                    overwrite=True, max_consecutive_failed_trials=trials)
     x, y = xy(split.train)
     try:

@@ -165,15 +165,16 @@ def _progress_tuner_class():
 def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = False,
                directory: Optional[Path] = None, seed: int = CFG.seed):
     """A resumable ``keras_tuner.BayesianOptimization`` under ``artifacts/tuning/<project>``, showing
-    a progress bar over its trials. Objective: the hypermodel's validation cross-entropy (minimised);
+    a progress bar over its trials. The first ``bo_initial_points`` trials (course.ini) are random, a
+    Gaussian process proposes the rest. Objective: the hypermodel's objective (minimised);
     accuracy is still logged. Trials whose network ends dead are recorded as FAILED."""
     import keras_tuner as kt
     directory = Path(directory or artifacts.tuning())
     try:
         return _progress_tuner_class()(
             hypermodel, objective=kt.Objective(hypermodel.objective, "min"), max_trials=max_trials,
-            seed=seed, directory=str(directory), project_name=project, overwrite=overwrite,
-            max_consecutive_failed_trials=max_trials)
+            seed=seed, num_initial_points=CFG.training.bo_initial_points, directory=str(directory),
+            project_name=project, overwrite=overwrite, max_consecutive_failed_trials=max_trials)
     except (ValueError, KeyError, json.JSONDecodeError, OSError) as err:
         raise ValueError(
             f"the saved search in {directory / project} cannot be resumed ({type(err).__name__}: {err}); "
