@@ -413,3 +413,27 @@ def test_the_search_scores_a_trial_by_the_network_it_delivers():
     assert history.history[models.FINAL_LOSS][2] == pytest.approx(ce) and np.isinf(history.history[models.FINAL_LOSS][:2]).all()
     metrics = tuner_utils.convert_to_metrics_dict(history, kt.Objective(models.FINAL_LOSS, "min"))
     assert metrics["val_accuracy"] == 0.8 and metrics[models.FINAL_LOSS] == pytest.approx(ce)
+
+
+def test_the_search_is_bayesian_after_a_few_random_trials(tmp_path, monkeypatch):
+    """keras-tuner's default of 3 random trials per hyper-parameter would use up the course's whole
+    budget; course.ini's bo_initial_points leaves most trials to the Gaussian process."""
+    full = CFG.training_full
+    assert CFG.training.bo_initial_points < min(full.teacher_trials, full.student_trials)
+    tuner = tuning.make_tuner(models.TeacherHyperModel(max_layers=1), "bo", 8, directory=tmp_path)
+    oracle = tuner.oracle
+    assert oracle.num_initial_points == CFG.training.bo_initial_points
+    proposals = []
+    random_populate = oracle._random_populate_space
+    monkeypatch.setattr(oracle, "_random_populate_space",
+                        lambda: proposals.append("random") or random_populate())
+    for k in range(CFG.training.bo_initial_points + 2):
+        before = len(proposals)
+        trial = oracle.create_trial("tuner0")
+        if len(proposals) == before:
+            proposals.append("gaussian process")
+        oracle.update_trial(trial.trial_id, {"val_loss": 1.0 / (k + 1)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    n = CFG.training.bo_initial_points
+    assert proposals == ["random"] * n + ["gaussian process"] * 2
