@@ -188,7 +188,7 @@ def _chief(args) -> int:
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
-    from .tuning import _dead_reason_of, make_tuner, seed_everything, trial_table
+    from .tuning import _dead_reason_of, ignore_gaussian_process_warnings, make_tuner, seed_everything, trial_table
 
     trials, epochs = _budget(args)
     _adopt_one_process_search(args)
@@ -198,6 +198,7 @@ def _chief(args) -> int:
                        overwrite=args.fresh)
     oracle = tuner.oracle
     oracle.verbose = 0
+    ignore_gaussian_process_warnings()      # this process only serves the oracle
     _declare_whole_space(tuner)
     tuner.save()
 

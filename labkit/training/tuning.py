@@ -116,6 +116,23 @@ def trial_student_path(tuner, trial_id: str) -> Path:
 _TUNER_CLASS = None
 
 
+def ignore_gaussian_process_warnings():
+    """Drop scikit-learn's ConvergenceWarning from the oracle's Gaussian-process fit (a length scale
+    at its bound on a dozen noisy trials is expected; the proposal is still made)."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+@contextlib.contextmanager
+def quiet_gaussian_process():
+    """:func:`ignore_gaussian_process_warnings` for the duration of a ``with`` block."""
+    import warnings
+    with warnings.catch_warnings():
+        ignore_gaussian_process_warnings()
+        yield
+
+
 def _progress_tuner_class():
     """``kt.BayesianOptimization`` with a progress bar over trials (score of the last, best so far)."""
     global _TUNER_CLASS
@@ -124,6 +141,10 @@ def _progress_tuner_class():
         from tqdm.auto import tqdm
 
         class BayesianOptimizationWithProgress(kt.BayesianOptimization):
+            def search(self, *args, **kwargs):
+                with quiet_gaussian_process():
+                    return super().search(*args, **kwargs)
+
             def on_search_begin(self):
                 super().on_search_begin()
                 done = sum(1 for t in self.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID"))
