@@ -1,5 +1,6 @@
 """Stage 2: hypermodels, distillation on logits, QAT + pruning, save/load, resumable BO."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -437,3 +438,22 @@ def test_the_search_is_bayesian_after_a_few_random_trials(tmp_path, monkeypatch)
         oracle.end_trial(trial)
     n = CFG.training.bo_initial_points
     assert proposals == ["random"] * n + ["gaussian process"] * 2
+
+
+def test_the_teacher_stage_hands_on_the_best_trials_own_network(tmp_path):
+    """Not a retraining of the best hyper-parameters: the network the search validated, with the
+    weights of its best epoch and its curves; a search that kept no weights falls back to training."""
+    split = _toy_split(300)
+    model, hp, hist, tuner = tuning.teacher_stage(split, training=CFG.training_fast, directory=tmp_path,
+                                                  verbose=0)
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert hist.trial_id == best.trial_id and hp.values == best.hyperparameters.values and hist.dead_runs == 0
+    xv, yv = tuning.xy(split.val)
+    val_loss = float(tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(yv, model.predict(xv, verbose=0)))
+    assert val_loss == pytest.approx(best.score, rel=1e-4)                       # the trial's best epoch
+    assert min(hist.history["val_loss"]) == pytest.approx(best.score, rel=1e-6)  # and its curves
+    for f in Path(tuner.get_trial_dir(best.trial_id)).glob("checkpoint*"):
+        f.unlink()
+    assert tuning.kept_teacher(tuner) is None
+    retrained, _, hist2, _ = tuning.teacher_stage(split, training=CFG.training_fast, directory=tmp_path, verbose=0)
+    assert not hasattr(hist2, "trial_id") and len(hist2.history["val_loss"]) >= 1

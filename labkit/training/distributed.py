@@ -297,8 +297,13 @@ def _worker(args) -> int:
         def on_trial_end(self, trial):
             # the trained student goes beside the chief's record of the trial (same host or shared
             # folder), where labkit.rtl.search.points and kept_student look for it
-            save_trial_student(self, trial, project / f"trial_{trial.trial_id}")
+            chief_trial = project / f"trial_{trial.trial_id}"
+            save_trial_student(self, trial, chief_trial)
             super().on_trial_end(trial)
+            if trial.status == "COMPLETED":   # the trial's best-epoch weights too (tuning.kept_teacher)
+                chief_trial.mkdir(parents=True, exist_ok=True)
+                for f in Path(self.get_trial_dir(trial.trial_id)).glob("checkpoint*"):
+                    shutil.copy2(f, chief_trial / f.name)
 
     tuner = Worker(hm, objective=kt.Objective(hm.objective, "min"), max_trials=trials,
                    seed=CFG.seed, num_initial_points=CFG.training.bo_initial_points,

@@ -40,7 +40,9 @@ class TeacherHyperModel(kt.HyperModel):
     def fit(self, hp, model, x, *args, **kwargs):
         kwargs["batch_size"] = compress.effective_batch_size(len(x), kwargs.get("batch_size") or 32)
         history = model.fit(x, *args, **kwargs)
+        keep_best_epoch(model, kwargs.get("callbacks") or [], history)
         compress.refuse_dead(model, kwargs.get("validation_data"))
+        self.last_history = dict(history.history)     # kept beside the trial (tuning.save_trial_student)
         return history
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:

@@ -89,24 +89,36 @@ TRIAL_STUDENT, TRIAL_HISTORY = "student.h5", "history.json"
 
 
 def save_trial_student(tuner, trial, folder: Optional[Path] = None) -> Optional[Path]:
-    """Keep the finalized student a trial trained (``hypermodel.last_student``, set when the
-    hypermodel records hardware cost) as ``<trial folder>/student.h5``, with its curves beside it:
-    the selection hands on that very network, whose cost and validation result the trial recorded.
-    ``folder``: another trial folder (a distributed worker writes beside the chief's record)."""
+    """Keep what a trial trained beside its record: the finalized student (``hypermodel.last_student``,
+    set when the hypermodel records hardware cost) as ``student.h5`` and the training curves
+    (``hypermodel.last_history``, students and teachers) as ``history.json``.  The selection hands on
+    that very network, whose validation result the trial recorded (:func:`kept_student`,
+    :func:`kept_teacher`).  ``folder``: another trial folder (a distributed worker writes beside the
+    chief's record).  Returns the student's path, or None."""
     from .compress import save_model
     hm = tuner.hypermodel
     student, history = getattr(hm, "last_student", None), getattr(hm, "last_history", None)
-    if student is None:
-        return None
     hm.last_student = hm.last_history = None
     if trial.status != "COMPLETED":
         return None
-    target = Path(folder) / TRIAL_STUDENT if folder is not None else trial_student_path(tuner, trial.trial_id)
-    path = save_model(student, target, overwrite=True)
+    folder = Path(folder) if folder is not None else Path(tuner.get_trial_dir(trial.trial_id))
+    path = save_model(student, folder / TRIAL_STUDENT, overwrite=True) if student is not None else None
     if history is not None:
-        artifacts.write_text_atomic(path.with_name(TRIAL_HISTORY), json.dumps(
+        folder.mkdir(parents=True, exist_ok=True)
+        artifacts.write_text_atomic(folder / TRIAL_HISTORY, json.dumps(
             {k: [float(v) if np.isfinite(v) else None for v in vals] for k, vals in history.items()}))
     return path
+
+
+def trial_history(tuner, trial_id: str):
+    """The curves a trial kept (:func:`save_trial_student`) as a Keras-like history
+    (``.history`` dict of per-epoch lists, ``.trial_id``), or None if it kept none."""
+    from types import SimpleNamespace
+    path = Path(tuner.get_trial_dir(trial_id)) / TRIAL_HISTORY
+    if not path.exists():
+        return None
+    curves = {k: [float("inf") if v is None else v for v in vals] for k, vals in json.loads(path.read_text()).items()}
+    return SimpleNamespace(history=curves, trial_id=trial_id)
 
 
 def trial_student_path(tuner, trial_id: str) -> Path:
@@ -275,10 +287,33 @@ def kept_student(tuner):
     path = trial_student_path(tuner, best[0].trial_id)
     if not path.exists():
         return None
-    hist_file = path.with_name(TRIAL_HISTORY)
-    curves = json.loads(hist_file.read_text()) if hist_file.exists() else {}
+    curves = trial_history(tuner, best[0].trial_id)
     hp = best[0].hyperparameters
-    return load_model(path), hp, SimpleNamespace(history=curves, hp=hp, dead_runs=0, trial_id=best[0].trial_id)
+    return load_model(path), hp, SimpleNamespace(history=curves.history if curves else {}, hp=hp, dead_runs=0,
+                                                 trial_id=best[0].trial_id)
+
+
+def kept_teacher(tuner):
+    """The teacher search's best trial as it was trained: ``(model, hp, history)``, or None when
+    that trial kept no weights or curves (a search run by an older labkit, or by distributed
+    workers whose checkpoints stayed on their own hosts).
+
+    keras-tuner saves each trial's weights at its best epoch; ``tuner.load_model(trial)`` rebuilds
+    the network with the search's own ``build`` and loads them.  Retraining the same
+    hyper-parameters from a new random start (:func:`train_final`) gives a network the search never
+    validated (on synthetic pulses, one retraining stopped early at many times the trial's validation
+    loss)."""
+    from types import SimpleNamespace
+    best = tuner.oracle.get_best_trials(1)
+    if not best:
+        return None
+    trial = best[0]
+    curves = trial_history(tuner, trial.trial_id)
+    if curves is None or not any(Path(tuner.get_trial_dir(trial.trial_id)).glob("checkpoint*")):
+        return None
+    hp = trial.hyperparameters
+    return tuner.load_model(trial), hp, SimpleNamespace(history=curves.history, hp=hp, dead_runs=0,
+                                                        trial_id=trial.trial_id)
 
 
 def logits(model, pulses) -> np.ndarray:
@@ -295,14 +330,19 @@ def accuracy(model, pulses) -> float:
 
 def teacher_stage(split: Split, *, training: Training = None, project: str = "teacher", overwrite: bool = False,
                   directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed):
-    """Search + final training of the teacher; returns (model, hp, history, tuner)."""
+    """Search, then the best trial's own network (:func:`kept_teacher`; a final training of the
+    best hyper-parameters only if that trial kept none); returns (model, hp, history, tuner)."""
     from .models import TeacherHyperModel
     training = training or CFG.training
     hm = TeacherHyperModel()
     tuner, hp = search(hm, split, project, trials=training.teacher_trials, epochs=training.teacher_epochs,
                        training=training, overwrite=overwrite, directory=directory, verbose=verbose, seed=seed)
-    model, history = train_final(hm, hp, split, epochs=training.teacher_epochs, training=training,
-                                 progress=verbose > 0, tuner=tuner, seed=seed)
+    kept = kept_teacher(tuner)
+    if kept is not None:
+        model, _, history = kept
+    else:
+        model, history = train_final(hm, hp, split, epochs=training.teacher_epochs, training=training,
+                                     progress=verbose > 0, tuner=tuner, seed=seed)
     return model, history.hp, history, tuner
 
 
