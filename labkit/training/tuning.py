@@ -278,8 +278,6 @@ def kept_student(tuner):
     selection actually validated.  ``history.history`` holds its curves, ``history.hp`` its
     hyper-parameters, ``history.trial_id`` the trial and ``history.dead_runs`` is 0 (dead trials
     were refused during the search and kept nothing)."""
-    from types import SimpleNamespace
-
     from .compress import load_model
     best = tuner.oracle.get_best_trials(1)
     if not best:
@@ -287,10 +285,15 @@ def kept_student(tuner):
     path = trial_student_path(tuner, best[0].trial_id)
     if not path.exists():
         return None
-    curves = trial_history(tuner, best[0].trial_id)
-    hp = best[0].hyperparameters
-    return load_model(path), hp, SimpleNamespace(history=curves.history if curves else {}, hp=hp, dead_runs=0,
-                                                 trial_id=best[0].trial_id)
+    return _kept(load_model(path), best[0], trial_history(tuner, best[0].trial_id))
+
+
+def _kept(model, trial, curves):
+    """``(model, hp, history)`` of a kept trial network, shaped like :func:`train_final`'s result."""
+    from types import SimpleNamespace
+    hp = trial.hyperparameters
+    return model, hp, SimpleNamespace(history=curves.history if curves else {}, hp=hp, dead_runs=0,
+                                      trial_id=trial.trial_id)
 
 
 def kept_teacher(tuner):
@@ -303,7 +306,6 @@ def kept_teacher(tuner):
     hyper-parameters from a new random start (:func:`train_final`) gives a network the search never
     validated (on synthetic pulses, one retraining stopped early at many times the trial's validation
     loss)."""
-    from types import SimpleNamespace
     best = tuner.oracle.get_best_trials(1)
     if not best:
         return None
@@ -311,9 +313,7 @@ def kept_teacher(tuner):
     curves = trial_history(tuner, trial.trial_id)
     if curves is None or not any(Path(tuner.get_trial_dir(trial.trial_id)).glob("checkpoint*")):
         return None
-    hp = trial.hyperparameters
-    return tuner.load_model(trial), hp, SimpleNamespace(history=curves.history, hp=hp, dead_runs=0,
-                                                        trial_id=trial.trial_id)
+    return _kept(tuner.load_model(trial), trial, curves)
 
 
 def logits(model, pulses) -> np.ndarray:
