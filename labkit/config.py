@@ -95,6 +95,7 @@ class Training:
     kd_temperatures: Tuple[float, ...]  #: distillation temperatures the student search tries
     kd_alphas: Tuple[float, ...]        #: weights of the hard-label loss the student search tries
     max_nonzero: int             #: nonzero-parameter budget of the student
+    balance_cap: float = 0.0     #: largest energy-balance weight of a student's training pulse (0: off)
 
 
 @dataclass(frozen=True)

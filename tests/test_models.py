@@ -126,6 +126,65 @@ def test_distiller_logs_kd_loss_on_logits():
     assert {"loss", "student_loss", "kd_loss", "accuracy"} <= set(h.history)
 
 
+def test_energy_balance_weights_against_hand_computed_values():
+    counts = 2.0 ** -CFG.input_frac_bits           # preprocessed input of one ADC count
+    # amplitudes 50, 50, 50, 60 counts (bin 40-80: 3 gammas, 1 neutron) and 500, 600 (bin 320-1024: 2 neutrons)
+    x = np.zeros((6, 5))
+    x[:, 2] = np.array([50, 50, 50, 60, 500, 600]) * counts
+    y = np.array([0, 0, 0, 1, 1, 1])
+    # bin 40-80: gammas 4 / (2 * 3) = 2/3, the neutron 4 / (2 * 1) = 2; bin 320-1024: 2 / (2 * 2) = 1/2
+    raw = np.array([2 / 3, 2 / 3, 2 / 3, 2.0, 0.5, 0.5])
+    assert compress.energy_balance_weights(x, y, cap=10) == pytest.approx(raw / raw.mean())
+    capped = np.array([2 / 3, 2 / 3, 2 / 3, 1.5, 0.5, 0.5])           # the neutron's 2 capped at 1.5
+    assert compress.energy_balance_weights(x, y, cap=1.5) == pytest.approx(capped / capped.mean())
+    # one class per bin, same size everywhere: every pulse weighs 1
+    assert compress.energy_balance_weights(x[4:], y[4:], cap=10) == pytest.approx([1.0, 1.0])
+
+
+def test_distillation_loss_and_distiller_weigh_each_pulse():
+    t = np.array([[4.0, -2.0], [0.5, 1.5], [1.0, 1.0]], np.float32)
+    s = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]], np.float32)
+    w = np.array([0.5, 2.0, 0.5], np.float32)
+    per_pulse = [float(compress.distillation_loss(t[i:i + 1], s[i:i + 1], 2.0)) for i in range(3)]
+    assert float(compress.distillation_loss(t, s, 2.0, w)) == pytest.approx(float(np.mean(w * per_pulse)), rel=1e-5)
+    # the Distiller trains on weighted pulses (a pulse of weight 0 does not count) and validates unweighted
+    split = _toy_split(200)
+    x, y = tuning.xy(split.train)
+    teacher = models.TeacherHyperModel().build(_hp(layers=1, units_0=16, learning_rate=1e-3))
+    d = compress.Distiller(models.build_student([4]), teacher, temperature=2.0, alpha=0.3)
+    d.compile(optimizer=tf.keras.optimizers.SGD(0.0))
+    weight = np.ones(len(y), np.float32)
+    weight[y == 1] = 0.0
+    h = d.fit(x, y, sample_weight=weight, epochs=1, batch_size=len(x), verbose=0, validation_data=(x, y))
+    logits = d.student(x)
+    want = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits, sample_weight=weight)
+    assert h.history["student_loss"][0] == pytest.approx(float(want), rel=1e-4)
+    plain = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
+    assert h.history["val_student_loss"][0] == pytest.approx(float(plain), rel=1e-4)
+
+
+def test_the_student_trains_on_energy_balanced_pulses(monkeypatch):
+    split = _toy_split(300)
+    x, y = tuning.xy(split.train)
+    hp = _hp(layers=1, units_0=4, learning_rate=3e-3, temperature=4.0, alpha=0.3)
+    seen = {}
+
+    def fit(self, *args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(tf.keras.Model, "fit", fit)
+    for cap, balanced in ((CFG.training.balance_cap, CFG.training.balance_cap > 0), (0, False)):
+        hm = models.StudentHyperModel(None, len(x), epochs=2, batch_size=64, balance_cap=cap)
+        seen.clear()
+        with pytest.raises(RuntimeError, match="stop"):
+            hm.fit(hp, hm.build(hp), x, y, validation_data=tuning.xy(split.val), epochs=2, verbose=0)
+        if balanced:
+            assert seen["sample_weight"] == pytest.approx(compress.energy_balance_weights(x, y, cap))
+        else:
+            assert seen.get("sample_weight") is None
+
+
 def test_distiller_rejects_softmax_models_and_mismatched_inputs():
     student = models.build_student([4])
     soft_teacher = tf.keras.Sequential([tf.keras.Input((CFG.n_samples,)), tf.keras.layers.Dense(2, activation="softmax")])

@@ -28,8 +28,9 @@ from ..config import CFG
 # knowledge distillation
 # ------------------------------------------------------------------------------------------
 
-def distillation_loss(teacher_logits, student_logits, temperature: float):
-    """T² · KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over the batch.
+def distillation_loss(teacher_logits, student_logits, temperature: float, sample_weight=None):
+    """T² · KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over the batch (each pulse times
+    its ``sample_weight``, as Keras weighs the cross-entropy).
 
     Takes **logits**: dividing probabilities by T would not soften anything (the mistake this
     course's reference code makes)."""
@@ -37,7 +38,51 @@ def distillation_loss(teacher_logits, student_logits, temperature: float):
     log_t = tf.nn.log_softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
     log_s = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
     kl = tf.reduce_sum(t * (log_t - log_s), axis=-1)
+    if sample_weight is not None:
+        kl = kl * tf.reshape(tf.cast(sample_weight, tf.float32), [-1])
     return tf.reduce_mean(kl) * temperature ** 2
+
+
+def energy_balance_weights(x, y, cap: float, edges=None) -> np.ndarray:
+    """Loss weight of each training pulse: in every amplitude bin (``edges`` in ADC counts, default
+    the bins of the accuracy-by-amplitude table) both classes weigh the same: a pulse weighs
+    ``pulses in its bin / (2 × pulses of its class there)``, at most ``cap`` (a pulse of a bin where
+    the classes are even weighs 1); then all are scaled to a mean of 1.
+
+    A network fed pulses whose energy spectra differ per class learns the pulse height as a
+    shortcut: thermal neutrons sit in one high peak, so a low pulse is almost always a gamma, and the
+    rare low-energy neutrons are given up. With equal weights per bin it has to learn their shape.
+    ``x``: preprocessed windows (:func:`labkit.data.preprocess`), ``y``: labels."""
+    from .. import metrics
+    edges = np.asarray(edges if edges is not None else metrics.default_amplitude_edges(), dtype=np.float64)
+    amplitude = np.asarray(x, dtype=np.float64).max(axis=1) * 2.0 ** CFG.input_frac_bits
+    y = np.asarray(y).ravel()
+    b = np.clip(np.searchsorted(edges, amplitude, side="right") - 1, 0, len(edges) - 2)
+    w = np.ones(len(y))
+    for i in range(len(edges) - 1):
+        in_bin = b == i
+        for c in np.unique(y[in_bin]):
+            sel = in_bin & (y == c)
+            w[sel] = min(float(cap), in_bin.sum() / (2.0 * sel.sum()))
+    return w / w.mean()
+
+
+def energy_balance_table(x, y, weights, edges=None) -> str:
+    """Pulses per amplitude bin and class, and the loss weight each of them trains with."""
+    from .. import metrics
+    edges = list(edges if edges is not None else metrics.default_amplitude_edges())
+    amplitude = np.asarray(x, dtype=np.float64).max(axis=1) * 2.0 ** CFG.input_frac_bits
+    b = np.clip(np.searchsorted(np.asarray(edges, float), amplitude, side="right") - 1, 0, len(edges) - 2)
+    y, weights = np.asarray(y).ravel(), np.asarray(weights)
+    names = CFG.class_names
+    lines = [f"{'amplitude (counts)':<20}" + "".join(f"{n + 's':>10}{'weight':>8}" for n in names)]
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        row = f"{f'{lo:g} - {hi:g}':<20}"
+        for c in range(len(names)):
+            sel = (b == i) & (y == c)
+            row += f"{int(sel.sum()):>10}" + (f"{weights[sel].mean():>8.2f}" if sel.any() else f"{'-':>8}")
+        lines.append(row)
+    return "\n".join(lines)
 
 
 class Distiller(tf.keras.Model):
@@ -70,12 +115,12 @@ class Distiller(tf.keras.Model):
         return self.student(x, training=training)
 
     def train_step(self, data):
-        x, y = data
+        x, y, weight = tf.keras.utils.unpack_x_y_sample_weight(data)
         teacher_logits = self.teacher(x, training=False)
         with tf.GradientTape() as tape:
             student_logits = self.student(x, training=True)
-            student_loss = self.ce(y, student_logits)
-            kd_loss = distillation_loss(teacher_logits, student_logits, self.temperature)
+            student_loss = self.ce(y, student_logits, sample_weight=weight)
+            kd_loss = distillation_loss(teacher_logits, student_logits, self.temperature, weight)
             loss = self.alpha * student_loss + (1.0 - self.alpha) * kd_loss
             loss += sum(self.student.losses) if self.student.losses else 0.0
         variables = self.student.trainable_variables
@@ -83,7 +128,7 @@ class Distiller(tf.keras.Model):
         return self._update(loss, student_loss, kd_loss, y, student_logits)
 
     def test_step(self, data):
-        x, y = data
+        x, y, _ = tf.keras.utils.unpack_x_y_sample_weight(data)   # validation: every pulse weighs 1
         student_logits = self.student(x, training=False)
         student_loss = self.ce(y, student_logits)
         kd_loss = distillation_loss(self.teacher(x, training=False), student_logits, self.temperature)

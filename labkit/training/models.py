@@ -231,13 +231,14 @@ class StudentHyperModel(kt.HyperModel):
     small data sets train with smaller batches so that every epoch has enough steps
     (:func:`~labkit.training.compress.effective_batch_size`). Every hidden unit starts active
     (:func:`start_units_alive`) and the learning rate ramps up over :data:`WARMUP_EPOCHS` epochs.
+    In the training loss both classes weigh the same in every amplitude bin (``balance_cap``).
     A trial is scored by the network it delivers (:data:`FINAL_LOSS`; see ``objective``).
     """
 
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
                  target_sparsity: float = CFG.target_sparsity, max_layers: int = 2,
                  max_nonzero: int | None = None, hardware_cost: bool = True, hardware_knobs: bool = False,
-                 name="student", **kw):
+                 balance_cap: float | None = None, name="student", **kw):
         super().__init__(name=name, **kw)
         #: search weight/activation bits and first-layer sparsity too (course.ini [search])
         self.hardware_knobs = bool(hardware_knobs)
@@ -253,6 +254,9 @@ class StudentHyperModel(kt.HyperModel):
         self.max_nonzero = max_nonzero if max_nonzero is not None else CFG.training.max_nonzero
         self.prune_end_epoch = 0
         self.warmup_epochs = WARMUP_EPOCHS
+        #: energy balance of the training loss (:func:`~labkit.training.compress.energy_balance_weights`;
+        #: course.ini [training] balance_cap, 0 = off); validation pulses always weigh 1
+        self.balance_cap = CFG.training.balance_cap if balance_cap is None else float(balance_cap)
         #: validation metric early stopping watches: the cross-entropy on the labels (accuracy ties
         #: at 1.0 on a few hundred validation pulses)
         self.monitor = "val_student_loss" if teacher is not None else "val_loss"
@@ -317,6 +321,9 @@ class StudentHyperModel(kt.HyperModel):
                 cb.start_from_epoch = max(cb.start_from_epoch, self.prune_end_epoch)
         kwargs["batch_size"] = self.batch_size
         x = args[0] if args else kwargs.get("x")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        if self.balance_cap and x is not None and y is not None and kwargs.get("sample_weight") is None:
+            kwargs["sample_weight"] = compress.energy_balance_weights(x, y, self.balance_cap)
         if x is not None:
             self.flipped_units = start_units_alive(student_of(model), x)
         history = model.fit(*args, callbacks=callbacks, **kwargs)
