@@ -10,6 +10,7 @@ kt = pytest.importorskip("keras_tuner")
 
 from labkit.training import checkpoints, compress, models, tuning  # noqa: E402
 from labkit.config import CFG  # noqa: E402
+from labkit import metrics  # noqa: E402
 from labkit.data import formats  # noqa: E402
 
 
@@ -139,6 +140,11 @@ def test_energy_balance_weights_against_hand_computed_values():
     assert compress.energy_balance_weights(x, y, cap=1.5) == pytest.approx(capped / capped.mean())
     # one class per bin, same size everywhere: every pulse weighs 1
     assert compress.energy_balance_weights(x[4:], y[4:], cap=10) == pytest.approx([1.0, 1.0])
+    # the table lab 03 prints: pulses per bin and class, and their mean weight
+    rows = compress.energy_balance_table(x, y, raw).splitlines()
+    assert len(rows) == 1 + len(metrics.default_amplitude_edges()) - 1
+    assert rows[3].split() == ["40", "-", "80", "3", "0.67", "1", "2.00"]
+    assert rows[6].split() == ["320", "-", "1024", "0", "-", "2", "0.50"]
 
 
 def test_distillation_loss_and_distiller_weigh_each_pulse():

@@ -43,6 +43,15 @@ def distillation_loss(teacher_logits, student_logits, temperature: float, sample
     return tf.reduce_mean(kl) * temperature ** 2
 
 
+def _amplitude_bin(x, edges=None):
+    """Amplitude bin of each preprocessed window (``edges`` in ADC counts, default the bins of the
+    accuracy-by-amplitude table; the last bin includes its upper edge) and the number of bins."""
+    from .. import metrics
+    edges = np.asarray(edges if edges is not None else metrics.default_amplitude_edges(), dtype=np.float64)
+    amplitude = np.asarray(x, dtype=np.float64).max(axis=1) * 2.0 ** CFG.input_frac_bits
+    return np.clip(np.searchsorted(edges, amplitude, side="right") - 1, 0, len(edges) - 2), len(edges) - 1
+
+
 def energy_balance_weights(x, y, cap: float, edges=None) -> np.ndarray:
     """Loss weight of each training pulse: in every amplitude bin (``edges`` in ADC counts, default
     the bins of the accuracy-by-amplitude table) both classes weigh the same: a pulse weighs
@@ -53,13 +62,10 @@ def energy_balance_weights(x, y, cap: float, edges=None) -> np.ndarray:
     shortcut: thermal neutrons sit in one high peak, so a low pulse is almost always a gamma, and the
     rare low-energy neutrons are given up. With equal weights per bin it has to learn their shape.
     ``x``: preprocessed windows (:func:`labkit.data.preprocess`), ``y``: labels."""
-    from .. import metrics
-    edges = np.asarray(edges if edges is not None else metrics.default_amplitude_edges(), dtype=np.float64)
-    amplitude = np.asarray(x, dtype=np.float64).max(axis=1) * 2.0 ** CFG.input_frac_bits
+    b, n_bins = _amplitude_bin(x, edges)
     y = np.asarray(y).ravel()
-    b = np.clip(np.searchsorted(edges, amplitude, side="right") - 1, 0, len(edges) - 2)
     w = np.ones(len(y))
-    for i in range(len(edges) - 1):
+    for i in range(n_bins):
         in_bin = b == i
         for c in np.unique(y[in_bin]):
             sel = in_bin & (y == c)
@@ -71,8 +77,7 @@ def energy_balance_table(x, y, weights, edges=None) -> str:
     """Pulses per amplitude bin and class, and the loss weight each of them trains with."""
     from .. import metrics
     edges = list(edges if edges is not None else metrics.default_amplitude_edges())
-    amplitude = np.asarray(x, dtype=np.float64).max(axis=1) * 2.0 ** CFG.input_frac_bits
-    b = np.clip(np.searchsorted(np.asarray(edges, float), amplitude, side="right") - 1, 0, len(edges) - 2)
+    b, _ = _amplitude_bin(x, edges)
     y, weights = np.asarray(y).ravel(), np.asarray(weights)
     names = CFG.class_names
     lines = [f"{'amplitude (counts)':<20}" + "".join(f"{n + 's':>10}{'weight':>8}" for n in names)]
