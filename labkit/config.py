@@ -95,7 +95,7 @@ class Training:
     kd_temperatures: Tuple[float, ...]  #: distillation temperatures the student search tries
     kd_alphas: Tuple[float, ...]        #: weights of the hard-label loss the student search tries
     max_nonzero: int             #: nonzero-parameter budget of the student
-    balance_cap: float = 0.0     #: largest energy-balance weight of a student's training pulse (0: off)
+    balance_cap: float           #: energy balance of the student's loss: most a rare pulse counts against one of an even bin (0: off)
 
 
 @dataclass(frozen=True)
