@@ -153,7 +153,8 @@ def test_distillation_loss_and_distiller_weigh_each_pulse():
     w = np.array([0.5, 2.0, 0.5], np.float32)
     per_pulse = [float(compress.distillation_loss(t[i:i + 1], s[i:i + 1], 2.0)) for i in range(3)]
     assert float(compress.distillation_loss(t, s, 2.0, w)) == pytest.approx(float(np.mean(w * per_pulse)), rel=1e-5)
-    # the Distiller trains on weighted pulses (a pulse of weight 0 does not count) and validates unweighted
+    # the Distiller trains on weighted pulses (a pulse of weight 0 does not count); validation is
+    # weighted the same way when validation_data carries weights, else every pulse weighs 1
     split = _toy_split(200)
     x, y = tuning.xy(split.train)
     teacher = models.TeacherHyperModel().build(_hp(layers=1, units_0=16, learning_rate=1e-3))
@@ -167,6 +168,10 @@ def test_distillation_loss_and_distiller_weigh_each_pulse():
     assert h.history["student_loss"][0] == pytest.approx(float(want), rel=1e-4)
     plain = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
     assert h.history["val_student_loss"][0] == pytest.approx(float(plain), rel=1e-4)
+    h = d.fit(x, y, epochs=1, batch_size=len(x), verbose=0, validation_data=(x, y, weight))
+    assert h.history["val_student_loss"][0] == pytest.approx(float(want), rel=1e-4)
+    kd = compress.distillation_loss(teacher(x), logits, 2.0, weight)
+    assert h.history["val_kd_loss"][0] == pytest.approx(float(kd), rel=1e-4)
 
 
 def test_the_student_trains_on_energy_balanced_pulses(monkeypatch):
@@ -185,10 +190,12 @@ def test_the_student_trains_on_energy_balanced_pulses(monkeypatch):
         seen.clear()
         with pytest.raises(RuntimeError, match="stop"):
             hm.fit(hp, hm.build(hp), x, y, validation_data=tuning.xy(split.val), epochs=2, verbose=0)
-        if balanced:
+        xv, yv = tuning.xy(split.val)
+        if balanced:     # trained, early-stopped and scored on the same balance
             assert seen["sample_weight"] == pytest.approx(compress.energy_balance_weights(x, y, cap))
+            assert seen["validation_data"][2] == pytest.approx(compress.energy_balance_weights(xv, yv, cap))
         else:
-            assert seen.get("sample_weight") is None
+            assert seen.get("sample_weight") is None and len(seen["validation_data"]) == 2
 
 
 def test_distiller_rejects_softmax_models_and_mismatched_inputs():
@@ -479,6 +486,11 @@ def test_the_search_scores_a_trial_by_the_network_it_delivers():
     assert history.history[models.FINAL_LOSS][2] == pytest.approx(ce) and np.isinf(history.history[models.FINAL_LOSS][:2]).all()
     metrics = tuner_utils.convert_to_metrics_dict(history, kt.Objective(models.FINAL_LOSS, "min"))
     assert metrics["val_accuracy"] == 0.8 and metrics[models.FINAL_LOSS] == pytest.approx(ce)
+    # with validation weights (the energy balance) the objective is the weighted mean cross-entropy
+    w = np.where(yv == 1, 3.0, 1.0)
+    models.record_hardware_cost(history, student, (xv, yv, w), epoch=2)
+    per_pulse = tf.keras.losses.sparse_categorical_crossentropy(yv, student.predict(xv, verbose=0), from_logits=True).numpy()
+    assert history.history[models.FINAL_LOSS][2] == pytest.approx(float((w * per_pulse).sum() / w.sum()), rel=1e-5)
 
 
 def test_the_search_is_bayesian_after_a_few_random_trials(tmp_path, monkeypatch):

@@ -133,10 +133,10 @@ class Distiller(tf.keras.Model):
         return self._update(loss, student_loss, kd_loss, y, student_logits)
 
     def test_step(self, data):
-        x, y, _ = tf.keras.utils.unpack_x_y_sample_weight(data)   # validation: every pulse weighs 1
+        x, y, weight = tf.keras.utils.unpack_x_y_sample_weight(data)   # validation weights, if given
         student_logits = self.student(x, training=False)
-        student_loss = self.ce(y, student_logits)
-        kd_loss = distillation_loss(self.teacher(x, training=False), student_logits, self.temperature)
+        student_loss = self.ce(y, student_logits, sample_weight=weight)
+        kd_loss = distillation_loss(self.teacher(x, training=False), student_logits, self.temperature, weight)
         loss = self.alpha * student_loss + (1.0 - self.alpha) * kd_loss
         return self._update(loss, student_loss, kd_loss, y, student_logits)
 

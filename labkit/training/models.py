@@ -9,6 +9,7 @@ Both models output **logits** (linear last layer).  Inputs are the preprocessed 
 from __future__ import annotations
 
 import keras_tuner as kt
+import numpy as np
 import tensorflow as tf
 
 from . import compress
@@ -231,7 +232,8 @@ class StudentHyperModel(kt.HyperModel):
     small data sets train with smaller batches so that every epoch has enough steps
     (:func:`~labkit.training.compress.effective_batch_size`). Every hidden unit starts active
     (:func:`start_units_alive`) and the learning rate ramps up over :data:`WARMUP_EPOCHS` epochs.
-    In the training loss both classes weigh the same in every amplitude bin (``balance_cap``).
+    In the training loss both classes weigh the same in every amplitude bin (``balance_cap``), and so
+    they do in the validation loss that early stopping and the search's objective read.
     A trial is scored by the network it delivers (:data:`FINAL_LOSS`; see ``objective``).
     """
 
@@ -255,10 +257,11 @@ class StudentHyperModel(kt.HyperModel):
         self.prune_end_epoch = 0
         self.warmup_epochs = WARMUP_EPOCHS
         #: energy balance of the training loss (:func:`~labkit.training.compress.energy_balance_weights`;
-        #: course.ini [training] balance_cap, 0 = off); validation pulses always weigh 1
+        #: course.ini [training] balance_cap, 0 = off). The validation pulses are weighed the same way,
+        #: so early stopping and the search's objective judge a student by the loss it trains on.
         self.balance_cap = CFG.training.balance_cap if balance_cap is None else float(balance_cap)
-        #: validation metric early stopping watches: the cross-entropy on the labels (accuracy ties
-        #: at 1.0 on a few hundred validation pulses)
+        #: validation metric early stopping watches: the (energy-balanced) cross-entropy on the labels
+        #: (accuracy ties at 1.0 on a few hundred validation pulses)
         self.monitor = "val_student_loss" if teacher is not None else "val_loss"
         #: what the search minimises: the same cross-entropy, of the network the trial delivers
         #: (finalized, at the epoch early stopping kept; :func:`record_hardware_cost`). keras-tuner
@@ -324,6 +327,10 @@ class StudentHyperModel(kt.HyperModel):
         y = args[1] if len(args) > 1 else kwargs.get("y")
         if self.balance_cap and x is not None and y is not None and kwargs.get("sample_weight") is None:
             kwargs["sample_weight"] = compress.energy_balance_weights(x, y, self.balance_cap)
+        val = kwargs.get("validation_data")
+        if self.balance_cap and val is not None and len(val) == 2:
+            # validated, early-stopped and scored by the same balanced loss it trains on
+            kwargs["validation_data"] = (*val, compress.energy_balance_weights(*val, self.balance_cap))
         if x is not None:
             self.flipped_units = start_units_alive(student_of(model), x)
         history = model.fit(*args, callbacks=callbacks, **kwargs)
@@ -355,7 +362,8 @@ def keep_best_epoch(model: tf.keras.Model, callbacks, history) -> int:
 HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero", "weight_bits")
 #: ... and, with validation data, the finalized student's own validation result (correct of n)
 FINAL_METRICS = ("val_final_correct", "val_final_n")
-#: ... and its validation cross-entropy on the labels: the student search's objective
+#: ... and its validation cross-entropy on the labels (each pulse times its validation weight, the
+#: energy balance of :class:`StudentHyperModel`): the student search's objective
 FINAL_LOSS = "val_final_loss"
 
 
@@ -369,7 +377,8 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
     training), the same at every epoch.  With ``validation_data`` the finalized student's own
     validation result is recorded too (``val_final_correct`` of ``val_final_n`` pulses): the
     hardware-aware selection ranks the very network whose cost it read, not an earlier epoch.
-    So is its validation cross-entropy (``val_final_loss``, the search's objective), at ``epoch``
+    So is its validation cross-entropy (``val_final_loss``, the search's objective; weighted by the
+    third element of ``validation_data`` when there is one, as Keras weighs it), at ``epoch``
     only (the epoch whose weights the student carries; default the last) and ``inf`` at the others,
     so that keras-tuner reads every other metric at that same epoch.
     """
@@ -385,7 +394,9 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
         for key in FINAL_METRICS:
             history.history[key] = [float(est[key])] * n
         logits = student.predict(xv, batch_size=4096, verbose=0)
-        est[FINAL_LOSS] = float(tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(yv, logits))
+        weight = np.asarray(validation_data[2], dtype=np.float64) if len(validation_data) > 2 else np.ones(len(yv))
+        ce = tf.keras.losses.sparse_categorical_crossentropy(yv, logits, from_logits=True).numpy()
+        est[FINAL_LOSS] = float((ce * weight).sum() / weight.sum())
         at = n - 1 if epoch is None else min(max(0, int(epoch)), n - 1)
         history.history[FINAL_LOSS] = [est[FINAL_LOSS] if i == at else float("inf") for i in range(n)]
     return est
