@@ -190,12 +190,11 @@ def test_the_student_trains_on_energy_balanced_pulses(monkeypatch):
         seen.clear()
         with pytest.raises(RuntimeError, match="stop"):
             hm.fit(hp, hm.build(hp), x, y, validation_data=tuning.xy(split.val), epochs=2, verbose=0)
-        xv, yv = tuning.xy(split.val)
-        if balanced:     # trained, early-stopped and scored on the same balance
+        assert len(seen["validation_data"]) == 2          # validation pulses weigh 1
+        if balanced:
             assert seen["sample_weight"] == pytest.approx(compress.energy_balance_weights(x, y, cap))
-            assert seen["validation_data"][2] == pytest.approx(compress.energy_balance_weights(xv, yv, cap))
         else:
-            assert seen.get("sample_weight") is None and len(seen["validation_data"]) == 2
+            assert seen.get("sample_weight") is None
 
 
 def test_distiller_rejects_softmax_models_and_mismatched_inputs():

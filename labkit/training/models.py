@@ -232,8 +232,7 @@ class StudentHyperModel(kt.HyperModel):
     small data sets train with smaller batches so that every epoch has enough steps
     (:func:`~labkit.training.compress.effective_batch_size`). Every hidden unit starts active
     (:func:`start_units_alive`) and the learning rate ramps up over :data:`WARMUP_EPOCHS` epochs.
-    In the training loss both classes weigh the same in every amplitude bin (``balance_cap``), and so
-    they do in the validation loss that early stopping and the search's objective read.
+    In the training loss both classes weigh the same in every amplitude bin (``balance_cap``).
     A trial is scored by the network it delivers (:data:`FINAL_LOSS`; see ``objective``).
     """
 
@@ -257,11 +256,11 @@ class StudentHyperModel(kt.HyperModel):
         self.prune_end_epoch = 0
         self.warmup_epochs = WARMUP_EPOCHS
         #: energy balance of the training loss (:func:`~labkit.training.compress.energy_balance_weights`;
-        #: course.ini [training] balance_cap, 0 = off). The validation pulses are weighed the same way,
-        #: so early stopping and the search's objective judge a student by the loss it trains on.
+        #: course.ini [training] balance_cap, 0 = off); validation pulses weigh 1 (see course.ini for
+        #: what weighing them too did to real pulses)
         self.balance_cap = CFG.training.balance_cap if balance_cap is None else float(balance_cap)
-        #: validation metric early stopping watches: the (energy-balanced) cross-entropy on the labels
-        #: (accuracy ties at 1.0 on a few hundred validation pulses)
+        #: validation metric early stopping watches: the cross-entropy on the labels (accuracy ties
+        #: at 1.0 on a few hundred validation pulses)
         self.monitor = "val_student_loss" if teacher is not None else "val_loss"
         #: what the search minimises: the same cross-entropy, of the network the trial delivers
         #: (finalized, at the epoch early stopping kept; :func:`record_hardware_cost`). keras-tuner
@@ -327,10 +326,6 @@ class StudentHyperModel(kt.HyperModel):
         y = args[1] if len(args) > 1 else kwargs.get("y")
         if self.balance_cap and x is not None and y is not None and kwargs.get("sample_weight") is None:
             kwargs["sample_weight"] = compress.energy_balance_weights(x, y, self.balance_cap)
-        val = kwargs.get("validation_data")
-        if self.balance_cap and val is not None and len(val) == 2:
-            # validated, early-stopped and scored by the same balanced loss it trains on
-            kwargs["validation_data"] = (*val, compress.energy_balance_weights(*val, self.balance_cap))
         if x is not None:
             self.flipped_units = start_units_alive(student_of(model), x)
         history = model.fit(*args, callbacks=callbacks, **kwargs)
@@ -362,8 +357,7 @@ def keep_best_epoch(model: tf.keras.Model, callbacks, history) -> int:
 HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero", "weight_bits")
 #: ... and, with validation data, the finalized student's own validation result (correct of n)
 FINAL_METRICS = ("val_final_correct", "val_final_n")
-#: ... and its validation cross-entropy on the labels (each pulse times its validation weight, the
-#: energy balance of :class:`StudentHyperModel`): the student search's objective
+#: ... and its validation cross-entropy on the labels: the student search's objective
 FINAL_LOSS = "val_final_loss"
 
 
