@@ -485,7 +485,7 @@ def test_the_search_scores_a_trial_by_the_network_it_delivers():
     assert history.history[models.FINAL_LOSS][2] == pytest.approx(ce) and np.isinf(history.history[models.FINAL_LOSS][:2]).all()
     metrics = tuner_utils.convert_to_metrics_dict(history, kt.Objective(models.FINAL_LOSS, "min"))
     assert metrics["val_accuracy"] == 0.8 and metrics[models.FINAL_LOSS] == pytest.approx(ce)
-    # with validation weights (the energy balance) the objective is the weighted mean cross-entropy
+    # with validation weights the objective is the weighted mean cross-entropy
     w = np.where(yv == 1, 3.0, 1.0)
     models.record_hardware_cost(history, student, (xv, yv, w), epoch=2)
     per_pulse = tf.keras.losses.sparse_categorical_crossentropy(yv, student.predict(xv, verbose=0), from_logits=True).numpy()

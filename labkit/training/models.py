@@ -383,11 +383,11 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
         history.history[key] = [float(est[key])] * n
     if validation_data is not None:
         xv, yv = validation_data[0], validation_data[1]
-        pred = student.predict(xv, batch_size=4096, verbose=0).argmax(1)
+        logits = student.predict(xv, batch_size=4096, verbose=0)
+        pred = logits.argmax(1)
         est["val_final_correct"], est["val_final_n"] = int((pred == yv).sum()), int(len(yv))
         for key in FINAL_METRICS:
             history.history[key] = [float(est[key])] * n
-        logits = student.predict(xv, batch_size=4096, verbose=0)
         weight = np.asarray(validation_data[2], dtype=np.float64) if len(validation_data) > 2 else np.ones(len(yv))
         ce = tf.keras.losses.sparse_categorical_crossentropy(yv, logits, from_logits=True).numpy()
         est[FINAL_LOSS] = float((ce * weight).sum() / weight.sum())
