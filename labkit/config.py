@@ -222,7 +222,10 @@ def _section(cls, section, prefix: str = "", **given):
             continue
         key = prefix + f.name if prefix and (prefix + f.name) in section else f.name
         if key in section:
-            values[f.name] = _value(section[key], f.type)
+            try:
+                values[f.name] = _value(section[key], f.type)
+            except ValueError as e:
+                raise ValueError(f"course.ini [{section.name}] {key}: {e}") from None
         elif f.default is MISSING:
             raise ValueError(f"course.ini [{section.name}] lacks '{f.name}'")
     return cls(**values)

@@ -74,6 +74,20 @@ def test_typed_config_one_dataclass_per_section():
     assert config.CFG.quant.weight_bits == config.CFG.weight_bits and config.CFG.board("kv260").dma_base > 0
 
 
+def test_a_bad_course_ini_value_names_its_section_and_key():
+    import configparser
+
+    from labkit import config
+    ini = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
+    ini.read(config.INI_PATH)
+    assert config._section(config.Training, ini["training"]).student_trials == config.CFG.training_full.student_trials
+    for key, text, bad in (("student_trials", "twelve", "twelve"), ("kd_alphas", "0.1, 0.3, half", "half")):
+        ini.read(config.INI_PATH)
+        ini["training"][key] = text
+        with pytest.raises(ValueError, match=rf"course.ini \[training\] {key}: .*{bad}"):
+            config._section(config.Training, ini["training"])
+
+
 @pytest.mark.parametrize("lab", sorted((ROOT / "labs").glob("[0-9][0-9]*_*.ipynb")), ids=lambda p: p.stem)
 def test_every_lab_starts_with_its_pipeline_map(lab):
     """Where the lab sits, what it reads and writes, and how long it takes: in its first cell."""
