@@ -51,13 +51,11 @@ def test_register_map_vlnv_and_length_formula_are_written_once():
 
 
 def test_typed_config_one_dataclass_per_section():
-    import configparser
     import dataclasses
     import inspect
 
     from labkit import config
-    ini = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
-    ini.read(config.INI_PATH)
+    ini = config._read_ini()
     classes = {"data": config.Data, "input_stage": config.InputStage, "stream": config.Stream,
                "quant": config.Quant, "training": config.Training, "overlay": config.Overlay, "rtl": config.Rtl, "search": config.Search}
     for section in ini.sections():
@@ -75,14 +73,11 @@ def test_typed_config_one_dataclass_per_section():
 
 
 def test_a_bad_course_ini_value_names_its_section_and_key():
-    import configparser
-
     from labkit import config
-    ini = configparser.ConfigParser(inline_comment_prefixes=(";",), interpolation=None)
-    ini.read(config.INI_PATH)
+    ini = config._read_ini()
     assert config._section(config.Training, ini["training"]).student_trials == config.CFG.training_full.student_trials
     for key, text, bad in (("student_trials", "twelve", "twelve"), ("kd_alphas", "0.1, 0.3, half", "half")):
-        ini.read(config.INI_PATH)
+        ini = config._read_ini()
         ini["training"][key] = text
         with pytest.raises(ValueError, match=rf"course.ini \[training\] {key}: .*{bad}"):
             config._section(config.Training, ini["training"])
