@@ -176,3 +176,45 @@ def test_training_chatter_stays_off_the_json_line(monkeypatch, capsys):
             bench([])
         out, err = capsys.readouterr()
         assert out == "" and "is dead" in err, (out, err)
+
+
+@pytest.mark.parametrize("misses, inside", [((0, 9, 5), False), ((0, 3, 1), True)])
+def test_bench_accuracy_line_has_the_issue_keys_and_the_teacher_interval(monkeypatch, capsys, tmp_path, misses, inside):
+    """`labkit bench accuracy` prints one JSON line with the keys issue 11 names; the workflow is
+    stubbed (no training): three seeds whose teachers miss none of 600 test pulses (Wilson interval
+    0.99364-1) and whose students miss 0, 9, 5 (median 595: outside it) or 0, 3, 1 (median 599: inside)."""
+    from labkit.data import Pulses, Split
+    from labkit.metrics import wilson
+    from labkit.training import tuning
+    from toys import toy_pulses
+
+    X, y = toy_pulses(1400, seed=7)
+    part = lambda s: Pulses(X[s], y[s], "toy")
+    split = Split(part(slice(0, 600)), part(slice(600, 800)), part(slice(800, 1400)))
+    yt = split.test.y
+    monkeypatch.setattr(tuning, "bench_data", lambda *a, **k: (tmp_path, split))
+
+    def workflow(_split, _training, _directory, seed):
+        k = misses[seed - CFG.seed]
+        pred = yt.copy()
+        pred[:k] = 1 - pred[:k]
+        return {"seed": seed, "teacher_pred": yt.copy(), "student_pred": pred,
+                "student_score": np.where(pred == 1, 3.0, -3.0) + np.linspace(0, 0.1, len(yt)),
+                "metrics": {"nonzero": 150 + k, "weight_bits": 8, "params": 300, "compression_ratio": 10.0},
+                "hp": {"units_0": 7}, "dead": 0, "trials": 22}
+    monkeypatch.setattr(tuning, "_workflow", workflow)
+    assert tuning.bench_accuracy(["--seeds", "3"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    line = json.loads(out[0])
+    for key in ("teacher_acc", "student_acc", "student_acc_min", "student_acc_ci95", "student_nonzero", "weight_bits",
+                "dead_trials", "trials", "baseline_acc", "fom_student", "fom_baseline", "neutron_eff_at_1e-3",
+                "n_train", "n_test", "wall_s"):
+        assert key in line, key
+    acc = [round(1 - k / 600, 5) for k in misses]
+    assert line["student_acc_seeds"] == acc and line["student_acc_min"] == min(acc)
+    assert line["student_acc"] == sorted(acc)[1]
+    assert line["teacher_acc_seeds"] == [1.0, 1.0, 1.0] and line["teacher_acc"] == 1.0
+    assert line["teacher_acc_ci95"] == [round(v, 5) for v in wilson(600, 600)] == [0.99364, 1.0]
+    assert line["student_in_teacher_ci95"] is inside
+    assert line["student_nonzero"] == 150 + max(misses) and line["trials"] == 66 and line["n_test"] == 600
