@@ -224,7 +224,7 @@ class StudentHyperModel(kt.HyperModel):
     """QKeras student trained with distillation from ``teacher`` and pruned to fit the budget.
 
     Searched: layers (1–2), widths (3…12, then 3…6), learning rate, KD temperature, and α when
-    course.ini's ``kd_alphas`` offers more than one (it does not; see there).
+    course.ini's ``kd_alphas`` lists more than one value (its comment says why it lists one).
     Bits come from ``course.ini`` ([quant]); with ``hardware_knobs`` (the hardware-aware search of
     lab 04b) the search also chooses ``weight_bits`` and ``activation_bits`` (course.ini [search]
     ranges) and the first layer's ``sparsity`` (from [search] sparsities; the nonzero budget still
