@@ -56,6 +56,34 @@ def student_model() -> Path:
     return artifacts_dir("student") / "student.h5"
 
 
+def student_info(path=None) -> dict:
+    """What lab 03 recorded of the deployed student (``student.json`` beside ``student.h5``), or {}."""
+    import json
+    p = Path(path) if path is not None else student_model().with_suffix(".json")
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def student_line(info: dict | None = None) -> str:
+    """The one line every lab prints about the deployed student: trial, layers, nonzero weights, bits,
+    LUT estimate and latency (from ``student.json``, or ``info``: that file's content or its
+    ``selection``, e.g. the test vectors' ``student``)."""
+    info = student_info() if info is None else (info or {})
+    sel = info if "trial_id" in info else (info.get("selection") or {})
+    if not sel:
+        return "deployed student: no selection recorded (a student saved by hand or by an older labkit)"
+    layers = "-".join(str(n) for n in sel["layers"])
+    depth = len(sel["layers"]) - 2
+    shape = "no hidden layer" if depth == 0 else f"{depth} hidden layer{'s' if depth > 1 else ''}"
+    mode = str(sel.get("selected_by", "")).split(":")[0]
+    return (f"deployed student: trial {sel['trial_id']} ({mode} selection), {layers} ({shape}), "
+            f"{sel['nonzero']} nonzero weights, {sel['weight_bits']}-bit weights / {sel['activation_bits']}-bit "
+            f"activations, ~{sel['lut_estimate']} LUT estimated, {sel['latency_cycles']} cycles, "
+            f"validation {sel['val_k']}/{sel['val_n']}")
+
+
 def hls_project(create: bool = False) -> Path:
     return artifacts_dir("hls", "prj", create=create)
 

@@ -126,13 +126,12 @@ class Rtl:
 
 @dataclass(frozen=True)
 class Search:
-    selection: str               #: how the hardware-aware search picks a student: accuracy | budget | pareto
+    selection: str               #: which trial of the student search is deployed: accuracy | budget | pareto
     lut_budget: int              #: budget mode: most LUTs (estimate; Yosys where a bench synthesises)
     latency_budget: int          #: budget mode: most cycles at [rtl] clock_mhz
     weight_bits: Tuple[int, ...]        #: lowest, highest weight bits the search tries
     activation_bits: Tuple[int, ...]    #: lowest, highest activation bits the search tries
     sparsities: Tuple[float, ...]       #: first-layer kernel sparsities the search tries
-    trials: int                  #: trials of the hardware-aware search
 
 
 #: the selection modes of [search] (labkit.rtl.search.select)
@@ -384,8 +383,8 @@ def _check(cfg: Config) -> None:
             raise ValueError(f"course.ini: [search] {key} = {lo_hi}: give 'lowest, highest' between 2 and 16")
     if not srch.sparsities or not all(0 <= v < 1 for v in srch.sparsities):
         raise ValueError(f"course.ini: [search] sparsities = {srch.sparsities}: give fractions in [0, 1)")
-    if min(srch.lut_budget, srch.latency_budget, srch.trials, cfg.search_fast.trials) < 1:
-        raise ValueError("course.ini: [search] lut_budget, latency_budget and trials must be at least 1")
+    if min(srch.lut_budget, srch.latency_budget) < 1:
+        raise ValueError("course.ini: [search] lut_budget and latency_budget must be at least 1")
     if abs(sum(cfg.split) - 1.0) > 1e-9:
         raise ValueError(f"course.ini: split fractions {cfg.split} must sum to 1")
     if cfg.samples_per_word * cfg.lane_bits != cfg.word_bits or cfg.lane_bits < cfg.adc_bits:

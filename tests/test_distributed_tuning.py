@@ -82,8 +82,9 @@ def test_the_student_search_names_the_missing_teacher(tmp_path):
 
 
 def test_hardware_aware_student_search_on_two_workers_keeps_students_and_selects(tmp_path):
-    """`labkit tune student --hardware --select pareto`: the workers keep each trial's student beside
-    the chief's record, and the chief prints the trial the mode chooses."""
+    """`labkit tune student --select pareto` (lab 03's search: bits and sparsity searched, each trial's
+    cost recorded; `--hardware` is still accepted): the workers keep each trial's student and its
+    validation predictions beside the chief's record, and the chief prints the trial the mode chooses."""
     pytest.importorskip("da4ml")
     env = dict(os.environ, LABKIT_FAST="1", LABKIT_ARTIFACTS=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -99,8 +100,9 @@ def test_hardware_aware_student_search_on_two_workers_keeps_students_and_selects
     chosen = re.search(r"^chosen: trial (\d+) .*pareto: .*its student: (\S+)$", r.stdout, flags=re.M)
     assert chosen, r.stdout
     assert Path(chosen.group(2)).is_file()
-    assert Path(chosen.group(2)).parent == tmp_path / "tuning" / "student_hw" / f"trial_{chosen.group(1)}"
+    assert Path(chosen.group(2)).parent == tmp_path / "tuning" / "student" / f"trial_{chosen.group(1)}"
     assert (Path(chosen.group(2)).parent / "history.json").is_file()      # its curves, as in a lab's search
-    assert "lab 04b resumes it" in r.stdout
+    assert (Path(chosen.group(2)).parent / "val_pred.npy").is_file()      # what the pareto rule compares
+    assert "lab 03 resumes it and hands on the chosen trial's student" in r.stdout
     bad = _tune(tmp_path, "teacher", "--hardware")
     assert bad.returncode == 2 and "student search" in bad.stderr

@@ -58,13 +58,28 @@ def test_teacher_hp_names_round_trip():
 
 
 def test_student_hp_names_round_trip():
-    hm = models.StudentHyperModel(None, 420, epochs=4, batch_size=64)
+    hm = models.StudentHyperModel(None, 420, epochs=4, batch_size=64, hardware_knobs=False)   # course.ini's bits
     hp = _hp(layers=2, units_0=5, units_1=3, learning_rate=1e-2, temperature=4.0, alpha=0.3)
     stripped = compress.strip(hm.build(hp))
     qd = [l for l in stripped.layers if hasattr(l, "kernel_quantizer_internal")]
     assert [l.units for l in qd] == [5, 3, CFG.n_classes]
     assert all(l.kernel_quantizer_internal.bits == CFG.weight_bits for l in qd)
     assert stripped.layers[-1].name == "logits"
+
+
+def test_student_search_space_reaches_a_linear_student():
+    """Depth 0 (inputs -> logits) to 2 hidden layers; bits and first-layer sparsity searched by default."""
+    hm = models.StudentHyperModel(None, 420, epochs=4, batch_size=64)
+    space = kt.HyperParameters()
+    hm.build(space)
+    layers = next(p for p in space.space if p.name == "layers")
+    assert (layers.min_value, layers.max_value) == (0, 2)
+    assert {"weight_bits", "activation_bits", "sparsity"} <= {p.name for p in space.space}
+    hp = _hp(layers=0, learning_rate=1e-3, temperature=4.0, alpha=0.9, weight_bits=5, activation_bits=5, sparsity=0.9)
+    stripped = compress.strip(hm.build(hp))
+    qd = [l for l in stripped.layers if hasattr(l, "kernel_quantizer_internal")]
+    assert [l.units for l in qd] == [CFG.n_classes] and qd[0].kernel_quantizer_internal.bits == 5
+    assert hm.layer_sparsity == [0.9] and models.student_nonzero_estimate([], hm.layer_sparsity) <= CFG.training.max_nonzero
 
 
 def test_sparsity_budget_is_spent_on_the_first_layer():
@@ -215,7 +230,8 @@ def trained_student(tmp_path_factory):
     tuning.seed_everything()
     teacher = models.TeacherHyperModel().build(_hp(layers=1, units_0=32, learning_rate=1e-2))
     teacher.fit(x, y, epochs=5, batch_size=64, verbose=0)
-    hm = models.StudentHyperModel(teacher, len(x), epochs=8, batch_size=64, target_sparsity=0.6)
+    hm = models.StudentHyperModel(teacher, len(x), epochs=8, batch_size=64, target_sparsity=0.6,
+                                  hardware_knobs=False)
     hp = _hp(layers=1, units_0=3, learning_rate=1e-2, temperature=4.0, alpha=0.3)
     model = hm.build(hp)
     hm.fit(hp, model, x, y, validation_data=tuning.xy(split.val), epochs=8, batch_size=64, verbose=0,

@@ -128,3 +128,69 @@ def test_missing_vectors_name_the_fix(tmp_path, monkeypatch):
         build_package("pynq-z1", quiet=True)
     with pytest.raises(KeyError, match="unknown board"):
         build_package("zcu104", quiet=True)
+
+
+def test_the_deployed_network_follows_the_selection(tmp_path, monkeypatch):
+    """Issue 26: course.ini's selection decides the one student every later stage uses. Two trials (a
+    161-4-2 student and a linear one); the selection in one mode, then in another: each time the
+    stage's student.h5, lab 04's vectors (which lab 06 streams), lab 05's RTL core (built from
+    student.h5) and `labkit package` follow it; vectors left from the other student are refused."""
+    pytest.importorskip("hls4ml")
+    from labkit.rtl import tools
+    if tools.missing("da4ml", "g++"):
+        pytest.skip(tools.missing("da4ml", "g++"))
+    from types import SimpleNamespace
+
+    from toys import fit_and_prune, tiny_student, toy_pulses
+
+    from labkit import artifacts
+    from labkit.board.package import build_package
+    from labkit.data import Split, formats
+    from labkit.hls import build_all
+    from labkit.rtl import build as rtl_build
+    from labkit.rtl.cost import estimate
+    from labkit.training import checkpoints, compress, selection
+    from labkit.training.models import build_student
+
+    monkeypatch.setenv("LABKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+    X, y = toy_pulses(300, seed=5)
+    p = formats.Pulses(X, y)
+    split = Split(train=p.subset(slice(0, 200)), val=p.subset(slice(200, 250)), test=p.subset(slice(250, 300)))
+    xv = __import__("labkit.data.prep", fromlist=["preprocess"]).preprocess(split.val.X)
+    nets = {"00": tiny_student(), "01": fit_and_prune(build_student([], weight_bits=5), 3, 0.85, seed=2)}
+    pts = []
+    for tid, net in nets.items():
+        path = compress.save_model(net, tmp_path / f"trial_{tid}" / "student.h5")
+        pred = net.predict(xv, verbose=0).argmax(1)
+        k, est = int((pred == split.val.y).sum()), estimate(net)
+        pts.append({"trial_id": tid, "hp": {"layers": 1 if tid == "00" else 0}, "objective": 0.1 if tid == "00" else 0.2,
+                    "val_acc": k / len(pred), "val_k": k, "val_n": len(pred), "val_ci95": [0, 1],
+                    "lut_estimate": est["lut_estimate"], "latency_cycles": est["latency_cycles"],
+                    "nonzero": est["nonzero"], "weight_bits": est["weight_bits"], "activation_bits": 8,
+                    "layers": [161, 4, 2] if tid == "00" else [161, 2], "path": str(path), "val_pred": pred})
+    small = min(pts, key=lambda q: q["lut_estimate"])
+    assert small["trial_id"] == "01"
+    packaged = []
+    for mode, budget in (("accuracy", None), ("budget", small["lut_estimate"])):
+        chosen = selection.select(pts, mode, lut_budget=budget, latency_budget=99)
+        student = compress.load_model(chosen["path"])
+        history = SimpleNamespace(selection=selection.summary(chosen))
+        checkpoints.save_student(student, SimpleNamespace(values=chosen["hp"]), history, 0.8, split)
+        if packaged:                    # vectors of the previous student: refused, nothing packaged
+            with pytest.raises(ValueError, match=f"trial {packaged[-1]}.*deployed student.*trial {chosen['trial_id']}"):
+                build_package("pynq-z1", quiet=True, force=True)
+        assert artifacts.student_line().startswith(f"deployed student: trial {chosen['trial_id']} ({mode} selection)")
+        built = build_all(X_raw=split.test.X, y=split.test.y, quiet=True)       # lab 04 on checkpoints.load_student()
+        meta = json.loads((artifacts.test_vectors() / "meta.json").read_text())
+        assert meta["student"]["trial_id"] == chosen["trial_id"]
+        want = student.predict(__import__("labkit.data.prep", fromlist=["preprocess"]).preprocess(split.test.X), verbose=0)
+        np.testing.assert_allclose(np.load(artifacts.test_vectors() / "qkeras_logits.npy"), want, rtol=0, atol=1e-6)
+        assert built["summary"]["bit_exact_fraction"] == 1.0
+        core = rtl_build(folder=tmp_path / f"rtl_{mode}", emulator=False)["core"]         # lab 04b / 05's IP
+        assert core.latency_cycles == chosen["latency_cycles"]
+        out = build_package("pynq-z1", quiet=True, force=True)
+        assert out["student"]["trial_id"] == chosen["trial_id"]
+        manifest = json.loads((Path(out["folder"]) / "MANIFEST.json").read_text())
+        assert manifest["student"] == meta["student"]
+        packaged.append(chosen["trial_id"])
+    assert packaged == ["00", "01"]

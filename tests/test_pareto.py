@@ -1,4 +1,5 @@
-"""labkit.rtl.search: the hardware-aware search, its front and its three selection modes."""
+"""The student search (labkit.training.selection, re-exported by labkit.rtl.search): its front and its three
+selection modes, and the hardware-aware trials it records."""
 import json
 import subprocess
 import sys
@@ -30,13 +31,69 @@ def test_accuracy_mode_is_the_lowest_validation_loss():
     assert got["trial_id"] == "1" and got["selected_by"].startswith("accuracy")
 
 
-def test_pareto_mode_picks_the_smallest_inside_the_best_interval():
-    # best: 199/200, Wilson lower bound 0.9722; 195/200 = 0.975 is inside, 190/200 = 0.95 is not
-    assert wilson(199, 200)[0] == pytest.approx(0.97222, abs=1e-4)
-    pts = [_point(0, 199, lut=5000), _point(1, 195, lut=1200), _point(2, 190, lut=400), _point(3, 197, lut=1500)]
-    got = search.select(pts, "pareto")
-    assert got["trial_id"] == "1"
-    assert "95 % interval" in got["selected_by"]
+def _preds(y, wrong):
+    """Predictions on labels ``y`` that are wrong exactly at the indices ``wrong``."""
+    pred = np.array(y, copy=True)
+    pred[list(wrong)] = 1 - pred[list(wrong)]
+    return pred
+
+
+def test_pareto_mode_takes_the_fewest_luts_among_the_good_enough():
+    """Good enough = at least the cut's validation accuracy and not significantly worse than the most
+    accurate trial on the same pulses (exact McNemar, 5 %)."""
+    y = np.tile([0, 1], 100)                              # 200 validation pulses
+    pts = [dict(_point(0, 199, lut=5000), val_pred=_preds(y, [0])),
+           dict(_point(1, 196, lut=1200), val_pred=_preds(y, [0, 1, 2, 3])),          # 3 more errors: p = 0.25
+           dict(_point(2, 192, lut=400), val_pred=_preds(y, range(8))),               # 7 more: p = 0.016
+           dict(_point(3, 197, lut=1500), val_pred=_preds(y, [0, 5, 6]))]
+    got = search.select(pts, "pareto", y_val=y)
+    assert got["trial_id"] == "1" and "McNemar" in got["selected_by"]
+    floor = {"name": "amplitude cut", "acc": 197 / 200, "k": 197, "n": 200}
+    got = search.select(pts, "pareto", y_val=y, floor=floor)        # the cut makes 3 errors: trial 1 is below it
+    assert got["trial_id"] == "3" and "amplitude cut, 197/200" in got["selected_by"]
+    # without pulse-by-pulse records only trials as accurate as the best qualify
+    bare = [{k: v for k, v in p.items() if k != "val_pred"} for p in pts]
+    assert search.select(bare, "pareto")["trial_id"] == "0"
+
+
+def test_pareto_refuses_what_the_wilson_rule_let_through():
+    """The real-data case of issue 26: 156/158 lay inside the best trial's Wilson interval (158/158) and
+    was deployed, below the amplitude cut (157/158). The floor refuses it."""
+    y = np.tile([0, 1], 79)
+    assert wilson(158, 158)[0] < 156 / 158
+    pts = [dict(_point(0, 158, n=158, lut=4500), val_pred=_preds(y, [])),
+           dict(_point(1, 156, n=158, lut=1016), val_pred=_preds(y, [3, 9])),
+           dict(_point(2, 157, n=158, lut=1400), val_pred=_preds(y, [3]))]
+    floor = {"name": "amplitude cut", "acc": 157 / 158, "k": 157, "n": 158}
+    assert search.select(pts, "pareto", y_val=y, floor=floor)["trial_id"] == "2"
+
+
+def test_pareto_never_picks_a_trial_below_the_best_cut():
+    """Random searches and cuts: the choice is never below the cut's validation accuracy while any trial
+    reaches it; when none does, the sentence says so and the most accurate trial is handed on."""
+    rng = np.random.default_rng(11)
+    below = 0
+    for case in range(300):
+        n = int(rng.integers(40, 300))
+        y = rng.integers(0, 2, n)
+        pts = []
+        for i in range(int(rng.integers(1, 10))):
+            wrong = rng.choice(n, int(rng.integers(0, max(2, n // 10))), replace=False)
+            pts.append(dict(_point(i, n - len(wrong), n=n, lut=int(rng.integers(50, 6000)),
+                                   loss=float(rng.uniform(0, 1))), val_pred=_preds(y, wrong)))
+        k = int(rng.integers(int(0.85 * n), n + 1))
+        floor = {"name": "cut", "acc": k / n, "k": k, "n": n}
+        got = search.select(pts, "pareto", y_val=y, floor=floor)
+        if any(p["val_k"] >= k for p in pts):
+            assert got["val_k"] >= k
+            ok = [p for p in pts if p["val_k"] >= k and (p["val_k"] == max(q["val_k"] for q in pts) or not
+                  __import__("labkit.metrics", fromlist=["mcnemar"]).mcnemar(
+                      y, p["val_pred"], min(pts, key=lambda q: (-q["val_acc"], q["objective"]))["val_pred"])["significant"])]
+            assert got["lut_estimate"] == min(p["lut_estimate"] for p in ok)
+        else:
+            below += 1
+            assert "no trial reaches" in got["selected_by"] and got["val_k"] == max(p["val_k"] for p in pts)
+    assert below > 10
 
 
 def test_budget_mode_never_returns_a_model_over_budget():
@@ -146,6 +203,9 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
     with pytest.raises(search.NoModelFitsError):
         search.select(pts, "budget", lut_budget=small["lut_estimate"] - 1, latency_budget=99)
     assert search.select(pts, "pareto")["trial_id"] in {p["trial_id"] for p in search.front(pts)}
+    for p in pts:                                    # each trial kept its validation predictions
+        xv = tuning.xy(split.val)[0]
+        assert np.array_equal(p["val_pred"], search.load_point(p).predict(xv, verbose=0).argmax(1))
     # the front plot draws from these points
     import matplotlib
     matplotlib.use("Agg")
@@ -194,14 +254,16 @@ def test_bench_accuracy_line_has_the_issue_keys_and_the_teacher_interval(monkeyp
     yt = split.test.y
     monkeypatch.setattr(tuning, "bench_data", lambda *a, **k: (tmp_path, split))
 
-    def workflow(_split, _training, _directory, seed):
+    def workflow(_split, _training, _directory, seed, yosys=False):
         k = misses[seed - CFG.seed]
         pred = yt.copy()
         pred[:k] = 1 - pred[:k]
         return {"seed": seed, "teacher_pred": yt.copy(), "student_pred": pred,
                 "student_score": np.where(pred == 1, 3.0, -3.0) + np.linspace(0, 0.1, len(yt)),
                 "metrics": {"nonzero": 150 + k, "weight_bits": 8, "params": 300, "compression_ratio": 10.0},
-                "hp": {"units_0": 7}, "dead": 0, "trials": 22}
+                "hp": {"units_0": 7}, "dead": 0, "trials": 22,
+                "selection": {"trial_id": f"0{k % 10}", "layers": [161, 7, 2], "selected_by": "pareto: because"},
+                "cost": {"student_lut_estimate": 500 + k, "student_latency_cycles": 3 + k % 3}}
     monkeypatch.setattr(tuning, "_workflow", workflow)
     assert tuning.bench_accuracy(["--seeds", "3"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -218,3 +280,9 @@ def test_bench_accuracy_line_has_the_issue_keys_and_the_teacher_interval(monkeyp
     assert line["teacher_acc_ci95"] == [round(v, 5) for v in wilson(600, 600)] == [0.99364, 1.0]
     assert line["student_in_teacher_ci95"] is inside
     assert line["student_nonzero"] == 150 + max(misses) and line["trials"] == 66 and line["n_test"] == 600
+    # issue 26: what is deployed, per seed and at most
+    assert [r["student_lut_estimate"] for r in line["per_seed"]] == [500 + k for k in misses]
+    assert line["student_lut_estimate_max"] == 500 + max(misses)
+    assert line["student_latency_max"] == max(3 + k % 3 for k in misses)
+    assert line["student_lut_max"] is None                       # no --yosys: no synthesised count
+    assert line["selection"]["mode"] == CFG.search.selection and line["selection"]["sentences"][0] == "pareto: because"

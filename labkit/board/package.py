@@ -346,6 +346,7 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
     if missing:
         raise FileNotFoundError(f"test vectors incomplete in {vectors_dir} (missing {', '.join(missing)}): "
                                 "write them with lab 04 (or `labkit hls`) before packaging")
+    student = _vectors_student(vectors_dir)
     out_root.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(out_root, say)
     folder_name = f"labkit_{name}"
@@ -380,7 +381,7 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
             (staging / "INSTALL.md").write_text(install_text(board, folder_name, wheel.name, overlay_included))
             files = sorted(p for p in staging.rglob("*") if p.is_file())
             manifest = {"board": board, "labkit_version": _version(), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                        "overlay_included": overlay_included, "wheel": wheel.name,
+                        "overlay_included": overlay_included, "wheel": wheel.name, "student": student,
                         "files": {str(p.relative_to(staging)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
                                   for p in files}}
             (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -403,9 +404,25 @@ def build_package(board: str, force: bool = False, timestamp: bool = False, out_
         finally:
             for p in reversed(temps):
                 _remove(p)
-    say(f"package: {dest}\narchive: {archive}\nnext: follow {dest / 'INSTALL.md'}")
+    say(f"{artifacts.student_line(student)}\npackage: {dest}\narchive: {archive}\nnext: follow {dest / 'INSTALL.md'}")
     return {"folder": str(dest), "archive": str(archive), "wheel": wheel.name,
-            "overlay_included": overlay_included, "files": len(manifest["files"]) + 1}
+            "overlay_included": overlay_included, "files": len(manifest["files"]) + 1, "student": student}
+
+
+def _vectors_student(vectors_dir: Path):
+    """The student the test vectors were written from (meta.json ``student``), checked against the
+    deployed one (``artifacts/student/student.json``): a package never ships vectors of another network."""
+    meta_path = Path(vectors_dir) / "meta.json"
+    try:
+        student = json.loads(meta_path.read_text()).get("student")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{meta_path} cannot be read ({err}): write the test vectors again with lab 04") from None
+    deployed = artifacts.student_info().get("selection")
+    if deployed and student and student != deployed:
+        raise ValueError(f"the test vectors in {vectors_dir} come from trial {student.get('trial_id')}, but the deployed "
+                         f"student ({artifacts.student_model()}) is trial {deployed.get('trial_id')}: rerun lab 04 "
+                         "(or `labkit hls convert`) and the overlay for the deployed student before packaging")
+    return student
 
 
 def _version() -> str:

@@ -11,7 +11,7 @@ BENCHES = {
     "accuracy": "labkit.training.tuning:bench_accuracy",   # teacher + student workflow, full settings
     "agreement": "labkit.hls:bench_agreement",    # QKeras vs C simulation vs stream wrapper
     "board": "labkit.board:bench_board",          # DMA streaming, emulated or on a board
-    "pareto": "labkit.rtl.search:bench_pareto",   # hardware-aware search: accuracy vs LUTs vs latency
+    "pareto": "labkit.rtl.search:bench_pareto",   # the student search: accuracy vs LUTs vs latency
     "rtl": "labkit.rtl:bench_rtl",                # da4ml RTL twin: bit-exact, latency, Yosys resources
 }
 

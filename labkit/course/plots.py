@@ -227,35 +227,18 @@ def _yerr(acc, ci):
     return np.clip(np.array([[a - c[0], c[1] - a] for a, c in zip(acc, ci)]).T, 0, None)
 
 
-def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=None, lut_budget=None, path=None):
-    """Accuracy vs LUTs of a hardware-aware search (:mod:`labkit.rtl.search`), two panels.
+def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=None, lut_budget=None, path=None,
+           chosen_label: str = "chosen", floor=None):
+    """Accuracy vs LUTs of the student search (:mod:`labkit.training.selection`), two panels.
 
     Left, every trial: validation accuracy (95 % CI) against the LUT estimate, colour = latency in
     cycles, the front joined by a line.  Right, the synthesised points: test accuracy (95 % CI)
     against Yosys LUTs, with the classical cuts (``baselines``: :func:`labkit.rtl.baselines.report`
     rows), the chosen student and the accuracy-only choice on the same axes.  ``path``: also save a PNG."""
-    from ..rtl.search import front
     plt = _plt()
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6))
     pts = list(points)
-    if pts:
-        lat = np.array([p["latency_cycles"] for p in pts])
-        left.errorbar([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts],
-                      yerr=_yerr([p["val_acc"] for p in pts], [p["val_ci95"] for p in pts]),
-                      fmt="none", ecolor="0.7", zorder=1)
-        sc = left.scatter([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts], c=lat, cmap="viridis",
-                          s=40, zorder=2)
-        cb = fig.colorbar(sc, ax=left, label=f"latency (cycles at {CFG.rtl.clock_mhz:g} MHz)")
-        cb.set_ticks(sorted(set(int(v) for v in lat)))
-        fr = front(pts)
-        left.plot([p["lut_estimate"] for p in fr], [p["val_acc"] for p in fr], "k--", lw=1, label="front")
-        for p in pts:
-            left.annotate(f"{p['weight_bits']}b", (p["lut_estimate"], p["val_acc"]), fontsize=7,
-                          xytext=(3, -9), textcoords="offset points")
-    left.set(xscale="log", xlabel="LUT estimate (da4ml)", ylabel=f"validation accuracy (95 % CI, n={pts[0]['val_n'] if pts else 0})",
-             title=f"every trial ({len(pts)}); label = weight bits")
-    if pts:
-        left.legend(fontsize=8, loc="lower right")
+    trials_panel(fig, left, pts, chosen=chosen, floor=floor)
     ms = sorted(measured, key=lambda p: p["lut"])
     if ms:
         right.errorbar([p["lut"] for p in ms], [p["acc"] for p in ms], yerr=_yerr([p["acc"] for p in ms],
@@ -264,7 +247,7 @@ def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=No
         a = b["acc"]
         right.errorbar([b["lut"]], [a["acc"]], yerr=_yerr([a["acc"]], [a["ci95"]]), fmt="s", capsize=3,
                        label=f"{b['name']} (RTL)")
-    for p, style, label in ((accuracy_choice, "D", "accuracy-only choice"), (chosen, "*", "chosen")):
+    for p, style, label in ((accuracy_choice, "D", "accuracy-only trial"), (chosen, "*", chosen_label)):
         if p is not None:
             right.errorbar([p["lut"]], [p["acc"]], yerr=_yerr([p["acc"]], [p["acc_ci95"]]), fmt=style, ms=12 if style == "*" else 8,
                            capsize=3, label=f"{label}: {p['lut']} LUT, {p['latency_cycles']} cycles")
@@ -275,11 +258,58 @@ def pareto(points, measured=(), baselines=(), *, chosen=None, accuracy_choice=No
               title="is the network worth its LUTs?")
     if right.get_legend_handles_labels()[0]:
         right.legend(fontsize=7, loc="lower right")
+    _lut_axis(right)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def _lut_axis(ax):
+    """Plain LUT counts at 1, 2, 5 x 10^k on a log axis."""
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-    for ax in (left, right):          # plain LUT counts at 1, 2, 5 x 10^k on the log axes
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def trials_panel(fig, ax, pts, *, chosen=None, floor=None):
+    """Every trial of the student search: validation accuracy (95 % CI) against the LUT estimate,
+    colour = latency in cycles, the front joined by a line, label = weight bits; ``chosen`` starred,
+    ``floor`` (:func:`labkit.training.selection.cut_floor`) as a dotted line."""
+    from ..training.selection import front
+    if pts:
+        lat = np.array([p["latency_cycles"] for p in pts])
+        ax.errorbar([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts],
+                    yerr=_yerr([p["val_acc"] for p in pts], [p["val_ci95"] for p in pts]),
+                    fmt="none", ecolor="0.7", zorder=1)
+        sc = ax.scatter([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts], c=lat, cmap="viridis",
+                        s=40, zorder=2)
+        cb = fig.colorbar(sc, ax=ax, label=f"latency (cycles at {CFG.rtl.clock_mhz:g} MHz)")
+        cb.set_ticks(sorted(set(int(v) for v in lat)))
+        fr = front(pts)
+        ax.plot([p["lut_estimate"] for p in fr], [p["val_acc"] for p in fr], "k--", lw=1, label="front")
+        for p in pts:
+            ax.annotate(f"{p['weight_bits']}b", (p["lut_estimate"], p["val_acc"]), fontsize=7,
+                        xytext=(3, -9), textcoords="offset points")
+    if floor is not None:
+        ax.axhline(floor["acc"], color="red", ls=":", lw=1, label=f"floor: {floor['name']} ({floor['k']}/{floor['n']})")
+    if chosen is not None:
+        ax.scatter([chosen["lut_estimate"]], [chosen["val_acc"]], marker="*", s=250, facecolors="none",
+                   edgecolors="red", zorder=3, label=f"deployed: trial {chosen['trial_id']}")
+    ax.set(xscale="log", xlabel="LUT estimate (da4ml)",
+           ylabel=f"validation accuracy (95 % CI, n={pts[0]['val_n'] if pts else 0})",
+           title=f"every trial ({len(pts)}); label = weight bits")
+    if pts:
+        ax.legend(fontsize=8, loc="lower right")
+    _lut_axis(ax)
+
+
+def trials(pts, *, chosen=None, floor=None, path=None):
+    """:func:`trials_panel` as a figure of its own (lab 03: the search and the deployed trial)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    trials_panel(fig, ax, pts, chosen=chosen, floor=floor)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)

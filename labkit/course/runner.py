@@ -216,6 +216,7 @@ def _run(args, notebooks, current) -> int:
     artifacts.write_text_atomic(artifacts.root() / "summary.json", json.dumps(summary, indent=2))
     lines = [f"# labkit course run ({mode} settings)", "",
              f"total {summary['total_wall_s']} s, peak kernel memory {summary['peak_kernel_rss_mib']} MiB", "",
+             artifacts.student_line(), "",
              "| lab | status | wall s | noisy outputs (stderr, warnings) |", "|---|---|---|---|"]
     lines += [f"| {r['lab']} | {r['status']} | {r['wall_s']} | {len(r['noise'])} |" for r in rows]
     lines += ["", "## Recorded numbers", ""]

@@ -82,9 +82,11 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
     from .vectors import write_test_vectors
     from .wrapper import build_emulation
 
+    student = None
     if model is None:
+        from .. import artifacts
         from ..training.checkpoints import load_student
-        model = load_student()
+        model, student = load_student(), artifacts.student_info().get("selection")
     if X_raw is None:
         from ..data import load_split
         split = load_split().test
@@ -99,7 +101,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
     n = len(X_raw) if n_vectors is None else min(n_vectors, len(X_raw))   # default: the whole test split
     labels = y[:n] if y is not None else np.full(n, -1)
     vec = write_test_vectors(X_raw[:n], labels, agree["qkeras_logits"][:n], agree["csim_logits"][:n],
-                             emu=EmulatedIP(lib), folder=vectors_dir)
+                             emu=EmulatedIP(lib), folder=vectors_dir, student=student)
     summary = {k: v for k, v in agree.items() if not k.endswith("_logits")}
     summary["n_out"] = int(agree["csim_logits"].shape[1])
     if notes:

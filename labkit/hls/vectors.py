@@ -19,8 +19,12 @@ def vector_meta(n: int, batch: int, n_out: int | None = None) -> dict:
 
 
 def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedIP | None = None,
-                       folder=None) -> dict:
+                       folder=None, student: dict | None = None) -> dict:
     """Write inputs, stream words, expected output words (from the emulation library) and meta.json.
+
+    ``student``: what lab 03 recorded of the network the vectors come from (``student.json``'s
+    ``selection``: trial, layers, cost), kept in meta.json so that the board and ``labkit package``
+    can say which network they run.
 
     ``X_raw`` (any number of pulses, e.g. the whole test split) is sent as IP runs of up to
     ``CFG.max_batch`` pulses.  Returns a summary dict, including ``wrapper_words_equal``: the
@@ -61,7 +65,8 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
     }
     for name, arr in arrays.items():
         np.save(folder / f"{name}.npy", arr, allow_pickle=False)
-    (folder / "meta.json").write_text(json.dumps(vector_meta(n, batch, emu.info["n_out"]), indent=2) + "\n")
+    meta = dict(vector_meta(n, batch, emu.info["n_out"]), student=student)
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return {
         "folder": str(folder),
         "n": n,

@@ -85,7 +85,15 @@ def student_model(split=None, *, retrain: bool = False, verbose: int = 0):
     from . import tuning
     split = split or data.load_split(progress=False)
     teacher = teacher_model(split, verbose=verbose)
-    student, hp, _, _, sparsity = tuning.student_stage(split, teacher, verbose=verbose)
-    save(student, student_path(), check=tuning.xy(split.val), hp=hp.values, sparsity=sparsity,
-         test_accuracy=tuning.accuracy(student, split.test))
+    student, hp, history, _, sparsity = tuning.student_stage(split, teacher, verbose=verbose)
+    save_student(student, hp, history, sparsity, split)
     return student
+
+
+def save_student(student, hp, history, sparsity, split) -> Path:
+    """Save the chosen student as ``artifacts/student/student.h5`` with ``student.json``: its
+    hyper-parameters, sparsity, the selection (``history.selection``: trial, reason, layers, cost)
+    and its test accuracy (reported only: nothing is chosen on it)."""
+    from . import tuning
+    return save(student, student_path(), check=tuning.xy(split.val), hp=hp.values, sparsity=sparsity,
+                selection=getattr(history, "selection", None), test_accuracy=tuning.accuracy(student, split.test))

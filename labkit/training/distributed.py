@@ -29,11 +29,11 @@ The chief exits when the budget is spent and every worker has been told so; the 
 trusted network.  On a cluster, start the chief as one job and the workers as an array job with
 ``KERASTUNER_TUNER_ID=tuner$INDEX``.
 
-The hardware-aware student search of lab 04b runs the same way (``labkit tune student --hardware``,
-project ``student_hw``): each worker keeps the finalized student of every trial it ran beside the
-chief's record (``artifacts/tuning/student_hw/trial_<id>/student.h5``, so on several hosts only if
-they share that folder), and ``--select accuracy|budget|pareto`` (with ``--lut-budget`` /
-``--latency-budget``) prints the trial that mode chooses (:func:`labkit.rtl.search.select`).
+The student search (lab 03's: depth, widths, bits and first-layer sparsity searched) keeps the
+finalized student of every trial beside the chief's record (``artifacts/tuning/student/trial_<id>/
+student.h5``, so on several hosts only if they share that folder), and ``--select
+accuracy|budget|pareto`` (with ``--lut-budget`` / ``--latency-budget``) prints the trial that mode
+chooses (:func:`labkit.training.selection.select`); lab 03 then hands on course.ini's choice.
 
 What is reproducible: the chief declares the whole search space before the first trial, so the
 seeded oracle proposes its first ``bo_initial_points`` trials (course.ini [training]) as one fixed
@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-rows", type=int, help="read at most this many pulses per class file (a quick search)")
     ap.add_argument("--fresh", action="store_true", help="start the search over (deletes only its folder)")
     ap.add_argument("--hardware", action="store_true",
-                    help="student only: the hardware-aware search of lab 04b (bits and sparsity searched, each "
-                         "trial's cost recorded; project student_hw, course.ini [search] trials)")
+                    help="accepted for older scripts: the student search always searches bits and sparsity "
+                         "and records each trial's cost (lab 03)")
     ap.add_argument("--select", choices=SELECTION_MODES,
                     help="after the search, print the trial this mode chooses (accuracy | budget | pareto; "
                          "needs the trials' recorded cost: the student search)")
@@ -96,14 +96,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _project(args) -> str:
-    """The search's keras-tuner project under artifacts/tuning: teacher, student or student_hw."""
-    return args.stage + ("_hw" if getattr(args, "hardware", False) else "")
+    """The search's keras-tuner project under artifacts/tuning: teacher or student (lab 03's)."""
+    return args.stage
 
 
 def _budget(args) -> tuple:
     t = CFG.training
-    trials = args.trials if args.trials is not None else (
-        CFG.search.trials if getattr(args, "hardware", False) else getattr(t, f"{args.stage}_trials"))
+    trials = args.trials if args.trials is not None else getattr(t, f"{args.stage}_trials")
     epochs = args.epochs if args.epochs is not None else getattr(t, f"{args.stage}_epochs")
     return trials, epochs
 
@@ -120,7 +119,7 @@ def _hypermodel(stage: str, split, epochs: int, hardware: bool = False):
     from .checkpoints import teacher_path
     from .compress import load_model
     return StudentHyperModel(load_model(teacher_path()), len(split.train), epochs=epochs,
-                             batch_size=CFG.training.batch_size, hardware_knobs=hardware)
+                             batch_size=CFG.training.batch_size)
 
 
 def _require_teacher(stage: str) -> None:
@@ -254,13 +253,15 @@ def _chief(args) -> int:
 
 
 def _print_selection(tuner, args) -> None:
-    """One line: the trial ``--select`` chooses (labkit.rtl.search.select) and where its student is."""
-    from ..rtl import search
+    """One line: the trial ``--select`` chooses (labkit.training.selection.select) and where its student is."""
+    from . import selection as search
     pts = search.points(tuner)
     if not pts:
         raise ValueError(f"--select {args.select} needs trials with their hardware cost recorded, and this "
                          f"{args.stage} search has none: use it with the student search")
-    p = search.select(pts, args.select, lut_budget=args.lut_budget, latency_budget=args.latency_budget)
+    split = _split(args)
+    p = search.select(pts, args.select, lut_budget=args.lut_budget, latency_budget=args.latency_budget,
+                      y_val=split.val.y, floor=search.cut_floor(split))
     print(f"chosen: trial {p['trial_id']} ({p['val_k']}/{p['val_n']} validation, {p['lut_estimate']} LUTs estimated, "
           f"{p['latency_cycles']} cycles, {p['weight_bits']}-bit weights), {p['selected_by']}; its student: "
           f"{p['path'] or 'not kept (the workers ran on other hosts)'}", flush=True)
@@ -296,7 +297,7 @@ def _worker(args) -> int:
     class Worker(kt.BayesianOptimization):
         def on_trial_end(self, trial):
             # the trained student goes beside the chief's record of the trial (same host or shared
-            # folder), where labkit.rtl.search.points and kept_student look for it
+            # folder), where labkit.training.selection.points and kept_trial look for it
             chief_trial = project / f"trial_{trial.trial_id}"
             save_trial_student(self, trial, chief_trial)
             super().on_trial_end(trial)
@@ -416,8 +417,8 @@ def launch(args) -> int:
         for f in files:
             f.close()
     print(f"the {args.stage} search is recorded in {artifacts.tuning() / _project(args)}: lab "
-          f"{'04b' if args.hardware else '02' if args.stage == 'teacher' else '03'} resumes it"
-          + ("." if args.hardware else " and trains the final model."))
+          f"{'02' if args.stage == 'teacher' else '03'} resumes it"
+          + (" and hands on the chosen trial's student." if args.stage == "student" else "."))
     return 0
 
 

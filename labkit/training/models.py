@@ -223,12 +223,11 @@ WARMUP_EPOCHS = 2
 class StudentHyperModel(kt.HyperModel):
     """QKeras student trained with distillation from ``teacher`` and pruned to fit the budget.
 
-    Searched: layers (1–2), widths (3…12, then 3…6), learning rate, KD temperature, and α when
-    course.ini's ``kd_alphas`` lists more than one value (its comment says why it lists one).
-    Bits come from ``course.ini`` ([quant]); with ``hardware_knobs`` (the hardware-aware search of
-    lab 04b) the search also chooses ``weight_bits`` and ``activation_bits`` (course.ini [search]
-    ranges) and the first layer's ``sparsity`` (from [search] sparsities; the nonzero budget still
-    applies). Pruning acts on the first layer (:func:`layer_sparsities`)
+    Searched: hidden layers (0–2; 0 is a linear student, inputs → logits), widths (3…12, then 3…6),
+    learning rate, KD temperature, and α when course.ini's ``kd_alphas`` lists more than one value.
+    With ``hardware_knobs`` (the default) the search also chooses ``weight_bits`` and
+    ``activation_bits`` (course.ini [search] ranges) and the first layer's ``sparsity`` (from [search]
+    sparsities; the nonzero budget still applies); without, the bits come from course.ini [quant]. Pruning acts on the first layer (:func:`layer_sparsities`)
     and its schedule is counted in optimizer steps (:func:`~labkit.training.compress.pruning_schedule`);
     small data sets train with smaller batches so that every epoch has enough steps
     (:func:`~labkit.training.compress.effective_batch_size`). Every hidden unit starts active
@@ -238,15 +237,17 @@ class StudentHyperModel(kt.HyperModel):
     """
 
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
-                 target_sparsity: float = CFG.target_sparsity, max_layers: int = 2,
-                 max_nonzero: int | None = None, hardware_cost: bool = True, hardware_knobs: bool = False,
+                 target_sparsity: float = CFG.target_sparsity, max_layers: int = 2, min_layers: int = 0,
+                 max_nonzero: int | None = None, hardware_cost: bool = True, hardware_knobs: bool = True,
                  balance_cap: float | None = None, name="student", **kw):
         super().__init__(name=name, **kw)
+        #: hidden layers searched: min_layers … max_layers (0 = a linear student, inputs → logits)
+        self.min_layers = int(min_layers)
         #: search weight/activation bits and first-layer sparsity too (course.ini [search])
         self.hardware_knobs = bool(hardware_knobs)
         #: the last trained student, finalized (set by ``fit`` with ``hardware_cost``; the tuner
         #: saves it in the trial's folder: the very network whose cost and accuracy were recorded)
-        self.last_student = self.last_history = None
+        self.last_student = self.last_history = self.last_val_pred = None
         #: record the finalized student's hardware cost (:func:`labkit.rtl.cost.estimate`:
         #: ``lut_estimate``, ``latency_cycles``, ``nonzero``) as trial metrics; ~0.1 s per trial
         self.hardware_cost = bool(hardware_cost)
@@ -270,7 +271,7 @@ class StudentHyperModel(kt.HyperModel):
         self.objective = FINAL_LOSS if self.hardware_cost else self.monitor
 
     def units(self, hp: kt.HyperParameters):
-        layers = hp.Int("layers", 1, self.max_layers)
+        layers = hp.Int("layers", self.min_layers, self.max_layers)
         return [hp.Int(f"units_{i}", *(FIRST_WIDTHS if i == 0 else LATER_WIDTHS)) for i in range(layers)]
 
     def bits(self, hp: kt.HyperParameters):
@@ -301,7 +302,7 @@ class StudentHyperModel(kt.HyperModel):
         self.layer_sparsity, self.sparsity = self.sparsities(hp)
         schedules, self.prune_end_epoch = compress.pruning_schedules(
             self.n_train, self.batch_size, self.epochs, self.layer_sparsity)
-        self.last_student = self.last_history = None
+        self.last_student = self.last_history = self.last_val_pred = None
         student = build_student(units, schedule=schedules, weight_bits=weight_bits, activation_bits=activation_bits)
         if self.teacher is None:
             return _compile(student, lr)
@@ -334,8 +335,9 @@ class StudentHyperModel(kt.HyperModel):
         compress.refuse_dead(model, kwargs.get("validation_data"))
         if self.hardware_cost:
             student = compress.finalize_student(student_of(model))
-            record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch)
+            est = record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch)
             self.last_student, self.last_history = student, dict(history.history)
+            self.last_val_pred = est.get("val_pred")
         return history
 
 
@@ -371,7 +373,7 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
     appended as one value per epoch: the cost of the finalized student (it is only known after
     training), the same at every epoch.  With ``validation_data`` the finalized student's own
     validation result is recorded too (``val_final_correct`` of ``val_final_n`` pulses): the
-    hardware-aware selection ranks the very network whose cost it read, not an earlier epoch.
+    selection (:mod:`labkit.training.selection`) ranks the very network whose cost it read, not an earlier epoch.
     So is its validation cross-entropy (``val_final_loss``, the search's objective; weighted by the
     third element of ``validation_data`` when there is one, as Keras weighs it), at ``epoch``
     only (the epoch whose weights the student carries; default the last) and ``inf`` at the others,
@@ -387,6 +389,7 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
         logits = student.predict(xv, batch_size=4096, verbose=0)
         pred = logits.argmax(1)
         est["val_final_correct"], est["val_final_n"] = int((pred == yv).sum()), int(len(yv))
+        est["val_pred"] = pred.astype(np.int8)
         for key in FINAL_METRICS:
             history.history[key] = [float(est[key])] * n
         weight = np.asarray(validation_data[2], dtype=np.float64) if len(validation_data) > 2 else np.ones(len(yv))

@@ -96,13 +96,18 @@ def save_trial_student(tuner, trial, folder: Optional[Path] = None) -> Optional[
     :func:`kept_teacher`).  ``folder``: another trial folder (a distributed worker writes beside the
     chief's record).  Returns the student's path, or None."""
     from .compress import save_model
+    from .selection import TRIAL_VAL_PRED
     hm = tuner.hypermodel
     student, history = getattr(hm, "last_student", None), getattr(hm, "last_history", None)
-    hm.last_student = hm.last_history = None
+    val_pred = getattr(hm, "last_val_pred", None)
+    hm.last_student = hm.last_history = hm.last_val_pred = None
     if trial.status != "COMPLETED":
         return None
     folder = Path(folder) if folder is not None else Path(tuner.get_trial_dir(trial.trial_id))
     path = save_model(student, folder / TRIAL_STUDENT, overwrite=True) if student is not None else None
+    if val_pred is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / TRIAL_VAL_PRED, np.asarray(val_pred, dtype=np.int8))
     if history is not None:
         folder.mkdir(parents=True, exist_ok=True)
         artifacts.write_text_atomic(folder / TRIAL_HISTORY, json.dumps(
@@ -278,14 +283,8 @@ def kept_student(tuner):
     selection actually validated.  ``history.history`` holds its curves, ``history.hp`` its
     hyper-parameters, ``history.trial_id`` the trial and ``history.dead_runs`` is 0 (dead trials
     were refused during the search and kept nothing)."""
-    from .compress import load_model
     best = tuner.oracle.get_best_trials(1)
-    if not best:
-        return None
-    path = trial_student_path(tuner, best[0].trial_id)
-    if not path.exists():
-        return None
-    return _kept(load_model(path), best[0], trial_history(tuner, best[0].trial_id))
+    return kept_trial(tuner, best[0].trial_id) if best else None
 
 
 def _kept(model, trial, curves):
@@ -346,24 +345,62 @@ def teacher_stage(split: Split, *, training: Training = None, project: str = "te
     return model, history.hp, history, tuner
 
 
-def student_stage(split: Split, teacher, *, training: Training = None, project: str = "student",
-                  overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed):
-    """Search, then the best trial's own finalized student (:func:`kept_student`; a final
-    training of the best hyper-parameters only if that trial kept none); returns
-    (student, hp, history, tuner, kernel sparsity)."""
-    from . import compress
-    from .models import StudentHyperModel, student_of
+def student_search(split: Split, teacher, *, training: Training = None, project: str = "student",
+                   overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1,
+                   seed: int = CFG.seed, trials: Optional[int] = None):
+    """Run (or resume) the student search (:class:`~labkit.training.models.StudentHyperModel`: depth
+    0–2, bits and first-layer sparsity searched, each trial's cost and validation predictions kept);
+    returns ``(tuner, hypermodel, points)`` (:func:`labkit.training.selection.points`)."""
+    from . import selection
+    from .models import StudentHyperModel
     training = training or CFG.training
     hm = StudentHyperModel(teacher, len(split.train), epochs=training.student_epochs, batch_size=training.batch_size)
-    tuner, hp = search(hm, split, project, trials=training.student_trials, epochs=training.student_epochs,
-                       training=training, overwrite=overwrite, directory=directory, verbose=verbose, seed=seed)
-    kept = kept_student(tuner)         # the winning trial's own network (see kept_student)
+    tuner, _ = search(hm, split, project, trials=int(trials or training.student_trials),
+                      epochs=training.student_epochs, training=training, overwrite=overwrite,
+                      directory=directory, verbose=verbose, seed=seed)
+    return tuner, hm, selection.points(tuner)
+
+
+def choose_student(split: Split, tuner, pts, mode: Optional[str] = None) -> dict:
+    """The trial ``mode`` (default course.ini [search] selection) hands on, with its reason
+    (:func:`labkit.training.selection.select`; pareto's floor and paired test use the validation pulses)."""
+    from . import selection
+    return selection.select(pts, mode, y_val=split.val.y, floor=selection.cut_floor(split))
+
+
+def kept_trial(tuner, trial_id: str):
+    """A trial's own finalized student as it was trained: ``(student, hp, history)``, or None when
+    it kept none (see :func:`kept_student`)."""
+    from .compress import load_model
+    path = trial_student_path(tuner, trial_id)
+    if not path.exists():
+        return None
+    return _kept(load_model(path), tuner.oracle.get_trial(trial_id), trial_history(tuner, trial_id))
+
+
+def student_stage(split: Split, teacher, *, training: Training = None, project: str = "student",
+                  overwrite: bool = False, directory: Optional[Path] = None, verbose: int = 1, seed: int = CFG.seed,
+                  mode: Optional[str] = None):
+    """Search, choose (course.ini [search] selection, or ``mode``), then the chosen trial's own
+    finalized student; returns (student, hp, history, tuner, kernel sparsity).  ``history.selection``
+    is the chosen point (:func:`labkit.training.selection.summary`); a search whose trials kept no
+    students falls back to a final training of the best hyper-parameters (``history.selection`` None)."""
+    from . import compress, selection
+    from .models import student_of
+    training = training or CFG.training
+    tuner, hm, pts = student_search(split, teacher, training=training, project=project, overwrite=overwrite,
+                                    directory=directory, verbose=verbose, seed=seed)
+    chosen = choose_student(split, tuner, pts, mode) if any(p["path"] for p in pts) else None
+    kept = kept_trial(tuner, chosen["trial_id"]) if chosen and chosen["path"] else None
     if kept is not None:
         student, hp, history = kept
+        history.selection = selection.summary(chosen)
     else:
+        hp = tuner.get_best_hyperparameters(1)[0]
         model, history = train_final(hm, hp, split, epochs=training.student_epochs, training=training,
                                      progress=verbose > 0, tuner=tuner, seed=seed)
         student = compress.finalize_student(student_of(model))
+        history.selection = None
     return student, history.hp, history, tuner, hm.sparsities(history.hp)[1]
 
 
@@ -376,8 +413,9 @@ def neutron_score(z: np.ndarray) -> np.ndarray:
     return z[:, 1] - z[:, 0]
 
 
-def _workflow(split: Split, training: Training, directory: Path, seed: int) -> dict:
-    """One seed of the full teacher + student workflow; predictions and counts for the bench."""
+def _workflow(split: Split, training: Training, directory: Path, seed: int, yosys: bool = False) -> dict:
+    """One seed of the full teacher + student workflow; predictions and counts for the bench, and the
+    delivered student's cost (da4ml estimate; with ``yosys`` its synthesised core)."""
     from . import compress
     teacher, _, t_hist, t_tuner = teacher_stage(split, training=training, directory=directory / "teacher",
                                                 verbose=0, seed=seed)
@@ -386,8 +424,25 @@ def _workflow(split: Split, training: Training, directory: Path, seed: int) -> d
     zt, zs = logits(teacher, split.test), logits(student, split.test)
     return {"seed": seed, "teacher_pred": zt.argmax(1), "student_pred": zs.argmax(1), "student_score": neutron_score(zs),
             "metrics": compress.model_metrics(student, teacher), "hp": hp.values,
+            "selection": getattr(s_hist, "selection", None), "cost": _student_cost(student, directory, yosys),
             "dead": dead_trials(t_tuner) + dead_trials(s_tuner) + t_hist.dead_runs + s_hist.dead_runs,
             "trials": len(t_tuner.oracle.trials) + len(s_tuner.oracle.trials)}
+
+
+def _student_cost(student, directory: Path, yosys: bool) -> dict:
+    """``student_lut_estimate`` and ``student_latency_cycles`` (da4ml), and with ``yosys`` the
+    synthesised core's ``student_lut``, ``student_ff``, ``student_dsp`` (course.ini's default board)."""
+    from ..rtl.cost import estimate
+    est = estimate(student)
+    out = {"student_lut_estimate": est["lut_estimate"], "student_latency_cycles": est["latency_cycles"]}
+    if yosys:
+        from ..rtl.core import build_core
+        from ..rtl.resources import synthesize
+        core, _ = build_core(student, directory / "core")
+        r = synthesize([Path(core.folder) / f for f in core.sources], f"{core.name}_wrapper", CFG.default_board)
+        out.update(student_lut=int(r["lut"]), student_ff=int(r["ff"]), student_dsp=int(r["dsp"]),
+                   student_latency_cycles=int(core.latency_cycles))
+    return out
 
 
 def bench_data(bench: str, train: str, test: Optional[str] = None, *, fresh: bool = False):
@@ -410,9 +465,16 @@ def bench_accuracy(argv=None) -> int:
     ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
     ap.add_argument("--seeds", type=int, default=1, help="independent runs of the workflow (seeds differ; default 1)")
     ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming")
+    ap.add_argument("--yosys", action="store_true",
+                    help="also synthesise each seed's delivered student with Yosys (student_lut, xc7 of the default board)")
     args = ap.parse_args(argv)
     if args.seeds < 1:
         ap.error("--seeds must be at least 1")
+    if args.yosys:
+        from ..rtl import tools
+        reason = tools.missing("da4ml", "yosys")
+        if reason:
+            ap.error(f"--yosys: {reason}")
 
     # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
@@ -422,7 +484,8 @@ def bench_accuracy(argv=None) -> int:
         training = CFG.training_full
         directory, split = bench_data("accuracy", args.train, args.test, fresh=args.fresh)
         y = split.test.y
-        runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k) for k in range(args.seeds)]
+        runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k, yosys=args.yosys)
+                for k in range(args.seeds)]
         acc = [float((r["student_pred"] == y).mean()) for r in runs]
         acc_median = float(np.median(acc))
         med = runs[int(np.argsort(acc, kind="stable")[(len(acc) - 1) // 2])]   # the median seed (lower middle)
@@ -464,6 +527,16 @@ def bench_accuracy(argv=None) -> int:
             "student_params": med["metrics"]["params"], "compression_ratio": med["metrics"]["compression_ratio"],
             "student_hp": med["hp"], "train": args.train, "test": args.test or "split",
             "baselines": {c.name: round(c.accuracy(split.test.X, y), 5) for c in cuts},
+            "per_seed": [dict(seed=r["seed"], acc=round(a, 5), **r["cost"],
+                              trial_id=(r["selection"] or {}).get("trial_id"),
+                              layers=(r["selection"] or {}).get("layers"), nonzero=r["metrics"]["nonzero"],
+                              weight_bits=r["metrics"]["weight_bits"]) for r, a in zip(runs, acc)],
+            "student_lut_max": max((r["cost"].get("student_lut") for r in runs if "student_lut" in r["cost"]),
+                                   default=None),
+            "student_lut_estimate_max": max(r["cost"]["student_lut_estimate"] for r in runs),
+            "student_latency_max": max(r["cost"]["student_latency_cycles"] for r in runs),
+            "selection": {"mode": CFG.search.selection,
+                          "sentences": [(r["selection"] or {}).get("selected_by") for r in runs]},
             "wall_s": round(time.time() - t0, 1),
         }
     print(json.dumps(out))

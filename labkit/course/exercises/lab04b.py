@@ -97,8 +97,8 @@ SMALL_DEVICE, SMALL_DEVICE_LUTS, SMALL_SHARE = "xc7z007s", 14400, 0.10
 @exercise("04b", 4)
 def lut_budget(answer, points=None, latency_budget=None, accuracy_choice_lut=None):
     """``answer`` = the LUT budget (an integer) for a tenth of an xc7z007s; ``points`` = the
-    hardware-aware search's points (labkit.rtl.search.points); the check runs the budget mode with it."""
-    from ...rtl import search
+    student search's points (labkit.training.selection.points); the check runs the budget mode with it."""
+    from ...training import selection as search
     if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
         return False, "set `answer` to the LUT budget, an integer number of LUTs"
     want = int(SMALL_DEVICE_LUTS * SMALL_SHARE)
@@ -115,6 +115,6 @@ def lut_budget(answer, points=None, latency_budget=None, accuracy_choice_lut=Non
     msg = (f"budget {want} LUTs: trial {got['trial_id']} ({got['lut_estimate']} LUTs estimated, {got['latency_cycles']} "
            f"cycles, {got['weight_bits']}-bit weights, validation {got['val_k']}/{got['val_n']})")
     if accuracy_choice_lut:
-        msg += (f"; the accuracy-only student ({accuracy_choice_lut} LUTs) would take "
+        msg += (f"; the course's deployed student ({accuracy_choice_lut} LUTs) takes "
                 f"{100.0 * accuracy_choice_lut / SMALL_DEVICE_LUTS:.0f} % of the chip")
     return True, msg
