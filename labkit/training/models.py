@@ -258,7 +258,7 @@ class StudentHyperModel(kt.HyperModel):
         self.prune_end_epoch = 0
         self.warmup_epochs = WARMUP_EPOCHS
         #: energy balance of the training loss (:func:`~labkit.training.compress.energy_balance_weights`;
-        #: course.ini [training] balance_cap, 0 = off); validation pulses weigh 1 (see course.ini for
+        #: course.ini [training] balance_cap, 0 = off); validation pulses weigh 1 (benchmarks/DECISIONS.md says
         #: what weighing them too did to real pulses)
         self.balance_cap = CFG.training.balance_cap if balance_cap is None else float(balance_cap)
         #: validation metric early stopping watches: the cross-entropy on the labels (accuracy ties
