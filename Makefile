@@ -1,5 +1,5 @@
 # labkit — the two commands of the README:
-#   make course   set up, then run all six labs headless (full settings) -> artifacts/
+#   make course   set up, then run the seven lab notebooks headless (full settings) -> artifacts/
 #   make test     set up, then pytest + nbval on every lab (fast mode)   -> artifacts/fast/
 # Set-up is idempotent: .venv is created if missing and the pinned stack is installed once
 # (again only when pyproject.toml changes).
@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 .PHONY: setup course test overlay ip rtl package bench clean help
 
 help:
-	@echo "make course | make test | make overlay BOARD=pynq-z1|kv260 [IP=hls|rtl] | make package BOARD=... | make clean"
+	@echo "make course | make test | make overlay BOARD=pynq-z1|kv260|aup-zu3 [IP=hls|rtl] | make package BOARD=... | make clean"
 
 setup: $(STAMP)
 
@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	      || echo "note: apt-get could not install chromium; tests/test_browser.py will be skipped"; \
 	  else echo "note: the browser check (tests/test_browser.py) needs Chromium from your system's packages (e.g. apt-get install chromium) or LABKIT_CHROMIUM=/path/to/chrome; it is skipped without it"; fi; }
-	$(PY) -m pip install -q --upgrade "pip>=23" wheel
+	$(PY) -m pip install -q --upgrade "pip>=23" wheel "setuptools>=77,<=80"
 	$(PY) -m pip install -q -e ".[lab,board,rtl,dev]"
 	$(PY) -m pip install -q --no-deps da4ml==$(DA4ML)
 	@touch $@

@@ -96,6 +96,7 @@ class Training:
     kd_alphas: Tuple[float, ...]        #: weights of the hard-label loss the student search tries
     max_nonzero: int             #: nonzero-parameter budget of the student
     balance_cap: float           #: energy balance of the student's loss: most a rare pulse counts against one of an even bin (0: off)
+    first_layer_l1: float        #: L1 penalty on the kernel of the student's layer that reads the pulse (0: none)
 
 
 @dataclass(frozen=True)

@@ -68,13 +68,14 @@ def activation_integer(bits: int) -> int:
     return int(min(CFG.activation_integer, bits // 2))
 
 
-def qdense(units: int, name: str, bias_init: float = 0.0, bits: int | None = None):
+def qdense(units: int, name: str, bias_init: float = 0.0, bits: int | None = None, l1: float = 0.0):
     """QKeras dense layer; weights and biases ``quantized_bits(bits, weight_integer)`` (course.ini
-    [quant] unless ``bits`` is given)."""
+    [quant] unless ``bits`` is given); ``l1``: L1 penalty on the kernel (0 = none)."""
     from qkeras import QDense, quantized_bits
     bits = int(bits or CFG.weight_bits)
     return QDense(units, kernel_quantizer=quantized_bits(bits, CFG.weight_integer, alpha=1),
                   bias_quantizer=quantized_bits(bits, CFG.weight_integer, alpha=1),
+                  kernel_regularizer=tf.keras.regularizers.L1(l1) if l1 else None,
                   bias_initializer=tf.keras.initializers.Constant(bias_init), name=name)
 
 
@@ -87,12 +88,17 @@ def qrelu(name: str, bits: int | None = None):
 
 
 def build_student(units, *, schedule=None, weight_bits: int | None = None,
-                  activation_bits: int | None = None) -> tf.keras.Model:
+                  activation_bits: int | None = None, first_l1: float | None = None) -> tf.keras.Model:
     """QKeras MLP ``161 → units… → 2 logits``.
 
     ``schedule``: one pruning schedule for every QDense, or a list with one per QDense (``None``
     keeps that layer dense). ``weight_bits`` / ``activation_bits``: the quantizers' widths
-    (default course.ini [quant])."""
+    (default course.ini [quant]). ``first_l1``: L1 penalty on the kernel of the layer that reads the
+    pulse (default course.ini [training] first_layer_l1). Without it Adam, whose steps are about the
+    learning rate whatever the gradient's size, grows the weights of the first window samples (about
+    zero after the baseline is subtracted) to the clip, and magnitude pruning then keeps those useless
+    weights (benchmarks/DECISIONS.md)."""
+    first_l1 = CFG.training.first_layer_l1 if first_l1 is None else float(first_l1)
     n = len(units) + 1
     schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * n
     if len(schedules) != n:
@@ -105,9 +111,9 @@ def build_student(units, *, schedule=None, weight_bits: int | None = None,
     x = inputs
     with compress.quiet_keras():      # QKeras re-draws the initial weights of narrow quantizers (see there)
         for i, u in enumerate(units):
-            x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT, weight_bits), i)(x)
+            x = wrap(qdense(u, f"dense_{i}", HIDDEN_BIAS_INIT, weight_bits, l1=first_l1 if i == 0 else 0.0), i)(x)
             x = qrelu(f"relu_{i}", activation_bits)(x)
-        logits = wrap(qdense(CFG.n_classes, "logits", bits=weight_bits), n - 1)(x)
+        logits = wrap(qdense(CFG.n_classes, "logits", bits=weight_bits, l1=0.0 if units else first_l1), n - 1)(x)
     return tf.keras.Model(inputs, logits, name="student")
 
 
