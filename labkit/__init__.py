@@ -15,9 +15,11 @@ lab    stage               package
 =====  ==================  ================================================================
 
 Course tooling (CLI, benchmarks, runner, results, plots): ``labkit.course``.  Shared modules:
-``config`` (course.ini), ``export`` (course.ini for Tcl, C++, Verilog, JSON), ``fixedpoint`` (ap_fixed
-formats and the QKeras quantizer -> ap_fixed contract, read by ``labkit.hls`` and ``labkit.rtl``),
-``metrics`` (statistics), ``stream`` (the IP's stream packing and register map).
+``config`` (course.ini), ``artifacts`` (where every stage writes), ``export`` (course.ini for Tcl,
+C++, Verilog, JSON), ``fixedpoint`` (ap_fixed formats and the QKeras quantizer -> ap_fixed rules),
+``metrics`` (statistics), ``stream`` (the IP's stream packing and register map).  Imports follow the
+course: a stage imports only earlier stages and the shared modules, shared modules import no stage,
+and nothing imports ``labkit.course`` (``tests/test_layout.py`` checks).
 
 Shared numbers: ``labkit.config.CFG`` (from ``labkit/course.ini``).  This package must import on
 the board (numpy + pynq, no TensorFlow): heavy imports stay inside the modules that need them.

@@ -20,7 +20,7 @@ course  lab results, executed notebooks, benches   :func:`results`, :func:`execu
 course  screenshots of the browser check           :func:`browser`
 ======  =========================================  =========================================
 
-Standard library only (imports on the board).
+The standard library and ``labkit.config`` (numpy through it); TensorFlow-free: imports on the board.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ DMA length-register width, register offsets, VLNVs, base addresses) are computed
 * :func:`render` — the one template syntax, ``@NAME@``, of every template file
   (``labkit/hls/templates/*.tcl``, ``labkit/rtl/verilog/*.v.in``).
 
-numpy-free and TensorFlow-free: imports on the board.
+The standard library and ``labkit.config`` (numpy through it); TensorFlow-free: imports on the board.
 """
 from __future__ import annotations
 

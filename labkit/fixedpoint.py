@@ -1,15 +1,15 @@
-"""Fixed-point numbers shared by every stage: one ``ap_fixed`` format and the quantizer contract.
+"""Fixed-point numbers shared by every stage: one ``ap_fixed`` format and the quantizer -> format rules.
 
 * :class:`FixedFormat` -- ``ap_fixed<width, integer>`` / ``ap_ufixed`` with optional rounding and
   saturation modes: range, LSB, the hls4ml / C++ type strings, and the bit/word encoding of
   values (two's complement, never value conversions);
-* the QKeras quantizer -> ap_fixed contract (:func:`bits_precision`, :func:`relu_precision`,
-  :func:`exact_accumulator`, :func:`describe_layers`) that the HLS path (``labkit.hls``) and the
-  RTL twin (``labkit.rtl``) both read the student through;
-* the numpy reference for the logits: :func:`qkeras_logits` rounded by :func:`quantize_logits`.
+* the QKeras quantizer -> ap_fixed rules (:func:`bits_precision`, :func:`relu_precision`,
+  :func:`grid_precision`, :func:`exact_accumulator`);
+* :func:`quantize_logits` (the numpy twin of the IP's logit rounding) and :func:`predicted_classes`.
 
-numpy only at import time (it works on the board); TensorFlow / QKeras and ``labkit.config``
-(which imports this module) are imported inside the functions.
+A leaf, numpy only: it imports no other labkit module (a test checks), so every other module,
+``labkit.config`` included, may import it.  The student contract that reads a network through
+these rules is stage 03's (:mod:`labkit.training.contract`).
 """
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["FixedFormat", "bits_precision", "grid_precision", "relu_precision", "exact_accumulator",
-           "describe_layers", "check_io", "max_outputs", "predicted_classes", "network_input", "qkeras_logits",
-           "quantize_logits"]
+           "predicted_classes", "quantize_logits"]
 
 
 @dataclass(frozen=True)
@@ -173,13 +172,6 @@ def exact_accumulator(x: FixedFormat, w: FixedFormat, b: FixedFormat | None, fan
     return FixedFormat(integer + frac, integer, True)
 
 
-def max_outputs() -> int:
-    """Most logits per pulse the IP may emit: the DMA's buffers are sized for the larger of one
-    pulse's input words and one result (``CFG.dma_batch_bytes``), i.e. ``CFG.words_per_pulse``."""
-    from .config import CFG
-    return CFG.words_per_pulse
-
-
 def predicted_classes(logits) -> np.ndarray:
     """Class per row of (n, n_out) logits: the argmax, or ``logit > 0`` for one (sigmoid) output."""
     z = np.asarray(logits)
@@ -187,89 +179,8 @@ def predicted_classes(logits) -> np.ndarray:
     return (z[:, 0] > 0).astype(np.int64) if z.shape[1] == 1 else z.argmax(axis=1)
 
 
-def check_io(model, outputs: str = "course") -> None:
-    """The model takes one window of ``CFG.n_samples`` samples and gives ``CFG.n_classes`` logits
-    (what the course's labs train and read); one sentence otherwise.
-
-    ``outputs="any"``: any number of logits from 1 (one sigmoid output) to :func:`max_outputs` --
-    what the HLS conversion, the stream wrapper, the test vectors and the board driver take
-    (``labkit hls convert --student``)."""
-    from .config import CFG
-
-    if outputs not in ("course", "any"):
-        raise ValueError(f"outputs must be 'course' or 'any', got {outputs!r}")
-
-    shapes = {"input": model.input_shape, "output": model.output_shape}
-    for what, shape in shapes.items():
-        if isinstance(shape, list):
-            raise ValueError(f"the model has {len(shape)} {what}s, but the course's models have one {what}: "
-                             f"rebuild it with a single {what}")
-    n_in = tuple(model.input_shape[1:])
-    if n_in != (CFG.n_samples,):
-        raise ValueError(f"the model takes inputs of shape {n_in}, but the course's window has CFG.n_samples = "
-                         f"{CFG.n_samples} samples (labkit/course.ini [data] window_start..window_stop): "
-                         f"train it on the course's {CFG.n_samples}-sample windows")
-    n_out = tuple(model.output_shape[1:])
-    if outputs == "any":
-        if len(n_out) != 1 or not 1 <= n_out[0] <= max_outputs():
-            count = f"{n_out[0]} outputs" if len(n_out) == 1 else f"outputs of shape {n_out}"
-            raise ValueError(f"the model has {count}, but the IP takes 1 (a sigmoid) to {max_outputs()} logits "
-                             f"per pulse (CFG.words_per_pulse, what the DMA buffers hold): give it a flat output "
-                             f"of at most {max_outputs()} classes")
-        return
-    if n_out != (CFG.n_classes,):
-        count = f"{n_out[0]} outputs" if len(n_out) == 1 else f"outputs of shape {n_out}"
-        raise ValueError(f"the model has {count}, but the course has CFG.n_classes = {CFG.n_classes} "
-                         f"classes ({', '.join(CFG.class_names)}; labkit/course.ini [data] class_names): "
-                         f"train a model with {CFG.n_classes} output logits (labs 02-03; `labkit hls convert "
-                         f"--student` alone takes 1 to {max_outputs()})")
-
-
-def describe_layers(model, outputs: str = "course"):
-    """[(kind, keras_layer)] for the supported student architecture; raises on anything else.
-
-    ``outputs``: as :func:`check_io` (``"any"`` for the HLS conversion of your own model)."""
-    check_io(model, outputs)
-    rows = []
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind in ("InputLayer", "QDense", "QActivation"):
-            rows.append((kind, layer))
-        elif kind == "PruneLowMagnitude":
-            raise ValueError(f"layer {layer.name!r} still has its pruning wrapper: strip it before saving "
-                             "(labkit.training.compress.finalize_student, or tfmot's strip_pruning)")
-        else:
-            raise ValueError(f"layer {layer.name!r} ({kind}) is not part of the student contract "
-                             "(Input -> [QDense -> QActivation(quantized_relu)]* -> QDense logits)")
-    if rows[0][0] != "InputLayer" or rows[-1][0] != "QDense":
-        raise ValueError("the student must start with an Input and end with the QDense logits layer")
-    if rows[0][1].name == "input":
-        raise ValueError("hls4ml reserves the layer name 'input': rename the student's Input layer "
-                         "(e.g. tf.keras.Input(..., name='pulse')) and save it again")
-    return rows
-
-
-# ------------------------------------------------------------------------------------------
-# the reference logits
-# ------------------------------------------------------------------------------------------
-
-def network_input(X_raw) -> np.ndarray:
-    """Raw pulses -> what the network sees (the IP's input stage, in numpy)."""
-    from .data.prep import preprocess
-    return preprocess(X_raw)
-
-
-def qkeras_logits(model, X_raw, batch_size: int = 4096) -> np.ndarray:
-    """The QKeras student's logits (float64) for raw pulses."""
-    return np.asarray(model.predict(network_input(X_raw), batch_size=batch_size, verbose=0), dtype=np.float64)
-
-
-def quantize_logits(logits, fmt: FixedFormat | None = None) -> np.ndarray:
-    """The numpy twin of ap_fixed<..., AP_RND_CONV, AP_SAT>: round half to even, saturate.
-
-    ``fmt`` defaults to ``CFG.logit_format`` (course.ini)."""
-    if fmt is None:
-        from .config import CFG
-        fmt = CFG.logit_format
+def quantize_logits(logits, fmt: FixedFormat) -> np.ndarray:
+    """The numpy twin of ap_fixed<..., AP_RND_CONV, AP_SAT>: round half to even, saturate
+    (``fmt``: the logits' format, e.g. ``CFG.logit_format``)."""
     q = np.round(np.asarray(logits, np.float64) / fmt.lsb) * fmt.lsb  # np.round = half to even
     return np.clip(q, fmt.min, fmt.max)

@@ -190,3 +190,9 @@ def positive_seconds(value, what: str) -> float:
         raise ValueError(f"{what} must be a finite number of seconds > 0, got {value!r}: inf or nan would "
                          "let a stuck DMA transfer hang forever, and 0 or less would fail every transfer")
     return float(value)
+
+
+def max_outputs() -> int:
+    """Most logits per pulse the IP may emit: the DMA's buffers are sized for the larger of one
+    pulse's input words and one result (``CFG.dma_batch_bytes``), i.e. ``CFG.words_per_pulse``."""
+    return CFG.words_per_pulse

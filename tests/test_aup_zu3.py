@@ -118,7 +118,7 @@ def test_emulated_overlay_and_lab06_board_choice(monkeypatch):
 
 @pytest.mark.parametrize("board", sorted(CFG.boards))
 def test_install_steps_fit_the_image(board):
-    from labkit.board.package import install_text
+    from labkit.course.package import install_text
     b = CFG.board(board)
     text = install_text(board, f"labkit_{board}", "labkit-0.0-py3-none-any.whl", True)
     assert b.pynq_image and b.pynq_image in text and f"Vivado {b.image_vivado}" in text

@@ -75,7 +75,7 @@ def art(tmp_path):
 @pytest.fixture
 def stub_wheel(monkeypatch):
     """The wheel is not what these tests are about: a one-file stand-in (pip wheel takes ~15 s)."""
-    from labkit.board import package
+    from labkit.course import package
 
     def fake_wheel(out_dir, root=None):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def test_package_refuses_a_link_out_of_the_vectors_folder(art, tmp_path, kind):
 
 def test_package_refuses_links_that_lead_out_indirectly(art, tmp_path, stub_wheel, monkeypatch):
     """A link to `..`, a broken link, the vectors folder itself a link, a linked .bit: all refused."""
-    from labkit.board.package import PackageError, build_package
+    from labkit.course.package import PackageError, build_package
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
     vectors = art / "hls" / "vectors"
@@ -135,7 +135,7 @@ def test_package_refuses_links_that_lead_out_indirectly(art, tmp_path, stub_whee
 
 
 def test_package_refuses_a_fifo_instead_of_hanging(art, tmp_path, stub_wheel, monkeypatch):
-    from labkit.board.package import PackageError, build_package
+    from labkit.course.package import PackageError, build_package
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
     os.mkfifo(art / "hls" / "vectors" / "pipe")
@@ -145,7 +145,7 @@ def test_package_refuses_a_fifo_instead_of_hanging(art, tmp_path, stub_wheel, mo
 
 def test_package_links_inside_are_copied_or_skipped(art, tmp_path, stub_wheel, monkeypatch, capsys):
     """A link to a file inside: its content; a link to a folder inside: skipped with a note. No link in the archive."""
-    from labkit.board.package import build_package
+    from labkit.course.package import build_package
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
     vectors = art / "hls" / "vectors"
@@ -170,7 +170,7 @@ def test_package_links_inside_are_copied_or_skipped(art, tmp_path, stub_wheel, m
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
 def test_package_failure_mid_archive_leaves_no_temporary_file(art, tmp_path, stub_wheel, monkeypatch, failure):
-    from labkit.board.package import build_package
+    from labkit.course.package import build_package
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
     out = tmp_path / "out"
@@ -194,7 +194,7 @@ def test_package_failure_mid_archive_leaves_no_temporary_file(art, tmp_path, stu
 SLOW_PACKAGE = textwrap.dedent("""
     import sys, tarfile, time
     from pathlib import Path
-    from labkit.board import package
+    from labkit.course import package
 
     def fake_wheel(out_dir, root=None):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -239,7 +239,7 @@ def test_package_sigterm_mid_way_removes_its_temporary_files(art, tmp_path):
 
 def test_package_removes_what_a_killed_run_left_behind(art, tmp_path, stub_wheel, monkeypatch, capsys):
     """SIGKILL cannot be caught: the next run removes that run's temporary files, with a note."""
-    from labkit.board.package import build_package
+    from labkit.course.package import build_package
 
     proc, out = _run_until_archiving(art, tmp_path)
     proc.kill()

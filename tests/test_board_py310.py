@@ -106,7 +106,7 @@ def venv310():
 @pytest.fixture(scope="module")
 def with_wheel(venv310, tmp_path_factory):
     """The labkit wheel of this checkout, installed into the 3.10 venv with --no-deps (as on a board)."""
-    from labkit.board.package import build_wheel
+    from labkit.course.package import build_wheel
 
     wheel = build_wheel(tmp_path_factory.mktemp("wheel"), root=ROOT)
     pip = subprocess.run([str(venv310), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
@@ -167,7 +167,7 @@ def lab04_artifacts():
         pytest.skip("g++ not found, so the IP's C-emulation library for lab 06 cannot be built (apt-get install g++)")
     pytest.importorskip("hls4ml", reason="hls4ml is needed to build the IP's C-emulation library for lab 06")
     pytest.importorskip("qkeras", reason="qkeras is needed to build the toy student for lab 06")
-    from labkit.fixedpoint import qkeras_logits
+    from labkit.training.contract import qkeras_logits
     from labkit.hls.convert import csim_logits
     from labkit.hls.ipsim import EmulatedIP, library_record
     from labkit.hls.vectors import write_test_vectors

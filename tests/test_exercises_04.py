@@ -9,7 +9,8 @@ import pytest
 
 from labkit.config import CFG
 from labkit.course import exercises
-from labkit.fixedpoint import FixedFormat, qkeras_logits, quantize_logits
+from labkit.fixedpoint import FixedFormat, quantize_logits
+from labkit.training.contract import qkeras_logits
 
 pytest.importorskip("hls4ml")
 

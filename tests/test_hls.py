@@ -71,7 +71,7 @@ def test_written_types(build):
 
 def test_reserved_input_name_is_refused():
     import tensorflow as tf
-    from labkit.fixedpoint import describe_layers
+    from labkit.training.contract import describe_layers
     from qkeras import QDense, quantized_bits
     inp = tf.keras.Input((CFG.n_samples,), name="input")
     m = tf.keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(8, 0, alpha=1),
@@ -239,7 +239,7 @@ def softmax_runs():
     """The toy student + softmax, naive and tuned (tests/toys.py), C-simulated on toy pulses."""
     from toys import toy_pulses, toy_softmax
     from labkit.data.prep import preprocess
-    from labkit.fixedpoint import qkeras_logits
+    from labkit.training.contract import qkeras_logits
     X, _ = toy_pulses(300, seed=5)
     out = {}
     for name in ("naive", "tuned"):

@@ -92,3 +92,129 @@ def test_every_lab_starts_with_its_pipeline_map(lab):
     assert "@TIME@" not in first, f"{lab.name}: fill in the measured time"
     number = lab.stem.split("_")[0]
     assert f"({number})**" in first, f"{lab.name}: the map must highlight lab {number}"
+
+
+# ------------------------------------------------------------------------------------------
+# imports follow the course (issue 27): checked on the source, every import statement counts,
+# also one inside a function
+# ------------------------------------------------------------------------------------------
+
+#: the stage packages in course order; the shared modules import none of them
+STAGE_ORDER = {"data": 1, "training": 3, "hls": 4, "rtl": 5, "blockdesign": 6, "board": 7}
+SHARED = {"config", "artifacts", "fixedpoint", "export", "metrics", "stream"}
+
+
+def _labkit_modules():
+    import labkit
+    root = Path(labkit.__file__).parent
+    out = {}
+    for f in sorted(root.rglob("*.py")):
+        parts = list(f.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = f
+    return out
+
+
+def _imports(mod: str, path: Path) -> list:
+    """[(line, imported module)] of every import statement in the file, at any depth."""
+    import ast
+    pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg.split(".")[:len(pkg.split(".")) - node.level + 1]
+                if node.module:
+                    out.append((node.lineno, ".".join(base + [node.module])))
+                else:
+                    out += [(node.lineno, ".".join(base + [a.name])) for a in node.names]
+            else:
+                out.append((node.lineno, node.module))
+    return out
+
+
+def _unit(mod: str):
+    """The stage package, shared module or 'course' a labkit module belongs to (None: the package root)."""
+    parts = mod.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_stages_import_only_earlier_stages_and_nothing_imports_course():
+    upward = []
+    for mod, path in _labkit_modules().items():
+        me = _unit(mod)
+        if mod == "labkit.__main__" or me == "course":
+            continue                      # the entry point and the tools may import everything
+        for line, imported in _imports(mod, path):
+            if not imported.startswith("labkit.") or imported.split(".")[1] == me:
+                continue
+            other = imported.split(".")[1]
+            if other == "course":
+                upward.append(f"{path.name}:{line} imports {imported} (nothing imports labkit.course)")
+            elif other in STAGE_ORDER and (me in SHARED or me is None):
+                upward.append(f"{mod}:{line}: the shared module imports the stage {imported}")
+            elif other in STAGE_ORDER and me in STAGE_ORDER and STAGE_ORDER[other] > STAGE_ORDER[me]:
+                upward.append(f"{mod}:{line}: stage {me} imports the later stage {imported}")
+    assert not upward, "\n".join(upward)
+
+
+def test_fixedpoint_is_a_leaf():
+    """The format module every stage shares imports no labkit module, not even inside a function."""
+    mods = _labkit_modules()
+    assert not [m for _, m in _imports("labkit.fixedpoint", mods["labkit.fixedpoint"]) if m.startswith("labkit")]
+
+
+def test_the_import_check_catches_an_upward_import(tmp_path, monkeypatch):
+    """The check above is not vacuous: a function-level import of a later stage is an upward import."""
+    f = tmp_path / "labkit" / "training" / "probe.py"
+    f.parent.mkdir(parents=True)
+    f.write_text("def cost(m):\n    from ..rtl.cost import estimate\n    return estimate(m)\n")
+    (line, imported), = _imports("labkit.training.probe", f)
+    assert imported == "labkit.rtl.cost" and STAGE_ORDER["rtl"] > STAGE_ORDER[_unit("labkit.training.probe")]
+
+
+def test_docstrings_that_name_a_module_s_imports_are_true():
+    """'standard library only', 'numpy only' and 'TensorFlow-free' in a module docstring hold for every
+    import the module makes, at any depth, and for the labkit modules it imports (transitively)."""
+    import ast
+    import re
+    import sys
+    mods = _labkit_modules()
+    std = set(sys.stdlib_module_names) | {"__future__"}
+
+    def third_party(mod, seen):
+        if mod in seen:
+            return set()
+        seen.add(mod)
+        out = set()
+        for _, imported in _imports(mod, mods[mod]):
+            top = imported.split(".")[0]
+            if top == "labkit":
+                while imported not in mods and "." in imported:
+                    imported = imported.rsplit(".", 1)[0]
+                out |= third_party(imported, seen) if imported in mods else set()
+            elif top not in std:
+                out.add(top)
+        return out
+
+    claims = {r"standard library only": set(), r"numpy only|numpy and the standard library only": {"numpy"}}
+    checked, wrong = 0, []
+    for mod, path in mods.items():
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        got = None
+        for pattern, allowed in claims.items():
+            if re.search(pattern, doc, re.I):
+                got = third_party(mod, set()) if got is None else got
+                checked += 1
+                if not got <= allowed:
+                    wrong.append(f"{mod} says '{pattern}' but imports {sorted(got - allowed)}")
+        if re.search(r"tensorflow-free", doc, re.I):
+            got = third_party(mod, set()) if got is None else got
+            checked += 1
+            heavy = got & {"tensorflow", "keras", "qkeras", "tensorflow_model_optimization", "hls4ml", "keras_tuner"}
+            if heavy:
+                wrong.append(f"{mod} says 'TensorFlow-free' but imports {sorted(heavy)}")
+    assert checked >= 8 and not wrong, "\n".join(wrong)

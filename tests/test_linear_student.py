@@ -29,7 +29,7 @@ def linear(tmp_path_factory):
 
 
 def test_linear_student_has_no_hidden_layer(linear):
-    from labkit.fixedpoint import describe_layers
+    from labkit.training.contract import describe_layers
     kinds = [kind for kind, _ in describe_layers(linear["model"])]
     assert kinds == ["InputLayer", "QDense"]
     kernel = linear["model"].layers[-1].get_weights()[0]

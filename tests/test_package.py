@@ -39,7 +39,7 @@ def built(art):
     import os
     from contextlib import redirect_stdout
 
-    from labkit.board.package import main
+    from labkit.course.package import main
 
     old = os.environ.get("LABKIT_ARTIFACTS")
     os.environ["LABKIT_ARTIFACTS"] = str(art)
@@ -86,7 +86,7 @@ def test_package_contents(built):
 
 
 def test_refuses_to_overwrite(built, art, monkeypatch, capsys):
-    from labkit.board.package import build_package, main
+    from labkit.course.package import build_package, main
 
     folder, archive, _ = built
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
@@ -99,7 +99,7 @@ def test_refuses_to_overwrite(built, art, monkeypatch, capsys):
 
 
 def test_overlay_is_packaged_when_built(art, tmp_path, monkeypatch):
-    from labkit.board.package import build_package
+    from labkit.course.package import build_package
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
     ov = art / "overlay" / "kv260"
@@ -121,7 +121,7 @@ def test_overlay_is_packaged_when_built(art, tmp_path, monkeypatch):
 
 
 def test_missing_vectors_name_the_fix(tmp_path, monkeypatch):
-    from labkit.board.package import build_package
+    from labkit.course.package import build_package
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="lab 04"):
@@ -144,7 +144,7 @@ def test_the_deployed_network_follows_the_selection(tmp_path, monkeypatch):
     from toys import fit_and_prune, tiny_student, toy_pulses
 
     from labkit import artifacts
-    from labkit.board.package import build_package
+    from labkit.course.package import build_package
     from labkit.data import Split, formats
     from labkit.hls import build_all
     from labkit.rtl import build as rtl_build

@@ -222,15 +222,15 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
 def test_training_chatter_stays_off_the_json_line(monkeypatch, capsys):
     """A bench's stdout is its one JSON line: what training prints meanwhile (e.g. a dead trial's
     sentence, written by the tuner's progress bar to stdout) goes to stderr."""
-    from labkit.training import tuning
+    from labkit.course import bench as benches
 
     def chatty(*_a, **_k):
         print("student trial 01 is dead: it predicts 'gamma' for all pulses")
         raise SystemExit(0)
-    monkeypatch.setattr(tuning, "bench_data", chatty)
-    for bench in (tuning.bench_accuracy, search.bench_pareto):
+    monkeypatch.setattr(benches, "bench_data", chatty)
+    for bench in (benches.bench_accuracy, benches.bench_pareto):
         from labkit.rtl import tools
-        if bench is search.bench_pareto and tools.missing("da4ml", "yosys", "iverilog"):
+        if bench is benches.bench_pareto and tools.missing("da4ml", "yosys", "iverilog"):
             continue        # that bench stops earlier, with its "skipped" line
         with pytest.raises(SystemExit):
             bench([])
@@ -245,14 +245,14 @@ def test_bench_accuracy_line_has_the_issue_keys_and_the_teacher_interval(monkeyp
     0.99364-1) and whose students miss 0, 9, 5 (median 595: outside it) or 0, 3, 1 (median 599: inside)."""
     from labkit.data import Pulses, Split
     from labkit.metrics import wilson
-    from labkit.training import tuning
+    from labkit.course import bench as benches
     from toys import toy_pulses
 
     X, y = toy_pulses(1400, seed=7)
     part = lambda s: Pulses(X[s], y[s], "toy")
     split = Split(part(slice(0, 600)), part(slice(600, 800)), part(slice(800, 1400)))
     yt = split.test.y
-    monkeypatch.setattr(tuning, "bench_data", lambda *a, **k: (tmp_path, split))
+    monkeypatch.setattr(benches, "bench_data", lambda *a, **k: (tmp_path, split))
 
     def workflow(_split, _training, _directory, seed, yosys=False):
         k = misses[seed - CFG.seed]
@@ -264,8 +264,8 @@ def test_bench_accuracy_line_has_the_issue_keys_and_the_teacher_interval(monkeyp
                 "hp": {"units_0": 7}, "dead": 0, "trials": 22,
                 "selection": {"trial_id": f"0{k % 10}", "layers": [161, 7, 2], "selected_by": "pareto: because"},
                 "cost": {"student_lut_estimate": 500 + k, "student_latency_cycles": 3 + k % 3}}
-    monkeypatch.setattr(tuning, "_workflow", workflow)
-    assert tuning.bench_accuracy(["--seeds", "3"]) == 0
+    monkeypatch.setattr(benches, "_workflow", workflow)
+    assert benches.bench_accuracy(["--seeds", "3"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
     line = json.loads(out[0])
@@ -286,3 +286,32 @@ def test_bench_accuracy_line_has_the_issue_keys_and_the_teacher_interval(monkeyp
     assert line["student_latency_max"] == max(3 + k % 3 for k in misses)
     assert line["student_lut_max"] is None                       # no --yosys: no synthesised count
     assert line["selection"]["mode"] == CFG.search.selection and line["selection"]["sentences"][0] == "pareto: because"
+
+
+def test_a_search_without_cost_is_chosen_by_validation_loss_and_says_why():
+    """Lab 03 runs where da4ml is missing: the trials record no cost (StudentHyperModel(cost=None)),
+    and a mode that needs the cost takes the lowest validation loss, saying why in its sentence."""
+    pts = [dict(_point(0, 190, loss=0.2), lut_estimate=None, latency_cycles=None),
+           dict(_point(1, 195, loss=0.1), lut_estimate=None, latency_cycles=None)]
+    for mode in ("pareto", "budget"):
+        got = search.select(pts, mode)
+        assert got["trial_id"] == "1" and "recorded none" in got["selected_by"] and "da4ml" in got["selected_by"]
+    assert search.front(pts) == []
+
+
+def test_record_hardware_cost_takes_the_cost_function_it_is_given():
+    tf = pytest.importorskip("tensorflow")
+    from types import SimpleNamespace
+
+    from labkit.training import models
+    student = models.build_student([], weight_bits=4)
+    x = np.random.default_rng(0).uniform(0, 1, (20, CFG.n_samples)).astype("float32")
+    y = np.arange(20) % 2
+    hist = SimpleNamespace(history={"loss": [1.0, 0.5]})
+    est = models.record_hardware_cost(hist, student, (x, y), cost=None)
+    assert not set(models.HARDWARE_METRICS) & set(hist.history) and est["val_final_n"] == 20
+    hist = SimpleNamespace(history={"loss": [1.0, 0.5]})
+    models.record_hardware_cost(hist, student, (x, y), cost=lambda m: {"lut_estimate": 7, "latency_cycles": 2,
+                                                                      "nonzero": 3, "weight_bits": 4})
+    assert hist.history["lut_estimate"] == [7.0, 7.0] and hist.history["latency_cycles"] == [2.0, 2.0]
+    del tf

@@ -29,9 +29,10 @@ def pulses():
 
 @pytest.fixture(scope="module")
 def reference(tiny, pulses):
-    from labkit.fixedpoint import qkeras_logits, quantize_logits
+    from labkit.fixedpoint import quantize_logits
     from labkit.hls.convert import csim_logits
-    q = quantize_logits(qkeras_logits(tiny["model"], pulses[0]))
+    from labkit.training.contract import qkeras_logits
+    q = quantize_logits(qkeras_logits(tiny["model"], pulses[0]), CFG.logit_format)
     c = csim_logits(tiny["hls_model"], pulses[0])
     return {"qkeras": q, "csim": c}
 

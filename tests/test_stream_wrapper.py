@@ -179,7 +179,7 @@ def test_lost_fraction_bits_are_caught(build, pulses, csim):
 # -- test vectors ------------------------------------------------------------------------------
 
 def test_test_vectors_round_trip(build, pulses, csim, tmp_path):
-    from labkit.fixedpoint import qkeras_logits
+    from labkit.training.contract import qkeras_logits
     from labkit.hls.vectors import write_test_vectors
     X, y = pulses[0][:64], pulses[1][:64]
     summary = write_test_vectors(X, y, qkeras_logits(build["model"], X), csim[:64],
@@ -199,7 +199,7 @@ def test_test_vectors_round_trip(build, pulses, csim, tmp_path):
 
 def test_test_vectors_larger_than_one_ip_run(build, tmp_path):
     """The whole test split may exceed max_batch: vectors are then several IP runs, each closed by TLAST."""
-    from labkit.fixedpoint import qkeras_logits
+    from labkit.training.contract import qkeras_logits
     from labkit.hls.convert import csim_logits
     from toys import toy_pulses
     from labkit.hls.vectors import write_test_vectors

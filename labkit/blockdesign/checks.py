@@ -11,7 +11,7 @@ passes with a message saying why it does not apply.
 
 Tests, lab 05 and ``labkit overlay`` match on the names; the messages may be reworded freely.
 
-Standard library only.
+The standard library and ``labkit.config`` (numpy through it); TensorFlow-free.
 """
 from __future__ import annotations
 

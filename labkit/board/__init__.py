@@ -18,10 +18,7 @@ image (Python 3.10, PYNQ 3.0.1) runs this package.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -30,7 +27,6 @@ from pynq import allocate
 
 from .. import artifacts
 from ..config import CFG
-from ..metrics import accuracy_ci
 from .driver import (BoardRun, Classifier, ClycClassifier, InputSaturationWarning, check_overlay,
                      count_saturating, dma_length_width, n_out_from_metadata)
 from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
@@ -41,7 +37,7 @@ FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"      # what PYNQ's EmbeddedDevice
 
 __all__ = ["Overlay", "allocate", "Classifier", "ClycClassifier", "BoardRun", "BoardError",
            "DMATimeoutError", "InputSaturationWarning", "board_mode", "on_board", "find_bitstream",
-           "check_overlay", "count_saturating", "dma_length_width", "n_out_from_metadata", "describe", "bench_board",
+           "check_overlay", "count_saturating", "dma_length_width", "n_out_from_metadata", "describe",
            "overlay_board"]
 
 
@@ -133,63 +129,3 @@ def overlay_board(overlay) -> str:
         if name and name in (squash(key), squash(b.title)):
             return key
     return CFG.default_board
-
-
-# ------------------------------------------------------------------------------------------
-# labkit bench board
-# ------------------------------------------------------------------------------------------
-
-def load_vectors(folder=None) -> dict:
-    """Test vectors written by stage 04 (``labkit.hls.ipsim.load_test_vectors``)."""
-    from ..hls.ipsim import load_test_vectors
-
-    return load_test_vectors(folder)
-
-
-def _cli_number(check, what: str):
-    """An argparse ``type`` that parses a number and refuses it with ``check``'s one sentence."""
-    def parse(text: str):
-        try:
-            value = int(text) if check is whole_number else float(text)
-        except ValueError:
-            value = text
-        try:
-            return check(value, what)
-        except ValueError as err:       # argparse already says "argument --x:"
-            raise argparse.ArgumentTypeError(str(err).removeprefix(what).strip()) from None
-    parse.__name__ = what
-    return parse
-
-
-BENCH_BATCH = 256      # default pulses per transfer of `labkit bench board` (fewer when the DMA holds fewer)
-
-
-def bench_board(argv=None) -> int:
-    """``labkit bench board``: one JSON line over the full test vectors."""
-    ap = argparse.ArgumentParser(prog="labkit bench board",
-                                 description="stream the test vectors through the IP (board or emulated)")
-    ap.add_argument("--batch-size", type=_cli_number(whole_number, "--batch-size"), default=None,
-                    help=f"pulses per DMA transfer, 1 ... what the DMA holds (default {BENCH_BATCH}, "
-                         "or fewer when the DMA's length register holds fewer)")
-    ap.add_argument("--vectors", default=None, help="test-vector folder (default artifacts/hls/vectors)")
-    ap.add_argument("--bitfile", default=None, help=f"overlay .bit on a board (default: search {CFG.overlay_name}.bit)")
-    ap.add_argument("--timeout", type=_cli_number(positive_seconds, "--timeout"), default=5.0,
-                    help="seconds before a DMA transfer is declared stuck (finite, > 0)")
-    args = ap.parse_args(argv)
-    vec = load_vectors(args.vectors)
-    overlay = Overlay(args.bitfile)
-    clf = Classifier(overlay, timeout_s=args.timeout, n_out=n_out_from_metadata(vec.get("meta")))
-    batch_size = (min(BENCH_BATCH, clf.max_batch) if args.batch_size is None
-                  else clf.check_batch_size(args.batch_size, "--batch-size"))
-    t0 = time.perf_counter()
-    run = clf.classify(vec["inputs"], batch_size=batch_size)
-    wall = time.perf_counter() - t0
-    expected = np.asarray(vec["expected_words"], dtype=np.uint32)
-    line = {"n": run.n,
-            "words_equal_to_csim": bool(run.words.shape == expected.shape and np.array_equal(run.words, expected)),
-            "accuracy": run.accuracy(vec["labels"]) if "labels" in vec else None,
-            "accuracy_ci95": (accuracy_ci(vec["labels"], run.predictions)["ci95"] if "labels" in vec else None),
-            "inferences_per_s": round(run.inferences_per_s, 1),
-            "mode": run.mode, "batch_size": run.batch_size, "wall_s": round(wall, 4)}
-    print(json.dumps(line))
-    return 0 if line["words_equal_to_csim"] else 1

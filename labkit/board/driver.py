@@ -26,7 +26,8 @@ import numpy as np
 from pynq import DefaultIP, allocate
 
 from ..config import CFG
-from ..fixedpoint import FixedFormat, max_outputs, predicted_classes
+from ..fixedpoint import FixedFormat, predicted_classes
+from ..stream import max_outputs
 from ..stream import check_pulses, decode_logits, pack_pulses
 from . import regs as R
 from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number

@@ -1,18 +1,31 @@
 """``labkit bench <name>``: benchmarks that print one JSON line of figures.
 
-Speed and accuracy targets live here, not in tests (tests check behaviour, not timings).
+Speed and accuracy targets live here, not in tests (tests check behaviour, not timings).  Each bench
+runs the stages through their packages' functions; like the rest of ``labkit.course`` it may import
+every stage, and no stage imports it.  Heavy imports stay inside the benches (``labkit bench board``
+runs on the board, with numpy and pynq only).
 """
 from __future__ import annotations
 
-import importlib
+import argparse
+import contextlib
+import json
+import shutil
 import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..config import CFG, SELECTION_MODES
 
 BENCHES = {
-    "accuracy": "labkit.training.tuning:bench_accuracy",   # teacher + student workflow, full settings
-    "agreement": "labkit.hls:bench_agreement",    # QKeras vs C simulation vs stream wrapper
-    "board": "labkit.board:bench_board",          # DMA streaming, emulated or on a board
-    "pareto": "labkit.rtl.search:bench_pareto",   # the student search: accuracy vs LUTs vs latency
-    "rtl": "labkit.rtl:bench_rtl",                # da4ml RTL twin: bit-exact, latency, Yosys resources
+    "accuracy": "bench_accuracy",     # teacher + student workflow, full settings
+    "agreement": "bench_agreement",   # QKeras vs C simulation vs stream wrapper
+    "board": "bench_board",           # DMA streaming, emulated or on a board
+    "pareto": "bench_pareto",         # the student search: accuracy vs LUTs vs latency
+    "rtl": "bench_rtl",               # da4ml RTL twin: bit-exact, latency, Yosys resources
 }
 
 
@@ -21,5 +34,434 @@ def main(argv=None) -> int:
     if not argv or argv[0] not in BENCHES:
         print("usage: labkit bench {" + "|".join(BENCHES) + "} [options]", file=sys.stderr)
         return 2
-    module, func = BENCHES[argv[0]].split(":")
-    return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    return int(globals()[BENCHES[argv[0]]](argv[1:]) or 0)
+
+
+# ------------------------------------------------------------------------------------------
+# labkit bench accuracy (stages 02-03, with the delivered student's cost)
+# ------------------------------------------------------------------------------------------
+
+def _workflow(split, training, directory: Path, seed: int, yosys: bool = False) -> dict:
+    """One seed of the full teacher + student workflow; predictions and counts for the bench, and the
+    delivered student's cost (da4ml estimate; with ``yosys`` its synthesised core)."""
+    from ..training import compress
+    from ..training.tuning import dead_trials, logits, neutron_score, student_stage, teacher_stage
+    teacher, _, t_hist, t_tuner = teacher_stage(split, training=training, directory=directory / "teacher",
+                                                verbose=0, seed=seed)
+    student, hp, s_hist, s_tuner, _ = student_stage(split, teacher, training=training,
+                                                    directory=directory / "student", verbose=0, seed=seed)
+    zt, zs = logits(teacher, split.test), logits(student, split.test)
+    return {"seed": seed, "teacher_pred": zt.argmax(1), "student_pred": zs.argmax(1), "student_score": neutron_score(zs),
+            "metrics": compress.model_metrics(student, teacher), "hp": hp.values,
+            "selection": getattr(s_hist, "selection", None), "cost": _student_cost(student, directory, yosys),
+            "dead": dead_trials(t_tuner) + dead_trials(s_tuner) + t_hist.dead_runs + s_hist.dead_runs,
+            "trials": len(t_tuner.oracle.trials) + len(s_tuner.oracle.trials)}
+
+
+def _student_cost(student, directory: Path, yosys: bool) -> dict:
+    """``student_lut_estimate`` and ``student_latency_cycles`` (da4ml), and with ``yosys`` the
+    synthesised core's ``student_lut``, ``student_ff``, ``student_dsp`` (course.ini's default board)."""
+    from ..training.cost import estimate
+    est = estimate(student)
+    out = {"student_lut_estimate": est["lut_estimate"], "student_latency_cycles": est["latency_cycles"]}
+    if yosys:
+        from ..rtl.core import build_core
+        from ..rtl.resources import synthesize
+        core, _ = build_core(student, directory / "core")
+        r = synthesize([Path(core.folder) / f for f in core.sources], f"{core.name}_wrapper", CFG.default_board)
+        out.update(student_lut=int(r["lut"]), student_ff=int(r["ff"]), student_dsp=int(r["dsp"]),
+                   student_latency_cycles=int(core.latency_cycles))
+    return out
+
+
+def bench_data(bench: str, train: str, test: Optional[str] = None, *, fresh: bool = False):
+    """(the bench's resumable folder, the split) for ``--train`` / ``--test`` of a training bench:
+    ``artifacts/bench/<bench>/<train>[-test-<test>]``, emptied first with ``fresh``."""
+    from .. import artifacts
+    from ..data import load_split
+    tag = "synthetic" if train == "synthetic" else Path(train).stem
+    if test:
+        tag += "-test-" + Path(test).stem
+    directory = artifacts.bench(bench, tag)
+    if fresh:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    return directory, load_split(train, test=test, progress=False)
+
+
+def bench_accuracy(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="labkit bench accuracy", description=(
+        "Teacher + student workflow with full (not fast) settings, once per seed; prints one JSON line."))
+    ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
+    ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
+    ap.add_argument("--seeds", type=int, default=1, help="independent runs of the workflow (seeds differ; default 1)")
+    ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming")
+    ap.add_argument("--yosys", action="store_true",
+                    help="also synthesise each seed's delivered student with Yosys (student_lut, xc7 of the default board)")
+    args = ap.parse_args(argv)
+    if args.seeds < 1:
+        ap.error("--seeds must be at least 1")
+    if args.yosys:
+        from ..rtl import tools
+        reason = tools.missing("da4ml", "yosys")
+        if reason:
+            ap.error(f"--yosys: {reason}")
+
+    # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        from .. import metrics as mx
+        from ..data import baselines
+        t0 = time.time()
+        training = CFG.training_full
+        directory, split = bench_data("accuracy", args.train, args.test, fresh=args.fresh)
+        y = split.test.y
+        runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k, yosys=args.yosys)
+                for k in range(args.seeds)]
+        acc = [float((r["student_pred"] == y).mean()) for r in runs]
+        acc_median = float(np.median(acc))
+        med = runs[int(np.argsort(acc, kind="stable")[(len(acc) - 1) // 2])]   # the median seed (lower middle)
+        t_acc = [float((r["teacher_pred"] == y).mean()) for r in runs]
+        t_ci = mx.accuracy_ci(y, med["teacher_pred"])["ci95"]
+
+        cuts = baselines.fit_all(split.train)
+        best_cut = baselines.best_on_train(cuts)
+        psd = next(c for c in cuts if c.feature == "tail_total")
+        amp = baselines.amplitude(split.test.X)
+        phys = mx.physics_report(med["student_score"], y, med["student_pred"], amp)
+        e3, e2 = phys["eff_at_1e-3"], phys["eff_at_1e-2"]
+        out = {
+            "teacher_acc": round(float(np.median(t_acc)), 5),
+            "student_acc": round(acc_median, 5),
+            "student_acc_min": round(min(acc), 5),
+            "student_acc_ci95": [round(v, 5) for v in phys["accuracy"]["ci95"]],
+            "student_acc_seeds": [round(a, 5) for a in acc],
+            "teacher_acc_seeds": [round(a, 5) for a in t_acc],
+            "teacher_acc_ci95": [round(v, 5) for v in t_ci],   # the median seed's teacher
+            # the synthetic target of issue 11: the median student inside that teacher's interval
+            "student_in_teacher_ci95": bool(t_ci[0] <= acc_median <= t_ci[1]),
+            "student_nonzero": max(r["metrics"]["nonzero"] for r in runs),
+            "weight_bits": max(r["metrics"]["weight_bits"] for r in runs),
+            "dead_trials": sum(r["dead"] for r in runs),
+            "trials": sum(r["trials"] for r in runs),
+            "baseline_acc": round(best_cut.accuracy(split.test.X, y), 5),
+            "baseline": best_cut.name,
+            "student_vs_baseline": mx.mcnemar(y, med["student_pred"], best_cut.predict(split.test.X)),
+            "student_vs_teacher": mx.mcnemar(y, med["student_pred"], med["teacher_pred"]),
+            "fom_student": round(phys["fom"], 3) if phys["fom"] is not None else None,
+            "fom_baseline": round(mx.figure_of_merit(psd.score(split.test.X), y), 3),
+            "neutron_eff_at_1e-3": e3["neutron_eff"], "neutron_eff_at_1e-3_ci95": e3["ci95"],
+            "neutron_eff_at_1e-3_resolved": e3["resolved"],
+            "neutron_eff_at_1e-2": e2["neutron_eff"], "neutron_eff_at_1e-2_ci95": e2["ci95"],
+            "neutron_eff_at_1e-2_resolved": e2["resolved"],
+            "acc_by_amplitude": [{k: b[k] for k in ("lo", "hi", "n", "acc")} for b in phys["by_amplitude"]],
+            "n_train": len(split.train), "n_test": len(split.test), "seeds": args.seeds,
+            "student_params": med["metrics"]["params"], "compression_ratio": med["metrics"]["compression_ratio"],
+            "student_hp": med["hp"], "train": args.train, "test": args.test or "split",
+            "baselines": {c.name: round(c.accuracy(split.test.X, y), 5) for c in cuts},
+            "per_seed": [dict(seed=r["seed"], acc=round(a, 5), **r["cost"],
+                              trial_id=(r["selection"] or {}).get("trial_id"),
+                              layers=(r["selection"] or {}).get("layers"), nonzero=r["metrics"]["nonzero"],
+                              weight_bits=r["metrics"]["weight_bits"]) for r, a in zip(runs, acc)],
+            "student_lut_max": max((r["cost"].get("student_lut") for r in runs if "student_lut" in r["cost"]),
+                                   default=None),
+            "student_lut_estimate_max": max(r["cost"]["student_lut_estimate"] for r in runs),
+            "student_latency_max": max(r["cost"]["student_latency_cycles"] for r in runs),
+            "selection": {"mode": CFG.search.selection,
+                          "sentences": [(r["selection"] or {}).get("selected_by") for r in runs]},
+            "wall_s": round(time.time() - t0, 1),
+        }
+    print(json.dumps(out))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# labkit bench pareto (the student search, measured: test accuracy, Yosys, classical cuts)
+# ------------------------------------------------------------------------------------------
+
+def bench_pareto(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="labkit bench pareto", description=(
+        "Hardware-aware student search (full settings): accuracy vs LUTs vs latency. Prints one JSON line: "
+        "front, chosen, baselines, wall_s; writes the front plot beside the bench's trials."))
+    ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
+    ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
+    ap.add_argument("--lut-budget", type=int, help="budget mode: most LUTs (implies --selection budget)")
+    ap.add_argument("--latency-budget", type=int,
+                    help=f"budget mode: most cycles at {CFG.rtl.clock_mhz:g} MHz (default course.ini's "
+                         f"{CFG.search_full.latency_budget})")
+    ap.add_argument("--selection", choices=SELECTION_MODES,
+                    help="how to choose (default: budget with --lut-budget, else course.ini's "
+                         f"{CFG.search_full.selection})")
+    ap.add_argument("--trials", type=int, help=f"trials of the student search (default {CFG.training_full.student_trials})")
+    ap.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
+    ap.add_argument("--no-compare", action="store_true",
+                    help="do not measure the accuracy-only choice (the lowest validation loss of the same search)")
+    ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming "
+                    "(search times are only meaningful then: searches_fresh in the JSON)")
+    args = ap.parse_args(argv)
+    for name in ("lut_budget", "latency_budget", "trials"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    mode = args.selection or ("budget" if args.lut_budget is not None else CFG.search_full.selection)
+    from ..rtl import tools
+    reason = tools.missing("da4ml", "yosys", "iverilog")
+    if reason:
+        print(json.dumps({"skipped": reason}))
+        return 1
+
+    # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        from ..rtl import baselines
+        from ..rtl.cost import calibrate
+        from ..rtl.search import hardware_search, measure, public
+        from ..training.selection import cut_floor, front, select
+        from ..training.tuning import dead_trials, teacher_stage
+
+        t0 = time.time()
+        directory, split = bench_data("pareto", args.train, args.test, fresh=args.fresh)
+        fresh = not (directory / "student").exists()        # resumed searches reuse trials: their times mean little
+        teacher, *_ = teacher_stage(split, training=CFG.training_full, directory=directory / "teacher", verbose=0)
+
+        t1 = time.time()
+        tuner, pts = hardware_search(split, teacher, trials=args.trials, directory=directory / "student", verbose=0,
+                                     full=True)
+        hw_s = time.time() - t1
+        acc_s, acc_choice = None, None
+        if not args.no_compare:           # the paper's choice among the same trials (no second search)
+            acc_choice = measure(select(pts, "accuracy"), split.test, board=args.board)
+
+        cache: dict = {}
+
+        def measured(p):
+            if p["trial_id"] not in cache:
+                cache[p["trial_id"]] = measure(p, split.test, board=args.board)
+            return cache[p["trial_id"]]
+
+        fr = [measured(p) for p in front(pts)]
+        budget = mode == "budget"
+        lut_budget = (args.lut_budget or CFG.search_full.lut_budget) if budget else None
+        latency_budget = (args.latency_budget or CFG.search_full.latency_budget) if budget else None
+        chosen = select(pts, mode, lut_budget=lut_budget, latency_budget=latency_budget,
+                        verify=(lambda p: measured(p)["lut"]) if budget else None,
+                        y_val=split.val.y, floor=cut_floor(split))
+        chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
+        bl = baselines.report(split.train, split.test, board=args.board)
+        ratio = calibrate([(p, p["lut"]) for p in cache.values()])
+
+        from . import plots
+        png = directory / "front.png"
+        plots.pareto(pts, list(cache.values()), bl, chosen=chosen, accuracy_choice=acc_choice,
+                     lut_budget=lut_budget, path=png)
+        from .. import metrics as mx
+        out = {
+            "front": [public(p) for p in fr],
+            "chosen": public(chosen),
+            "baselines": [{"name": b["name"], "acc": round(b["acc"]["acc"], 5),
+                           "acc_ci95": [round(v, 5) for v in b["acc"]["ci95"]],
+                           "lut": b["lut"], "ff": b["ff"], "dsp": b["dsp"], "latency_cycles": b["latency_cycles"]}
+                          for b in bl],
+            "wall_s": round(time.time() - t0, 1),
+            "selection": mode, "lut_budget": lut_budget, "latency_budget": latency_budget,
+            "accuracy_choice": public(acc_choice) if acc_choice else None,
+            "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
+                                          if acc_choice else None),
+            "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
+            "trials": len(tuner.oracle.trials), "dead_trials": dead_trials(tuner),
+            "points": [{k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
+                                          "weight_bits", "activation_bits")} for p in pts],
+            "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,
+            "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None, "searches_fresh": fresh,
+            "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+            "board": args.board, "clock_mhz": CFG.rtl.clock_mhz, "train": args.train, "test": args.test or "split",
+            "plot": str(png),
+        }
+    print(json.dumps(out))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# labkit bench agreement (stage 04)
+# ------------------------------------------------------------------------------------------
+
+def bench_agreement(argv=None) -> int:
+    """``labkit bench agreement [--student PATH] [--test W.csv]``: one JSON line on the test windows
+    (default: the course's test split): agreement, wrapper words, and the accuracy with its 95 % CI."""
+    p = argparse.ArgumentParser(prog="labkit bench agreement",
+                                description="QKeras vs hls4ml C simulation vs stream-wrapper emulation, and the "
+                                            "C simulation's accuracy on the test windows")
+    p.add_argument("--student", default=None, help="student .h5, the course's or your own "
+                   "(default artifacts/student/student.h5)")
+    p.add_argument("--test", default=None, help="window CSV (header 120,…,280,class) used as the test windows "
+                   "(default: the course's test split)")
+    p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
+    args = p.parse_args(argv)
+
+    from .. import artifacts
+    from ..data import load, load_split
+    from ..fixedpoint import predicted_classes
+    from ..hls import convert as conv
+    from ..hls.ipsim import LIB_NAME, EmulatedIP
+    from ..hls.ownmodel import load_own_student
+    from ..hls.wrapper import build_emulation
+    from ..metrics import accuracy_ci
+    from ..stream import encode_logits, pack_pulses
+
+    _, model, _ = load_own_student(args.student)
+    test = load(args.test, progress=False) if args.test else load_split().test
+    if len(test.X) == 0:
+        raise ValueError(f"{args.test}: no test windows in it: give a window CSV with at least one row")
+    prj = artifacts.hls_bench("prj")
+    t0 = time.perf_counter()
+    hls_model = conv.convert(model, output_dir=prj, board=args.board)
+    compile_s = time.perf_counter() - t0
+    agree = conv.agreement(model, hls_model, test.X)
+    emu = EmulatedIP(build_emulation(prj, artifacts.hls_bench("emu", create=True) / LIB_NAME))
+    words = []
+    for start in range(0, len(test.X), CFG.max_batch):
+        chunk = test.X[start:start + CFG.max_batch]
+        words.append(emu.run(len(chunk), pack_pulses(chunk))[0])
+    equal = bool(np.array_equal(np.concatenate(words), encode_logits(agree["csim_logits"])))
+    acc = accuracy_ci(test.y, predicted_classes(agree["csim_logits"]))
+    print(json.dumps({
+        "n": agree["n"],
+        "argmax_agreement": agree["argmax_agreement"],
+        "max_abs_logit_diff": agree["max_abs_logit_diff"],
+        "bit_exact_fraction": agree["bit_exact_fraction"],
+        "wrapper_words_equal": equal,
+        "compile_s": round(compile_s, 1),
+        "accuracy": round(acc["acc"], 5),
+        "accuracy_k": acc["k"],
+        "accuracy_ci95": [round(v, 5) for v in acc["ci95"]],
+        "n_out": int(agree["csim_logits"].shape[1]),
+    }))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# labkit bench rtl (stage 04b)
+# ------------------------------------------------------------------------------------------
+
+def _stage04_vectors(model, folder=None):
+    """Lab 04's test vectors of this student: raw pulses and their hls4ml C-simulation logits.
+
+    Written by ``labkit hls convert`` (by default the whole test split); refused when they were
+    written for another student (QKeras logits more than half a logit LSB apart).
+    """
+    from ..stream import load_test_vectors
+    from ..training.contract import qkeras_logits
+
+    vec = load_test_vectors(folder)
+    missing = [k for k in ("csim_logits", "qkeras_logits") if k not in vec]
+    if missing:
+        raise FileNotFoundError(f"the test vectors lack {', '.join(k + '.npy' for k in missing)}: "
+                                "rewrite them with `labkit hls convert`")
+    X = vec["inputs"]
+    if not np.allclose(qkeras_logits(model, X), vec["qkeras_logits"], rtol=0, atol=CFG.logit_format.lsb / 2):
+        raise ValueError("the test vectors were written for another student: run `labkit hls convert` "
+                         "with the same --student first")
+    return X, vec["csim_logits"]
+
+
+def bench_rtl(argv=None) -> int:
+    """``labkit bench rtl``: one JSON line on lab 04's test vectors (``labkit hls convert``: the whole test split)."""
+    p = argparse.ArgumentParser(prog="labkit bench rtl", description="RTL twin: bit-exactness, latency, resources")
+    p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+    p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
+    p.add_argument("--vectors", default=None, help="test-vector folder with the C simulation's logits "
+                                                   "(default artifacts/hls/vectors, written by `labkit hls convert`)")
+    args = p.parse_args(argv)
+    from ..rtl import build, check, synth, tools
+    reason = tools.missing("da4ml", "verilator", "iverilog", "yosys", "g++")
+    if reason:
+        print(json.dumps({"skipped": reason}))
+        return 1
+    from ..training.checkpoints import load_student
+
+    t0 = time.perf_counter()
+    model = load_student(args.student)
+    X, csim = _stage04_vectors(model, args.vectors)
+    built = build(model, board=args.board)
+    res = check(built, model, X, csim_logits=csim)
+    figs = synth(built, args.board, ip=True)
+    c, ipr = figs["core"], figs["ip"]
+    # lut_pct_xc7z020: the share of the course's reference device (the board in course.ini with that part)
+    ref = next(k for k, b in CFG.boards.items() if b.part.startswith("xc7z020"))
+    xc7 = figs["core"] if CFG.board(args.board).part == CFG.board(ref).part else synth(built, ref, ip=False)["core"]
+    core = built["core"]
+    print(json.dumps({
+        "n": res["n"], "rtl_words_equal": res["rtl_words_equal"], "latency_cycles": res["latency_cycles"],
+        "ii": res["ii"], "lut": c["lut"], "ff": c["ff"], "dsp": c["dsp"], "lut_pct_xc7z020": xc7["lut_pct"],
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "carry": c["carry"], "clock_mhz": core.clock_mhz, "latency_ns": res["latency_ns"], "stages": core.stages,
+        "verilator_equal_qkeras": res.get("verilator_equal_qkeras"),
+        "iverilog_core_equal_qkeras": res["iverilog_core_equal_qkeras"], "csim_equal_qkeras": res.get("csim_equal_qkeras"),
+        "tlast_ok": res["tlast_ok"], "protocol_errors": len(res["protocol_errors"]),
+        "ip_lut": ipr["lut"], "ip_ff": ipr["ff"], "ip_dsp": ipr["dsp"], "ip_cycles_per_pulse": round(res["ip_cycles_per_pulse"], 2),
+        "nonzero": core.nonzero, "board": args.board, "yosys_family": c["family"],
+        "verilator_s": built["timings"].get("verilator_s"), "yosys_s": c["yosys_s"],
+    }))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# labkit bench board (stage 06)
+# ------------------------------------------------------------------------------------------
+
+def load_vectors(folder=None) -> dict:
+    """Test vectors written by stage 04 (``labkit.hls.ipsim.load_test_vectors``)."""
+    from ..hls.ipsim import load_test_vectors
+
+    return load_test_vectors(folder)
+
+
+def _cli_number(check, what: str):
+    """An argparse ``type`` that parses a number and refuses it with ``check``'s one sentence."""
+    def parse(text: str):
+        try:
+            from ..board.regs import whole_number
+            value = int(text) if check is whole_number else float(text)
+        except ValueError:
+            value = text
+        try:
+            return check(value, what)
+        except ValueError as err:       # argparse already says "argument --x:"
+            raise argparse.ArgumentTypeError(str(err).removeprefix(what).strip()) from None
+    parse.__name__ = what
+    return parse
+
+
+BENCH_BATCH = 256      # default pulses per transfer of `labkit bench board` (fewer when the DMA holds fewer)
+
+
+def bench_board(argv=None) -> int:
+    """``labkit bench board``: one JSON line over the full test vectors."""
+    ap = argparse.ArgumentParser(prog="labkit bench board",
+                                 description="stream the test vectors through the IP (board or emulated)")
+    from ..board.regs import positive_seconds, whole_number
+    ap.add_argument("--batch-size", type=_cli_number(whole_number, "--batch-size"), default=None,
+                    help=f"pulses per DMA transfer, 1 ... what the DMA holds (default {BENCH_BATCH}, "
+                         "or fewer when the DMA's length register holds fewer)")
+    ap.add_argument("--vectors", default=None, help="test-vector folder (default artifacts/hls/vectors)")
+    ap.add_argument("--bitfile", default=None, help=f"overlay .bit on a board (default: search {CFG.overlay_name}.bit)")
+    ap.add_argument("--timeout", type=_cli_number(positive_seconds, "--timeout"), default=5.0,
+                    help="seconds before a DMA transfer is declared stuck (finite, > 0)")
+    args = ap.parse_args(argv)
+    from ..board import Classifier, Overlay, n_out_from_metadata
+    from ..metrics import accuracy_ci
+    vec = load_vectors(args.vectors)
+    overlay = Overlay(args.bitfile)
+    clf = Classifier(overlay, timeout_s=args.timeout, n_out=n_out_from_metadata(vec.get("meta")))
+    batch_size = (min(BENCH_BATCH, clf.max_batch) if args.batch_size is None
+                  else clf.check_batch_size(args.batch_size, "--batch-size"))
+    t0 = time.perf_counter()
+    run = clf.classify(vec["inputs"], batch_size=batch_size)
+    wall = time.perf_counter() - t0
+    expected = np.asarray(vec["expected_words"], dtype=np.uint32)
+    line = {"n": run.n,
+            "words_equal_to_csim": bool(run.words.shape == expected.shape and np.array_equal(run.words, expected)),
+            "accuracy": run.accuracy(vec["labels"]) if "labels" in vec else None,
+            "accuracy_ci95": (accuracy_ci(vec["labels"], run.predictions)["ci95"] if "labels" in vec else None),
+            "inferences_per_s": round(run.inferences_per_s, 1),
+            "mode": run.mode, "batch_size": run.batch_size, "wall_s": round(wall, 4)}
+    print(json.dumps(line))
+    return 0 if line["words_equal_to_csim"] else 1

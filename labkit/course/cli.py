@@ -24,7 +24,7 @@ COMMANDS = {
     "hls": ("labkit.hls.cli", "hls4ml project, emulation library, test vectors, IP export"),
     "rtl": ("labkit.rtl", "open RTL twin of the IP: da4ml Verilog, Icarus/Verilator checks, Yosys resources"),
     "overlay": ("labkit.blockdesign.build", "Vivado block design / bitstream for a board (needs Vivado)"),
-    "package": ("labkit.board.package", "bundle overlay, test vectors, lab 06 and a wheel for a board"),
+    "package": ("labkit.course.package", "bundle overlay, test vectors, lab 06 and a wheel for a board"),
 }
 
 #: exit status: input/usage error (as argparse), failed run or tool, bug in labkit, Ctrl-C

@@ -15,7 +15,6 @@ them.  Modules:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -31,7 +30,7 @@ from ..config import CFG
 # to act on (QKeras reads its quantizers back itself): silenced for that one message only.
 warnings.filterwarnings("ignore", message=r".*keras.constraints.serialize\(\)` API.*", category=UserWarning)
 
-__all__ = ["build_all", "reuse_table", "bench_agreement"]
+__all__ = ["build_all", "reuse_table"]
 
 
 def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
@@ -84,7 +83,6 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
 
     student = None
     if model is None:
-        from .. import artifacts
         from ..training.checkpoints import load_student
         model, student = load_student(), artifacts.student_info().get("selection")
     if X_raw is None:
@@ -120,56 +118,3 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
             print(f"note: {note}")
         print(json.dumps(summary, indent=1))
     return {"summary": summary, "hls_model": hls_model, "agreement": agree}
-
-
-def bench_agreement(argv=None) -> int:
-    """``labkit bench agreement [--student PATH] [--test W.csv]``: one JSON line on the test windows
-    (default: the course's test split): agreement, wrapper words, and the accuracy with its 95 % CI."""
-    p = argparse.ArgumentParser(prog="labkit bench agreement",
-                                description="QKeras vs hls4ml C simulation vs stream-wrapper emulation, and the "
-                                            "C simulation's accuracy on the test windows")
-    p.add_argument("--student", default=None, help="student .h5, the course's or your own "
-                   "(default artifacts/student/student.h5)")
-    p.add_argument("--test", default=None, help="window CSV (header 120,…,280,class) used as the test windows "
-                   "(default: the course's test split)")
-    p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
-    args = p.parse_args(argv)
-
-    from ..data import load, load_split
-    from ..fixedpoint import predicted_classes
-    from ..metrics import accuracy_ci
-    from .ipsim import LIB_NAME, EmulatedIP
-    from ..stream import encode_logits, pack_pulses
-    from . import convert as conv
-    from .ownmodel import load_own_student
-    from .wrapper import build_emulation
-
-    _, model, _ = load_own_student(args.student)
-    test = load(args.test, progress=False) if args.test else load_split().test
-    if len(test.X) == 0:
-        raise ValueError(f"{args.test}: no test windows in it: give a window CSV with at least one row")
-    prj = artifacts.hls_bench("prj")
-    t0 = time.perf_counter()
-    hls_model = conv.convert(model, output_dir=prj, board=args.board)
-    compile_s = time.perf_counter() - t0
-    agree = conv.agreement(model, hls_model, test.X)
-    emu = EmulatedIP(build_emulation(prj, artifacts.hls_bench("emu", create=True) / LIB_NAME))
-    words = []
-    for start in range(0, len(test.X), CFG.max_batch):
-        chunk = test.X[start:start + CFG.max_batch]
-        words.append(emu.run(len(chunk), pack_pulses(chunk))[0])
-    equal = bool(np.array_equal(np.concatenate(words), encode_logits(agree["csim_logits"])))
-    acc = accuracy_ci(test.y, predicted_classes(agree["csim_logits"]))
-    print(json.dumps({
-        "n": agree["n"],
-        "argmax_agreement": agree["argmax_agreement"],
-        "max_abs_logit_diff": agree["max_abs_logit_diff"],
-        "bit_exact_fraction": agree["bit_exact_fraction"],
-        "wrapper_words_equal": equal,
-        "compile_s": round(compile_s, 1),
-        "accuracy": round(acc["acc"], 5),
-        "accuracy_k": acc["k"],
-        "accuracy_ci95": [round(v, 5) for v in acc["ci95"]],
-        "n_out": int(agree["csim_logits"].shape[1]),
-    }))
-    return 0

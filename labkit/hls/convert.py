@@ -27,8 +27,9 @@ import numpy as np
 
 from .. import artifacts
 from ..config import CFG
-from ..fixedpoint import (FixedFormat, bits_precision, describe_layers, exact_accumulator, network_input,
-                          predicted_classes, qkeras_logits, quantize_logits, relu_precision)
+from ..fixedpoint import (FixedFormat, bits_precision, exact_accumulator, predicted_classes, quantize_logits,
+                          relu_precision)
+from ..training.contract import describe_layers, network_input, qkeras_logits
 
 PROJECT_NAME = "myproject"  # hls4ml's default; the wrapper calls myproject()
 

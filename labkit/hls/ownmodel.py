@@ -281,7 +281,8 @@ def output_kind(model) -> str:
 def original_classes(original, X_raw) -> np.ndarray:
     """The classes the model as trained (before :func:`prepare_student`) predicts for raw pulses:
     argmax of its outputs, or its one sigmoid probability > 0.5 (logit > 0)."""
-    from ..fixedpoint import network_input, predicted_classes
+    from ..fixedpoint import predicted_classes
+    from ..training.contract import network_input
 
     out = np.asarray(original.predict(network_input(X_raw), batch_size=4096, verbose=0), np.float64)
     if out.shape[1] == 1 and output_kind(original) == "sigmoid":
@@ -292,7 +293,7 @@ def original_classes(original, X_raw) -> np.ndarray:
 def load_own_student(path=None):
     """``(original, prepared, notes)`` for ``labkit hls convert --student PATH`` (default: the course's
     student); one sentence naming the file for a model the conversion does not take."""
-    from ..fixedpoint import describe_layers
+    from ..training.contract import describe_layers
     from ..training.checkpoints import student_path
     from ..training.compress import ModelFileError, load_model
 

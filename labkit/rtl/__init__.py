@@ -23,7 +23,7 @@ import numpy as np
 from .. import artifacts
 from ..config import CFG
 
-__all__ = ["build", "check", "depth_sweep", "bench_rtl", "main"]
+__all__ = ["build", "check", "depth_sweep", "main"]
 
 
 def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cutoff=None, folder=None,
@@ -57,13 +57,14 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
     ``csim_logits`` are the stage-3 C simulation's logits of the same pulses, e.g. lab 04's test
     vectors (None: compared with QKeras only).  Returns the figures and the logits.
     """
-    from ..fixedpoint import qkeras_logits, quantize_logits
+    from ..fixedpoint import quantize_logits
+    from ..training.contract import qkeras_logits
     from ..stream import encode_logits
     from .core import emulator_logits
     from .sim import simulate_core, simulate_ip
 
     core = built["core"]
-    q = quantize_logits(qkeras_logits(model, X_raw))
+    q = quantize_logits(qkeras_logits(model, X_raw), CFG.logit_format)
     out = {"n": int(len(X_raw))}
     if core.emulator_compiled:
         v = emulator_logits(built["rtl"], X_raw)
@@ -131,68 +132,6 @@ def depth_sweep(model, clocks_mhz=(100, 150, 200, 300, 400), board: str = CFG.de
 def _test_split():
     from ..data import load_split
     return load_split().test
-
-
-def _stage04_vectors(model, folder=None):
-    """Lab 04's test vectors of this student: raw pulses and their hls4ml C-simulation logits.
-
-    Written by ``labkit hls convert`` (by default the whole test split); refused when they were
-    written for another student (QKeras logits more than half a logit LSB apart).
-    """
-    from ..stream import load_test_vectors
-    from ..fixedpoint import qkeras_logits
-
-    vec = load_test_vectors(folder)
-    missing = [k for k in ("csim_logits", "qkeras_logits") if k not in vec]
-    if missing:
-        raise FileNotFoundError(f"the test vectors lack {', '.join(k + '.npy' for k in missing)}: "
-                                "rewrite them with `labkit hls convert`")
-    X = vec["inputs"]
-    if not np.allclose(qkeras_logits(model, X), vec["qkeras_logits"], rtol=0, atol=CFG.logit_format.lsb / 2):
-        raise ValueError("the test vectors were written for another student: run `labkit hls convert` "
-                         "with the same --student first")
-    return X, vec["csim_logits"]
-
-
-def bench_rtl(argv=None) -> int:
-    """``labkit bench rtl``: one JSON line on lab 04's test vectors (``labkit hls convert``: the whole test split)."""
-    p = argparse.ArgumentParser(prog="labkit bench rtl", description="RTL twin: bit-exactness, latency, resources")
-    p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
-    p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
-    p.add_argument("--vectors", default=None, help="test-vector folder with the C simulation's logits "
-                                                   "(default artifacts/hls/vectors, written by `labkit hls convert`)")
-    args = p.parse_args(argv)
-    from . import tools
-    reason = tools.missing("da4ml", "verilator", "iverilog", "yosys", "g++")
-    if reason:
-        print(json.dumps({"skipped": reason}))
-        return 1
-    from ..training.checkpoints import load_student
-
-    t0 = time.perf_counter()
-    model = load_student(args.student)
-    X, csim = _stage04_vectors(model, args.vectors)
-    built = build(model, board=args.board)
-    res = check(built, model, X, csim_logits=csim)
-    figs = synth(built, args.board, ip=True)
-    c, ipr = figs["core"], figs["ip"]
-    # lut_pct_xc7z020: the share of the course's reference device (the board in course.ini with that part)
-    ref = next(k for k, b in CFG.boards.items() if b.part.startswith("xc7z020"))
-    xc7 = figs["core"] if CFG.board(args.board).part == CFG.board(ref).part else synth(built, ref, ip=False)["core"]
-    core = built["core"]
-    print(json.dumps({
-        "n": res["n"], "rtl_words_equal": res["rtl_words_equal"], "latency_cycles": res["latency_cycles"],
-        "ii": res["ii"], "lut": c["lut"], "ff": c["ff"], "dsp": c["dsp"], "lut_pct_xc7z020": xc7["lut_pct"],
-        "wall_s": round(time.perf_counter() - t0, 1),
-        "carry": c["carry"], "clock_mhz": core.clock_mhz, "latency_ns": res["latency_ns"], "stages": core.stages,
-        "verilator_equal_qkeras": res.get("verilator_equal_qkeras"),
-        "iverilog_core_equal_qkeras": res["iverilog_core_equal_qkeras"], "csim_equal_qkeras": res.get("csim_equal_qkeras"),
-        "tlast_ok": res["tlast_ok"], "protocol_errors": len(res["protocol_errors"]),
-        "ip_lut": ipr["lut"], "ip_ff": ipr["ff"], "ip_dsp": ipr["dsp"], "ip_cycles_per_pulse": round(res["ip_cycles_per_pulse"], 2),
-        "nonzero": core.nonzero, "board": args.board, "yosys_family": c["family"],
-        "verilator_s": built["timings"].get("verilator_s"), "yosys_s": c["yosys_s"],
-    }))
-    return 0
 
 
 def main(argv=None) -> int:

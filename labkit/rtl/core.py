@@ -25,79 +25,8 @@ import numpy as np
 
 from .. import artifacts
 from ..config import CFG
-from ..fixedpoint import bits_precision, describe_layers, relu_precision
+from ..training.cost import apply_each, layer_steps, round_half_even, trace  # noqa: F401 (this module's API)
 from . import tools
-
-
-def round_half_even(v, k: int, i: int, f: int, overflow: str):
-    """``v`` (one da4ml FixedVariable) -> fixed<k, i, f> rounding half to even, then ``overflow``.
-
-    With ``v`` an integer A at its own resolution 2**-F (F > f) and s = F - f:
-    half-to-even(A) = (A + 2**(s-1) - 1 + bit_s(A)) >> s, i.e. round-half-up of
-    ``v - 2**-F`` when the kept LSB is 0 and of ``v`` when it is 1.
-    """
-    F = int(v.kif[2])
-    if F <= f:       # nothing below the new LSB: no rounding
-        return v.quantize(k, i, f, overflow, "TRN")
-    lsb_kept = (v * 2.0 ** f).quantize(0, 1, 0, "WRAP", "TRN")   # bit at weight 2**-f, 0 or 1
-    return (v + (lsb_kept - 1) * 2.0 ** -F).quantize(k, i, f, overflow, "RND")
-
-
-def apply_each(array, fn):
-    """``fn`` applied to every element of a da4ml FixedVariableArray (per-element rounding)."""
-    from da4ml.trace import FixedVariableArray
-    vars_ = np.array([fn(v) for v in np.ravel(array._vars)], dtype=object).reshape(array._vars.shape)
-    return FixedVariableArray(vars_, array.solver_options, hwconf=array.hwconf)
-
-
-def _kif(p) -> tuple:
-    """labkit FixedFormat (ap_fixed width/integer/signed) -> da4ml (k, i, f); da4ml's i excludes the sign."""
-    k = 1 if p.signed else 0
-    return k, p.integer - k, p.frac
-
-
-def layer_steps(model) -> list:
-    """[(kind, name, payload)] of the student: ('dense', name, (W, b)) / ('relu', name, FixedFormat)."""
-    steps = []
-    for kind, layer in describe_layers(model)[1:]:
-        if kind == "QDense":
-            w_p = bits_precision(layer.kernel_quantizer_internal)
-            W = np.asarray(layer.kernel_quantizer_internal(layer.kernel), np.float64)
-            b = (np.asarray(layer.bias_quantizer_internal(layer.bias), np.float64) if layer.use_bias
-                 else np.zeros(W.shape[1]))
-            for name, arr in (("kernel", W), ("bias", b)):
-                off = arr * 2.0 ** w_p.frac - np.round(arr * 2.0 ** w_p.frac)
-                if np.any(off != 0):
-                    raise ValueError(f"{layer.name} {name} is not on the {w_p.hls4ml()} grid: the student "
-                                     "must use quantized_bits(bits, integer, alpha=1)")
-            steps.append(("dense", layer.name, (W, b)))
-        else:
-            steps.append(("relu", layer.name, relu_precision(layer.quantizer)))
-    return steps
-
-
-def trace(model):
-    """The student as da4ml combinational logic: returns ``(CombLogic, info dict)``."""
-    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
-    from da4ml.trace.ops import quantize
-
-    if model.input_shape[1:] != (CFG.n_samples,):
-        raise ValueError(f"student input shape {model.input_shape[1:]} != ({CFG.n_samples},) of course.ini")
-    inp = FixedVariableArrayInput((CFG.n_samples,), hwconf=HWConfig(1, -1, -1))
-    h = quantize(inp, *_kif(CFG.input_format))
-    nonzero = 0
-    for kind, _name, payload in layer_steps(model):
-        if kind == "dense":
-            W, b = payload
-            nonzero += int(np.count_nonzero(W) + np.count_nonzero(b))
-            h = h @ W + b
-        else:
-            k, i, f = _kif(payload)
-            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
-    lk, li, lf = _kif(CFG.logit_format)
-    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
-    comb = comb_trace(inp, out)
-    return comb, {"nonzero": nonzero}
 
 
 @dataclass

@@ -27,7 +27,7 @@ def load_student(path=None):
     Refused (one sentence naming the file) before any conversion when it is not a course student:
     layers outside Input -> [QDense -> QActivation]* -> QDense, or other than ``CFG.n_samples``
     inputs / ``CFG.n_classes`` logits."""
-    from ..fixedpoint import describe_layers
+    from .contract import describe_layers
     from .compress import ModelFileError, load_model
 
     path = Path(path) if path is not None else student_path()

@@ -351,7 +351,7 @@ class ModelFileError(ValueError):
 #: layer classes a course model may contain: the teacher (Dense + ReLU), the student (QDense,
 #: QActivation), a student saved before strip_pruning (PruneLowMagnitude around a QDense), and what
 #: your own QKeras student may add (Dropout, BatchNormalization: data only; labkit.hls.ownmodel removes
-#: or folds them, the course's labs refuse them through labkit.fixedpoint.describe_layers).
+#: or folds them, the course's labs refuse them through labkit.training.contract.describe_layers).
 #: Anything else is refused *before* Keras deserialises the file: a Lambda (or TFOpLambda) layer
 #: carries Python code that load_model would run.
 MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
@@ -510,9 +510,9 @@ def load_model(path: Path, outputs: str = "course") -> tf.keras.Model:
 
     The file's layer classes are checked against the course's set before anything is deserialised
     (:func:`check_model_file`), the load runs in Keras' safe mode, and the model must take
-    ``CFG.n_samples`` inputs and give ``CFG.n_classes`` logits (:func:`labkit.fixedpoint.check_io`;
+    ``CFG.n_samples`` inputs and give ``CFG.n_classes`` logits (:func:`labkit.training.contract.check_io`;
     ``outputs="any"``: 1 to ``CFG.words_per_pulse`` outputs, what ``labkit hls convert --student`` takes)."""
-    from ..fixedpoint import check_io
+    from .contract import check_io
 
     path = Path(path)
     check_model_file(path)

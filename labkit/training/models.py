@@ -245,7 +245,7 @@ class StudentHyperModel(kt.HyperModel):
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
                  target_sparsity: float = CFG.target_sparsity, max_layers: int = 2, min_layers: int = 0,
                  max_nonzero: int | None = None, hardware_cost: bool = True, hardware_knobs: bool = True,
-                 balance_cap: float | None = None, name="student", **kw):
+                 balance_cap: float | None = None, cost="default", name="student", **kw):
         super().__init__(name=name, **kw)
         #: hidden layers searched: min_layers … max_layers (0 = a linear student, inputs → logits)
         self.min_layers = int(min_layers)
@@ -254,9 +254,13 @@ class StudentHyperModel(kt.HyperModel):
         #: the last trained student, finalized (set by ``fit`` with ``hardware_cost``; the tuner
         #: saves it in the trial's folder: the very network whose cost and accuracy were recorded)
         self.last_student = self.last_history = self.last_val_pred = None
-        #: record the finalized student's hardware cost (:func:`labkit.rtl.cost.estimate`:
-        #: ``lut_estimate``, ``latency_cycles``, ``nonzero``) as trial metrics; ~0.1 s per trial
+        #: record the finalized student (its validation result and, with ``cost``, its hardware cost)
+        #: as trial metrics and keep it beside the trial
         self.hardware_cost = bool(hardware_cost)
+        #: ``cost(student) -> {lut_estimate, latency_cycles, nonzero, weight_bits, ...}``, ~0.1 s per
+        #: trial; "default": :func:`labkit.training.cost.estimate` where da4ml is installed, else None
+        #: (no cost recorded: the selection then takes the lowest validation loss and says why)
+        self.cost = _default_cost() if cost == "default" else cost
         self.teacher, self.n_train, self.epochs = teacher, n_train, epochs
         self.batch_size = compress.effective_batch_size(n_train, batch_size)
         self.target_sparsity, self.max_layers = target_sparsity, max_layers
@@ -341,7 +345,7 @@ class StudentHyperModel(kt.HyperModel):
         compress.refuse_dead(model, kwargs.get("validation_data"))
         if self.hardware_cost:
             student = compress.finalize_student(student_of(model))
-            est = record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch)
+            est = record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch, cost=self.cost)
             self.last_student, self.last_history = student, dict(history.history)
             self.last_val_pred = est.get("val_pred")
         return history
@@ -370,10 +374,17 @@ FINAL_METRICS = ("val_final_correct", "val_final_n")
 FINAL_LOSS = "val_final_loss"
 
 
-def record_hardware_cost(history, student, validation_data=None, epoch: int | None = None) -> dict:
+def _default_cost():
+    """:func:`labkit.training.cost.estimate` where da4ml is installed, else None."""
+    from .cost import da4ml_missing, estimate
+    return None if da4ml_missing() else estimate
+
+
+def record_hardware_cost(history, student, validation_data=None, epoch: int | None = None, cost="default") -> dict:
     """Add a trained student's hardware cost to ``history`` so keras-tuner records it per trial.
 
-    ``student``: the finalized student (:func:`~labkit.training.compress.finalize_student`).
+    ``student``: the finalized student (:func:`~labkit.training.compress.finalize_student`);
+    ``cost``: the cost function (see :class:`StudentHyperModel`; None records no cost).
     keras-tuner turns a returned ``History`` into the trial's metrics by taking every metric at the
     best epoch of the objective (``tuner_utils.convert_to_metrics_dict``), so each figure is
     appended as one value per epoch: the cost of the finalized student (it is only known after
@@ -385,11 +396,12 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
     only (the epoch whose weights the student carries; default the last) and ``inf`` at the others,
     so that keras-tuner reads every other metric at that same epoch.
     """
-    from ..rtl.cost import estimate
-    est = estimate(student)
+    cost = _default_cost() if cost == "default" else cost
+    est = dict(cost(student)) if cost is not None else {}
     n = max((len(v) for v in history.history.values()), default=1)
     for key in HARDWARE_METRICS:
-        history.history[key] = [float(est[key])] * n
+        if key in est:
+            history.history[key] = [float(est[key])] * n
     if validation_data is not None:
         xv, yv = validation_data[0], validation_data[1]
         logits = student.predict(xv, batch_size=4096, verbose=0)

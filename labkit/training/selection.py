@@ -48,14 +48,16 @@ class NoModelFitsError(ValueError):
 def points(tuner) -> list:
     """One dict per completed trial that recorded its hardware cost, in trial order:
     ``trial_id, hp, objective`` (validation loss), ``val_acc, val_k, val_n, val_ci95``,
-    ``lut_estimate, latency_cycles, nonzero, weight_bits, activation_bits``, ``layers`` (widths of
+    ``lut_estimate, latency_cycles, nonzero`` (None when the search recorded no cost: da4ml missing),
+    ``weight_bits, activation_bits``, ``layers`` (widths of
     the network, input to logits), ``path`` (the trial's own student, or None) and ``val_pred``
     (its validation predictions, or None)."""
     out = []
     for t in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         m = t.metrics
-        if t.status != "COMPLETED" or t.score is None or not m.exists("lut_estimate") or not m.exists("val_final_n"):
+        if t.status != "COMPLETED" or t.score is None or not m.exists("val_final_n"):
             continue
+        costed = m.exists("lut_estimate")
         k, n = int(m.get_last_value("val_final_correct")), int(m.get_last_value("val_final_n"))
         hp = dict(t.hyperparameters.values)
         folder = Path(tuner.get_trial_dir(t.trial_id))
@@ -64,10 +66,11 @@ def points(tuner) -> list:
             "trial_id": t.trial_id, "hp": hp, "objective": float(t.score),
             "val_acc": k / n if n else float("nan"), "val_k": k, "val_n": n,
             "val_ci95": [round(v, 5) for v in wilson(k, n)],
-            "lut_estimate": int(m.get_last_value("lut_estimate")),
-            "latency_cycles": int(m.get_last_value("latency_cycles")),
-            "nonzero": int(m.get_last_value("nonzero")),
-            "weight_bits": int(m.get_last_value("weight_bits")) if m.exists("weight_bits") else CFG.weight_bits,
+            "lut_estimate": int(m.get_last_value("lut_estimate")) if costed else None,
+            "latency_cycles": int(m.get_last_value("latency_cycles")) if costed else None,
+            "nonzero": int(m.get_last_value("nonzero")) if costed else None,
+            "weight_bits": int(m.get_last_value("weight_bits")) if m.exists("weight_bits") else
+            int(hp.get("weight_bits", CFG.weight_bits)),
             "activation_bits": int(hp.get("activation_bits", CFG.activation_bits)),
             "layers": layers_of(hp),
             "path": str(path) if path.exists() else None,
@@ -85,7 +88,8 @@ def layers_of(hp: dict) -> list:
 def front(pts) -> list:
     """The trials no other trial beats: none with more validation accuracy at no more LUTs
     (ties in LUTs: the more accurate; then the lower loss). Sorted by LUTs."""
-    ordered = sorted(pts, key=lambda p: (p["lut_estimate"], -p["val_acc"], p["objective"]))
+    ordered = sorted((p for p in pts if p["lut_estimate"] is not None),
+                     key=lambda p: (p["lut_estimate"], -p["val_acc"], p["objective"]))
     out, best = [], -1.0
     for p in ordered:
         if p["val_acc"] > best:
@@ -150,9 +154,15 @@ def select(pts, mode: Optional[str] = None, *, lut_budget: Optional[int] = None,
     if not pts:
         raise NoModelFitsError("no trial of the search completed with its hardware cost recorded: run the "
                                "student search with more trials")
-    if mode == "accuracy":
-        p = min(pts, key=lambda p: (p["objective"], p["lut_estimate"]))
-        return dict(p, selected_by=f"accuracy: the lowest validation loss ({p['objective']:.5f}) of {len(pts)} trials")
+    costed = [p for p in pts if p["lut_estimate"] is not None]
+    if mode == "accuracy" or not costed:
+        p = min(pts, key=lambda p: (p["objective"], p["lut_estimate"] or 0))
+        why = (f"accuracy: the lowest validation loss ({p['objective']:.5f}) of {len(pts)} trials")
+        if mode != "accuracy":
+            why += (f" ({mode} needs each trial's hardware cost, and this search recorded none: "
+                    "install da4ml (`make setup`) and rerun the search)")
+        return dict(p, selected_by=why)
+    pts = costed
     if mode == "budget":
         return _select_budget(pts, lut_budget, latency_budget, verify)
     ok, best = good_enough(pts, y_val=y_val, floor=floor)

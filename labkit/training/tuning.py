@@ -1,4 +1,4 @@
-"""Bayesian optimisation (keras-tuner) for teacher and student, final training, the accuracy bench.
+"""Bayesian optimisation (keras-tuner) for teacher and student, the stages end to end, final training.
 
 Searches are resumable: trials live under ``artifacts/tuning/<project>`` and a rerun reuses the
 finished ones (``overwrite=True`` starts over).  The final model is always rebuilt from the best
@@ -6,13 +6,10 @@ finished ones (``overwrite=True`` starts over).  The final model is always rebui
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -20,7 +17,7 @@ import numpy as np
 
 from .. import artifacts
 from ..config import CFG, Training
-from ..data import Split, load_split, preprocess
+from ..data import Split, preprocess
 
 
 def seed_everything(seed: int = CFG.seed) -> None:
@@ -405,139 +402,9 @@ def student_stage(split: Split, teacher, *, training: Training = None, project: 
 
 
 # ------------------------------------------------------------------------------------------
-# labkit bench accuracy
+# scores
 # ------------------------------------------------------------------------------------------
 
 def neutron_score(z: np.ndarray) -> np.ndarray:
     """The discriminator's score: neutron logit minus gamma logit (higher = more neutron-like)."""
     return z[:, 1] - z[:, 0]
-
-
-def _workflow(split: Split, training: Training, directory: Path, seed: int, yosys: bool = False) -> dict:
-    """One seed of the full teacher + student workflow; predictions and counts for the bench, and the
-    delivered student's cost (da4ml estimate; with ``yosys`` its synthesised core)."""
-    from . import compress
-    teacher, _, t_hist, t_tuner = teacher_stage(split, training=training, directory=directory / "teacher",
-                                                verbose=0, seed=seed)
-    student, hp, s_hist, s_tuner, _ = student_stage(split, teacher, training=training,
-                                                    directory=directory / "student", verbose=0, seed=seed)
-    zt, zs = logits(teacher, split.test), logits(student, split.test)
-    return {"seed": seed, "teacher_pred": zt.argmax(1), "student_pred": zs.argmax(1), "student_score": neutron_score(zs),
-            "metrics": compress.model_metrics(student, teacher), "hp": hp.values,
-            "selection": getattr(s_hist, "selection", None), "cost": _student_cost(student, directory, yosys),
-            "dead": dead_trials(t_tuner) + dead_trials(s_tuner) + t_hist.dead_runs + s_hist.dead_runs,
-            "trials": len(t_tuner.oracle.trials) + len(s_tuner.oracle.trials)}
-
-
-def _student_cost(student, directory: Path, yosys: bool) -> dict:
-    """``student_lut_estimate`` and ``student_latency_cycles`` (da4ml), and with ``yosys`` the
-    synthesised core's ``student_lut``, ``student_ff``, ``student_dsp`` (course.ini's default board)."""
-    from ..rtl.cost import estimate
-    est = estimate(student)
-    out = {"student_lut_estimate": est["lut_estimate"], "student_latency_cycles": est["latency_cycles"]}
-    if yosys:
-        from ..rtl.core import build_core
-        from ..rtl.resources import synthesize
-        core, _ = build_core(student, directory / "core")
-        r = synthesize([Path(core.folder) / f for f in core.sources], f"{core.name}_wrapper", CFG.default_board)
-        out.update(student_lut=int(r["lut"]), student_ff=int(r["ff"]), student_dsp=int(r["dsp"]),
-                   student_latency_cycles=int(core.latency_cycles))
-    return out
-
-
-def bench_data(bench: str, train: str, test: Optional[str] = None, *, fresh: bool = False):
-    """(the bench's resumable folder, the split) for ``--train`` / ``--test`` of a training bench:
-    ``artifacts/bench/<bench>/<train>[-test-<test>]``, emptied first with ``fresh``."""
-    tag = "synthetic" if train == "synthetic" else Path(train).stem
-    if test:
-        tag += "-test-" + Path(test).stem
-    directory = artifacts.bench(bench, tag)
-    if fresh:
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-    return directory, load_split(train, test=test, progress=False)
-
-
-def bench_accuracy(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="labkit bench accuracy", description=(
-        "Teacher + student workflow with full (not fast) settings, once per seed; prints one JSON line."))
-    ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
-    ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
-    ap.add_argument("--seeds", type=int, default=1, help="independent runs of the workflow (seeds differ; default 1)")
-    ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming")
-    ap.add_argument("--yosys", action="store_true",
-                    help="also synthesise each seed's delivered student with Yosys (student_lut, xc7 of the default board)")
-    args = ap.parse_args(argv)
-    if args.seeds < 1:
-        ap.error("--seeds must be at least 1")
-    if args.yosys:
-        from ..rtl import tools
-        reason = tools.missing("da4ml", "yosys")
-        if reason:
-            ap.error(f"--yosys: {reason}")
-
-    # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
-    with contextlib.redirect_stdout(sys.stderr):
-        from ..data import baselines
-        from .. import metrics as mx
-        t0 = time.time()
-        training = CFG.training_full
-        directory, split = bench_data("accuracy", args.train, args.test, fresh=args.fresh)
-        y = split.test.y
-        runs = [_workflow(split, training, directory / f"seed{CFG.seed + k}", CFG.seed + k, yosys=args.yosys)
-                for k in range(args.seeds)]
-        acc = [float((r["student_pred"] == y).mean()) for r in runs]
-        acc_median = float(np.median(acc))
-        med = runs[int(np.argsort(acc, kind="stable")[(len(acc) - 1) // 2])]   # the median seed (lower middle)
-        t_acc = [float((r["teacher_pred"] == y).mean()) for r in runs]
-        t_ci = mx.accuracy_ci(y, med["teacher_pred"])["ci95"]
-
-        cuts = baselines.fit_all(split.train)
-        best_cut = baselines.best_on_train(cuts)
-        psd = next(c for c in cuts if c.feature == "tail_total")
-        amp = baselines.amplitude(split.test.X)
-        phys = mx.physics_report(med["student_score"], y, med["student_pred"], amp)
-        e3, e2 = phys["eff_at_1e-3"], phys["eff_at_1e-2"]
-        out = {
-            "teacher_acc": round(float(np.median(t_acc)), 5),
-            "student_acc": round(acc_median, 5),
-            "student_acc_min": round(min(acc), 5),
-            "student_acc_ci95": [round(v, 5) for v in phys["accuracy"]["ci95"]],
-            "student_acc_seeds": [round(a, 5) for a in acc],
-            "teacher_acc_seeds": [round(a, 5) for a in t_acc],
-            "teacher_acc_ci95": [round(v, 5) for v in t_ci],   # the median seed's teacher
-            # the synthetic target of issue 11: the median student inside that teacher's interval
-            "student_in_teacher_ci95": bool(t_ci[0] <= acc_median <= t_ci[1]),
-            "student_nonzero": max(r["metrics"]["nonzero"] for r in runs),
-            "weight_bits": max(r["metrics"]["weight_bits"] for r in runs),
-            "dead_trials": sum(r["dead"] for r in runs),
-            "trials": sum(r["trials"] for r in runs),
-            "baseline_acc": round(best_cut.accuracy(split.test.X, y), 5),
-            "baseline": best_cut.name,
-            "student_vs_baseline": mx.mcnemar(y, med["student_pred"], best_cut.predict(split.test.X)),
-            "student_vs_teacher": mx.mcnemar(y, med["student_pred"], med["teacher_pred"]),
-            "fom_student": round(phys["fom"], 3) if phys["fom"] is not None else None,
-            "fom_baseline": round(mx.figure_of_merit(psd.score(split.test.X), y), 3),
-            "neutron_eff_at_1e-3": e3["neutron_eff"], "neutron_eff_at_1e-3_ci95": e3["ci95"],
-            "neutron_eff_at_1e-3_resolved": e3["resolved"],
-            "neutron_eff_at_1e-2": e2["neutron_eff"], "neutron_eff_at_1e-2_ci95": e2["ci95"],
-            "neutron_eff_at_1e-2_resolved": e2["resolved"],
-            "acc_by_amplitude": [{k: b[k] for k in ("lo", "hi", "n", "acc")} for b in phys["by_amplitude"]],
-            "n_train": len(split.train), "n_test": len(split.test), "seeds": args.seeds,
-            "student_params": med["metrics"]["params"], "compression_ratio": med["metrics"]["compression_ratio"],
-            "student_hp": med["hp"], "train": args.train, "test": args.test or "split",
-            "baselines": {c.name: round(c.accuracy(split.test.X, y), 5) for c in cuts},
-            "per_seed": [dict(seed=r["seed"], acc=round(a, 5), **r["cost"],
-                              trial_id=(r["selection"] or {}).get("trial_id"),
-                              layers=(r["selection"] or {}).get("layers"), nonzero=r["metrics"]["nonzero"],
-                              weight_bits=r["metrics"]["weight_bits"]) for r, a in zip(runs, acc)],
-            "student_lut_max": max((r["cost"].get("student_lut") for r in runs if "student_lut" in r["cost"]),
-                                   default=None),
-            "student_lut_estimate_max": max(r["cost"]["student_lut_estimate"] for r in runs),
-            "student_latency_max": max(r["cost"]["student_latency_cycles"] for r in runs),
-            "selection": {"mode": CFG.search.selection,
-                          "sentences": [(r["selection"] or {}).get("selected_by") for r in runs]},
-            "wall_s": round(time.time() - t0, 1),
-        }
-    print(json.dumps(out))
-    return 0

@@ -1,4 +1,4 @@
-"""``labkit package --board pynq-z1|kv260``: everything lab 06 needs on a board, in one archive.
+"""``labkit package --board pynq-z1|kv260|aup-zu3``: everything lab 06 needs on a board, in one archive (host side).
 
 Layout of ``artifacts/package/<board>/`` (and ``artifacts/package/labkit_<board>.tar.gz``, whose
 top folder is ``labkit_<board>``)::

@@ -1,0 +1,219 @@
+"""Stage 03 — what a student costs in hardware, in well under a second: LUTs, latency, nonzero weights.
+
+The student search records this cost for every trial (lab 03 chooses with it); the RTL twin (lab 04b)
+builds its Verilog from the same trace (:func:`trace`), and :func:`labkit.rtl.cost.calibrate` checks
+the estimate against Yosys.  da4ml is optional here: without it :func:`da4ml_missing` says so and no
+cost is recorded.
+
+The student is traced with da4ml (:func:`trace`);
+da4ml's solution (a ``CombLogic``: a list of ``Op`` records, each with its opcode, operands and the
+``QInterval`` of its result) is then costed op by op -- no Verilog is written or compiled.
+
+LUT model (7-series / UltraScale: every adder is a carry chain, CARRY4/CARRY8, fed by one LUT per
+bit that forms the propagate signal):
+
+* ``a ± b·2**s`` (opcodes 0/1): **one LUT per output bit at or above the higher of the two operands'
+  LSBs**.  Below that position only one operand has bits, so those bits are wires.  In da4ml's
+  (k, i, f) terms, with ``f_a`` and ``f_b - s`` the operands' fraction bits and (k, i, f) the
+  result's: ``k + i + min(f_a, f_b - s)`` LUTs.
+* ``a + c`` with a constant c (opcode 4): one LUT per output bit at or above c's lowest set bit.
+* ReLU (±2), MSB multiplexer (±6, the saturation of a quantizer): one LUT per output bit.
+* quantize (±3, i.e. dropping bits), copies of inputs (-1) and constants (5): wires, 0 LUTs.
+  (The sign flip of a -3 is folded into the neighbouring adder by da4ml's code generator.)
+* anything else (multipliers, lookup tables, bit ops -- the course's student has none):
+  da4ml's own per-op cost, so the total never silently drops an op.
+
+Pipeline registers are flip-flops, not LUTs; they are not part of ``lut_estimate``.
+:func:`labkit.rtl.cost.calibrate` gives the ratio of this estimate to Yosys's LUT count on the points a bench
+actually synthesises (Yosys also packs small adders into LUT6 pairs and merges ReLU with the
+next adder, so expect a ratio near, not at, 1).
+
+Latency: da4ml's pipelining at the configured clock, as :func:`labkit.rtl.core.build_core` does it
+(``to_pipeline`` with the board's ``latency_cutoff`` adder levels per stage):
+``latency_cycles = stages + 1`` (the registered input plus one register per stage).
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+
+from ..config import CFG
+from ..fixedpoint import bits_precision, relu_precision
+from .contract import describe_layers
+
+
+def da4ml_missing():
+    """None if da4ml can be imported, else one sentence saying how to install it."""
+    try:
+        import da4ml  # noqa: F401
+    except ImportError:
+        return "da4ml is not installed (pip install --no-deps da4ml==0.6.0, as `make test` does)"
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# the student as da4ml combinational logic
+# ------------------------------------------------------------------------------------------
+
+def round_half_even(v, k: int, i: int, f: int, overflow: str):
+    """``v`` (one da4ml FixedVariable) -> fixed<k, i, f> rounding half to even, then ``overflow``.
+
+    With ``v`` an integer A at its own resolution 2**-F (F > f) and s = F - f:
+    half-to-even(A) = (A + 2**(s-1) - 1 + bit_s(A)) >> s, i.e. round-half-up of
+    ``v - 2**-F`` when the kept LSB is 0 and of ``v`` when it is 1.
+    """
+    F = int(v.kif[2])
+    if F <= f:       # nothing below the new LSB: no rounding
+        return v.quantize(k, i, f, overflow, "TRN")
+    lsb_kept = (v * 2.0 ** f).quantize(0, 1, 0, "WRAP", "TRN")   # bit at weight 2**-f, 0 or 1
+    return (v + (lsb_kept - 1) * 2.0 ** -F).quantize(k, i, f, overflow, "RND")
+
+
+def apply_each(array, fn):
+    """``fn`` applied to every element of a da4ml FixedVariableArray (per-element rounding)."""
+    from da4ml.trace import FixedVariableArray
+    vars_ = np.array([fn(v) for v in np.ravel(array._vars)], dtype=object).reshape(array._vars.shape)
+    return FixedVariableArray(vars_, array.solver_options, hwconf=array.hwconf)
+
+
+def fixed_kif(p) -> tuple:
+    """labkit FixedFormat (ap_fixed width/integer/signed) -> da4ml (k, i, f); da4ml's i excludes the sign."""
+    k = 1 if p.signed else 0
+    return k, p.integer - k, p.frac
+
+
+def layer_steps(model) -> list:
+    """[(kind, name, payload)] of the student: ('dense', name, (W, b)) / ('relu', name, FixedFormat)."""
+    steps = []
+    for kind, layer in describe_layers(model)[1:]:
+        if kind == "QDense":
+            w_p = bits_precision(layer.kernel_quantizer_internal)
+            W = np.asarray(layer.kernel_quantizer_internal(layer.kernel), np.float64)
+            b = (np.asarray(layer.bias_quantizer_internal(layer.bias), np.float64) if layer.use_bias
+                 else np.zeros(W.shape[1]))
+            for name, arr in (("kernel", W), ("bias", b)):
+                off = arr * 2.0 ** w_p.frac - np.round(arr * 2.0 ** w_p.frac)
+                if np.any(off != 0):
+                    raise ValueError(f"{layer.name} {name} is not on the {w_p.hls4ml()} grid: the student "
+                                     "must use quantized_bits(bits, integer, alpha=1)")
+            steps.append(("dense", layer.name, (W, b)))
+        else:
+            steps.append(("relu", layer.name, relu_precision(layer.quantizer)))
+    return steps
+
+
+def trace(model):
+    """The student as da4ml combinational logic: returns ``(CombLogic, info dict)``."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    if model.input_shape[1:] != (CFG.n_samples,):
+        raise ValueError(f"student input shape {model.input_shape[1:]} != ({CFG.n_samples},) of course.ini")
+    inp = FixedVariableArrayInput((CFG.n_samples,), hwconf=HWConfig(1, -1, -1))
+    h = quantize(inp, *fixed_kif(CFG.input_format))
+    nonzero = 0
+    for kind, _name, payload in layer_steps(model):
+        if kind == "dense":
+            W, b = payload
+            nonzero += int(np.count_nonzero(W) + np.count_nonzero(b))
+            h = h @ W + b
+        else:
+            k, i, f = fixed_kif(payload)
+            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
+    lk, li, lf = fixed_kif(CFG.logit_format)
+    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
+    comb = comb_trace(inp, out)
+    return comb, {"nonzero": nonzero}
+
+
+# ------------------------------------------------------------------------------------------
+# its cost
+# ------------------------------------------------------------------------------------------
+
+#: da4ml opcodes: 0/1 a±b·2**s, 4 a+const, ±2 relu, ±6 msb mux, ±3 quantize, -1 input copy, 5 const
+ADDERS = (0, 1, 4)
+PER_BIT = (2, -2, 6, -6)
+WIRES = (-1, 3, -3, 5)
+
+
+def _qint_kif(qint):
+    from da4ml.types import minimal_kif
+    return tuple(int(x) for x in minimal_kif(qint))
+
+
+def _trailing_zeros(n: int) -> int:
+    n = abs(int(n))
+    return (n & -n).bit_length() - 1 if n else 0
+
+
+def op_luts(op, ops) -> float:
+    """LUTs of one da4ml ``Op`` under the documented model (``ops``: the solution's op list)."""
+    k, i, f = _qint_kif(op.qint)
+    width = k + i + f
+    if op.opcode in (0, 1):
+        fa = _qint_kif(ops[op.id0].qint)[2]
+        fb = _qint_kif(ops[op.id1].qint)[2] - int(op.data)      # b is shifted left by data bits
+        return float(max(0, min(width, k + i + min(fa, fb))))
+    if op.opcode == 4:
+        # the constant is op.data * step of the result: its lowest set bit sits tz bits above the LSB
+        return float(max(0, width - _trailing_zeros(op.data)))
+    if op.opcode in PER_BIT:
+        return float(width)
+    if op.opcode in WIRES:
+        return 0.0
+    return float(op.cost)
+
+
+def comb_cost(comb) -> dict:
+    """LUT estimate of a da4ml ``CombLogic`` and the counts behind it."""
+    ops = list(comb.ops)
+    luts = [op_luts(op, ops) for op in ops]
+    adders = [j for j, op in enumerate(ops) if op.opcode in ADDERS]
+    return {
+        "lut_estimate": int(round(sum(luts))),
+        "adders": len(adders),
+        "adder_bits": int(sum(_qint_kif(ops[j].qint)[0] + _qint_kif(ops[j].qint)[1] + _qint_kif(ops[j].qint)[2]
+                              for j in adders)),
+        "adder_luts": int(round(sum(luts[j] for j in adders))),
+        "da4ml_cost": float(round(comb.cost, 1)),
+        "ops": dict(sorted(Counter(int(op.opcode) for op in ops).items())),
+    }
+
+
+def _weight_bits(model) -> int:
+    bits = [bits_precision(layer.kernel_quantizer_internal).width
+            for kind, layer in describe_layers(model)[1:] if kind == "QDense"]
+    return int(max(bits)) if bits else 0
+
+
+def estimate(model, clock_mhz: float | None = None, board: str = CFG.default_board) -> dict:
+    """Hardware cost of a trained, quantized (finalized) QKeras student, in well under a second.
+
+    Returns ``lut_estimate`` (the LUT model of the module docstring), ``latency_cycles`` at
+    ``clock_mhz`` (default course.ini [rtl] clock_mhz) on ``board``, ``stages``, ``nonzero``
+    (nonzero quantized weights and biases), ``weight_bits``, ``adders``, ``adder_bits``,
+    ``da4ml_cost`` (da4ml's own cost figure) and ``estimate_s`` (seconds taken).
+    """
+    reason = da4ml_missing()
+    if reason:
+        raise RuntimeError(reason)
+    from da4ml.trace.pipeline import to_pipeline
+
+    t0 = time.perf_counter()
+    clock_mhz = float(clock_mhz or CFG.rtl.clock_mhz)
+    if not np.isfinite(clock_mhz) or clock_mhz <= 0:
+        raise ValueError(f"clock_mhz={clock_mhz} is not a positive frequency in MHz: pass e.g. 200")
+    cutoff = int(CFG.board(board).latency_cutoff(clock_mhz))
+    comb, info = trace(model)
+    out = comb_cost(comb)
+    if any(op.opcode != -1 for op in comb.ops):
+        stages = len(to_pipeline(comb, cutoff, verbose=False).solutions)
+    else:       # logits that do not depend on anything computed: nothing to pipeline
+        stages = 0
+    out.update(latency_cycles=stages + 1, stages=stages, nonzero=int(info["nonzero"]),
+               weight_bits=_weight_bits(model), clock_mhz=clock_mhz, board=board,
+               latency_cutoff=cutoff)
+    out["estimate_s"] = round(time.perf_counter() - t0, 3)
+    return out
