@@ -49,7 +49,7 @@ course: $(STAMP)
 	$(PY) -m labkit course
 
 test: $(STAMP)
-	LABKIT_FAST=1 $(PY) -m pytest -p no:cacheprovider tests labs --nbval-lax --nbval-current-env
+	LABKIT_FAST=1 $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations=15 tests labs --nbval-lax --nbval-current-env
 
 bench: $(STAMP)
 	$(PY) -m labkit bench accuracy
