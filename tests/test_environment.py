@@ -1,4 +1,5 @@
 """The pins in pyproject.toml and environment.yml must never drift apart; config sanity."""
+import os
 import re
 import subprocess
 import sys
@@ -74,14 +75,43 @@ def test_fast_mode_separates_artifacts(monkeypatch):
     assert fast.name == "fast" and config.artifacts_dir(create=False) == fast.parent
 
 
-def test_data_and_baselines_import_without_tensorflow():
-    code = ("import sys\n"
-            "class Block:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] in ('tensorflow', 'keras', 'qkeras', 'hls4ml'):\n"
-            "            raise ImportError('blocked ' + name)\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "import labkit, labkit.data, labkit.data.baselines, labkit.stream, labkit.data.fetch\n"
-            "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+#: what each part of labkit must import without: the board image has numpy and pynq only; the data
+#: stage, lab 06's checks, the stream IP's emulation and stage 03's selection run without TensorFlow
+TRAINING_STACK = ("tensorflow", "keras", "qkeras", "hls4ml")
+BOARD_IMAGE_LACKS = TRAINING_STACK + ("pandas", "matplotlib", "sklearn")
+IMPORT_CASES = {
+    "board": (BOARD_IMAGE_LACKS, """
+import labkit.config, labkit.stream, labkit.hls.ipsim, labkit.board, labkit.board.driver, labkit.board.emulated
+from labkit.board import Overlay, allocate, Classifier
+from labkit.course.bench import bench_board   # labkit bench board runs on the board
+import pynq
+from labkit.board import EmulatedDevice
+assert any(isinstance(d, EmulatedDevice) for d in pynq.Device.devices)   # probed by PYNQ
+"""),
+    "lab 06 checks": (TRAINING_STACK + ("pandas", "matplotlib"), "import labkit.course.exercises.lab06\n"),
+    "data": (TRAINING_STACK, "import labkit, labkit.data, labkit.data.baselines, labkit.stream, labkit.data.fetch\n"),
+    "hls without hls4ml": (("tensorflow", "hls4ml", "qkeras"),
+                           "import labkit.hls.ipsim, labkit.hls, labkit.hls.cli, labkit.hls.export, labkit.hls.vectors\n"),
+    "student contract and selection": (TRAINING_STACK, "import labkit.training.contract, labkit.training.selection, "
+                                                       "labkit.training.cost, labkit.artifacts\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMPORT_CASES))
+def test_imports_without_the_training_stack(case):
+    """Each part imports with the packages it must do without blocked (an import of one fails)."""
+    blocked, code = IMPORT_CASES[case]
+    script = ("import importlib.abc, sys\n"
+              f"BLOCKED = {blocked!r}\n"
+              "class Block(importlib.abc.MetaPathFinder):\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.split('.')[0] in BLOCKED:\n"
+              "            raise ImportError(f'{name} is blocked')\n"
+              "sys.meta_path.insert(0, Block())\n"
+              + code +
+              "bad = sorted(m for m in sys.modules if m.split('.')[0] in BLOCKED)\n"
+              "assert not bad, bad\n"
+              "print('ok')\n")
+    env = dict(os.environ, LABKIT_BOARD="emulated")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr

@@ -16,12 +16,6 @@ pytestmark = pytest.mark.skipif(_missing is not None, reason=f"RTL tools: {_miss
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    from toys import tiny_build
-    return tiny_build()
-
-
-@pytest.fixture(scope="module")
 def pulses():
     from toys import toy_pulses
     return toy_pulses(60, seed=11)

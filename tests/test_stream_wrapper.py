@@ -16,12 +16,6 @@ pytest.importorskip("hls4ml")
 
 
 @pytest.fixture(scope="module")
-def build():
-    from toys import toy_build
-    return toy_build()
-
-
-@pytest.fixture(scope="module")
 def pulses():
     from toys import toy_pulses
     return toy_pulses(300, seed=7)

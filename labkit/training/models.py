@@ -17,7 +17,7 @@ from ..config import CFG
 
 # Learning rates of the teacher search. Not 1e-2: the inputs are all positive, so Adam's first
 # sign-like steps shift every unit's pre-activation the same way by ~lr·Σx and kill ReLUs (see
-# STUDENT_LEARNING_RATES); measured here, a 1e-2 teacher trial ended constant on toy pulses.
+# STUDENT_LEARNING_RATES; benchmarks/DECISIONS.md has the measurements behind these settings).
 TEACHER_LEARNING_RATES = [3e-3, 1e-3, 3e-4]
 
 
@@ -56,8 +56,7 @@ class TeacherHyperModel(kt.HyperModel):
 
 
 # Hidden-layer biases start slightly positive: a 1–5-unit quantized ReLU layer initialised with zero
-# biases is often dead from the first step (all pre-activations < 0, no gradient). Measured here on
-# a 161-5-1-2 student: 5 of 6 seeds never left 50 % accuracy with 0.0, all 6 learnt with 0.1.
+# biases is often dead from the first step (all pre-activations < 0, no gradient).
 HIDDEN_BIAS_INIT = 0.1
 
 
@@ -141,14 +140,13 @@ def start_units_alive(student: tf.keras.Model, x) -> list:
 
     Every input of a hidden layer is non-negative (baseline-subtracted pulses, then ReLU outputs)
     and the pulses look alike, so a freshly drawn unit can be negative on every pulse: dead from the
-    start, it gets no gradient. Measured on the real development file (161-10-3-2, 60
-    initialisations): the 3-unit second layer started with one or more dead units in half the draws
-    and with a single live unit in 13 %; in training such a network hangs on its live units, and
-    when the last one dies the output is constant (lab 03, "dead students").  The initializer is
+    start, it gets no gradient; a narrow second layer often starts with one or more such units, and
+    in training such a network hangs on its live units, and when the last one dies the output is
+    constant (lab 03, "dead students").  The initializer is
     symmetric, so ``-w`` is as likely a draw as ``w``; with the hidden bias ``b > 0`` a unit negative
     on every pulse (``w.h + b < 0``) is positive on every pulse after the flip (``-w.h + b > 2b``).
-    Units active on at least one pulse of ``x`` are left as drawn (flipping every unit active on
-    fewer than half of the pulses cost a 161-5-2 student about 2 of 1800 synthetic test pulses).
+    Units active on at least one pulse of ``x`` are left as drawn (flipping more cost accuracy:
+    benchmarks/DECISIONS.md).
     Layer by layer, input side first; returns the number of units flipped per hidden layer."""
     flipped = []
     for layer in _hidden_dense(student):
@@ -205,24 +203,20 @@ def overall_sparsity(units, sparsities) -> float:
 
 # Learning rates of the student search. 1e-2 is out: the inputs are all positive (baseline-subtracted
 # pulses, up to ~1.5 on real data), so Adam's first sign-like steps move every weight of a unit the
-# same way and shift its pre-activation by ~lr·Σx ≈ 1 per step; narrow ReLU layers died (1–2 of 8
-# runs per width on the real development file). 1e-4 is too slow for a few hundred steps.
+# same way and shift its pre-activation by ~lr·Σx ≈ 1 per step, and narrow ReLU layers die. 1e-4 is
+# too slow for a few hundred steps.
 STUDENT_LEARNING_RATES = [3e-3, 1e-3]
 #: widths of the student's hidden layers. At least 3: a 1- or 2-unit ReLU layer is a single point of
-#: failure (measured: its unit dead in 2–3 of 8 runs, and the network with it). At most 12 first-layer
-#: units: with the 200-weight budget a one-layer student then keeps about 13 of 161 inputs per unit
-#: (a 161-17-3-2 trial, 7 per unit, ended dead on the synthetic set); at most 6 in the second layer,
+#: failure (its unit dies, and the network with it). At most 12 first-layer units: with the
+#: 200-weight budget a one-layer student then keeps about 13 of 161 inputs per unit (fewer per unit
+#: left wide students dead); at most 6 in the second layer,
 #: so that the dense layers behind the first stay within half of the budget (never pruned).
 FIRST_WIDTHS, LATER_WIDTHS = (3, 12), (3, 6)
 # Epochs over which the student's learning rate ramps up to its searched value. The inputs of every
 # hidden layer are non-negative, so the gradient of a unit's incoming weights has one sign and Adam's
 # first, sign-like steps (about lr per weight) move them all the same way: a second-layer unit behind
 # a 10-unit first layer shifts by about lr times the sum of ten activations per step, and in the first
-# epoch a unit that is pushed down dies. Measured on the real development file, 161-10-3-2 at lr 3e-3,
-# T 8, alpha 0.1, 30 seeds each: the 3-unit second layer fell to a single live unit during training in
-# 8 runs with the plain start, in 4 with live units at the start (start_units_alive) and in 1 with live
-# units and this ramp; the search's dead trials were all of this shape (2 layers, >= 10 first units,
-# lr 3e-3).
+# epoch a unit that is pushed down dies (benchmarks/DECISIONS.md).
 WARMUP_EPOCHS = 2
 
 
