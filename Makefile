@@ -1,6 +1,6 @@
 # labkit — the two commands of the README:
 #   make course   set up, then run the seven lab notebooks headless (full settings) -> artifacts/
-#   make test     set up, then pytest + nbval on every lab (fast mode)   -> artifacts/fast/
+#   make test     set up, then pytest (tests/) beside nbval (every lab), fast mode -> artifacts/fast/
 # Set-up is idempotent: .venv is created if missing and the pinned stack is installed once
 # (again only when pyproject.toml changes).
 # .venv is made with Python 3.10 or 3.11 (TensorFlow 2.15 has no wheels for 3.12+):
@@ -49,7 +49,7 @@ course: $(STAMP)
 	$(PY) -m labkit course
 
 test: $(STAMP)
-	LABKIT_FAST=1 $(PY) -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations=15 tests labs --nbval-lax --nbval-current-env
+	LABKIT_FAST=1 bash scripts/run_tests.sh $(PY)
 
 bench: $(STAMP)
 	$(PY) -m labkit bench accuracy
