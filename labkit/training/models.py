@@ -207,11 +207,11 @@ def overall_sparsity(units, sparsities) -> float:
 # too slow for a few hundred steps.
 STUDENT_LEARNING_RATES = [3e-3, 1e-3]
 #: widths of the student's hidden layers. At least 3: a 1- or 2-unit ReLU layer is a single point of
-#: failure (its unit dies, and the network with it). At most 12 first-layer units: with the
-#: 200-weight budget a one-layer student then keeps about 13 of 161 inputs per unit (fewer per unit
-#: left wide students dead); at most 6 in the second layer,
-#: so that the dense layers behind the first stay within half of the budget (never pruned).
-FIRST_WIDTHS, LATER_WIDTHS = (3, 12), (3, 6)
+#: failure (its unit dies, and the network with it). At most 6 in the first layer: wider ones never
+#: fitted the course's LUT budget (course.ini [search] lut_budget; benchmarks/DECISIONS.md); at most 6
+#: in the second layer, so that the dense layers behind the first stay within half of the nonzero
+#: budget (never pruned).
+FIRST_WIDTHS, LATER_WIDTHS = (3, 6), (3, 6)
 # Epochs over which the student's learning rate ramps up to its searched value. The inputs of every
 # hidden layer are non-negative, so the gradient of a unit's incoming weights has one sign and Adam's
 # first, sign-like steps (about lr per weight) move them all the same way: a second-layer unit behind
@@ -223,7 +223,7 @@ WARMUP_EPOCHS = 2
 class StudentHyperModel(kt.HyperModel):
     """QKeras student trained with distillation from ``teacher`` and pruned to fit the budget.
 
-    Searched: hidden layers (0–2; 0 is a linear student, inputs → logits), widths (3…12, then 3…6),
+    Searched: hidden layers (0–2; 0 is a linear student, inputs → logits), widths (3…6 each),
     learning rate, KD temperature, and α when course.ini's ``kd_alphas`` lists more than one value.
     With ``hardware_knobs`` (the default) the search also chooses ``weight_bits`` and
     ``activation_bits`` (course.ini [search] ranges) and the first layer's ``sparsity`` (from [search]
