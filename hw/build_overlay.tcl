@@ -11,7 +11,7 @@
 #              <ip_repo>/sources.f, added to the project, the classifier a module-reference cell
 #              of course.ini [rtl] top.  Same port and interface names, so the rest is shared.
 #
-# Every number and name comes from labkit/course.ini, exported by labkit.export as plain `set`
+# Every number and name comes from labkit/course.ini, exported by labkit.emit as plain `set`
 # lines in <out_dir>/params.tcl (LABKIT_PARAMS overrides the path), so the board driver (labkit),
 # the HLS IP and this design agree; nothing is computed from course.ini here.  The design:
 #
@@ -53,7 +53,7 @@ if {$ip_kind ni {hls rtl}} {
 set ip_repo [file normalize $ip_repo]
 set out_dir [file normalize $out_dir]
 
-# -- params.tcl: course.ini exported by labkit (labkit.export) ---------------------------------
+# -- params.tcl: course.ini exported by labkit (labkit.emit) ---------------------------------
 # plain `set` lines; `labkit overlay` writes <out_dir>/params.tcl (LABKIT_PARAMS overrides the path)
 if {[info exists ::env(LABKIT_PARAMS)] && $::env(LABKIT_PARAMS) ne ""} {
     set params_path $::env(LABKIT_PARAMS)

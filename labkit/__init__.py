@@ -15,7 +15,7 @@ lab    stage               package
 =====  ==================  ================================================================
 
 Course tooling (CLI, benchmarks, runner, results, plots): ``labkit.course``.  Shared modules:
-``config`` (course.ini), ``artifacts`` (where every stage writes), ``export`` (course.ini for Tcl,
+``config`` (course.ini), ``artifacts`` (where every stage writes), ``emit`` (course.ini emitted for Tcl,
 C++, Verilog, JSON), ``fixedpoint`` (ap_fixed formats and the QKeras quantizer -> ap_fixed rules),
 ``metrics`` (statistics), ``stream`` (the IP's stream packing and register map).  Imports follow the
 course: a stage imports only earlier stages and the shared modules, shared modules import no stage,

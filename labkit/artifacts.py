@@ -41,7 +41,7 @@ def data(*parts: str, create: bool = True) -> Path:
 
 
 def calibration_plot() -> Path:
-    return artifacts_dir("calibration") / "overlay.png"
+    return artifacts_dir("calibration") / "comparison.png"
 
 
 def tuning(create: bool = True) -> Path:

@@ -2,7 +2,7 @@
 
 Everything numeric that crosses a stage boundary (window, ADC, classes, split, fixed-point
 formats, stream packing, IP/DMA names, boards) is read from ``labkit/course.ini``; derived
-numbers are computed here, once, and ``labkit.export`` hands them to Tcl, C++, Verilog and JSON.
+numbers are computed here, once, and ``labkit.emit`` hands them to Tcl, C++, Verilog and JSON.
 Run-time settings (fast mode, artifact folder) come from environment variables.
 
 This module imports nothing beyond the standard library and numpy, so it works on the board; the
@@ -100,7 +100,7 @@ class Training:
 
 
 @dataclass(frozen=True)
-class Overlay:
+class Design:
     ip_name: str                 #: the classifier's cell name (ip_dict key on the board)
     dma_name: str                #: the AXI DMA's cell name
     vendor: str                  #: VLNV vendor of the HLS IP
@@ -239,7 +239,7 @@ class Config:
     input_stage: InputStage
     stream: Stream
     quant: Quant
-    overlay: Overlay
+    design: Design
     rtl: Rtl
     training_full: Training
     training_fast: Training
@@ -250,7 +250,7 @@ class Config:
 
     def __getattr__(self, name):
         # flat access (CFG.window_start, CFG.weight_bits, ...): each name lives in one section
-        for section in ("data", "input_stage", "stream", "quant", "overlay"):
+        for section in ("data", "input_stage", "stream", "quant", "design"):
             sec = object.__getattribute__(self, section)
             if name in sec.__dataclass_fields__:
                 return getattr(sec, name)
@@ -281,7 +281,7 @@ class Config:
 
     @property
     def ip_version(self) -> str:
-        return self.overlay.version
+        return self.design.version
 
     @property
     def n_samples(self) -> int:
@@ -355,7 +355,7 @@ def load(path: Path = INI_PATH) -> Config:
     cfg = Config(
         data=_section(Data, ini["data"]), input_stage=_section(InputStage, ini["input_stage"]),
         stream=_section(Stream, ini["stream"]), quant=_section(Quant, ini["quant"]),
-        overlay=_section(Overlay, ini["overlay"]), rtl=_section(Rtl, ini["rtl"]),
+        design=_section(Design, ini["design"]), rtl=_section(Rtl, ini["rtl"]),
         training_full=_section(Training, ini["training"]),
         training_fast=_section(Training, ini["training"], prefix="fast_"),
         search_full=_section(Search, ini["search"]),
@@ -370,10 +370,10 @@ def _check(cfg: Config) -> None:
         raise ValueError(f"course.ini: a batch of {cfg.max_batch} pulses is {cfg.dma_batch_bytes} bytes, more than "
                          f"the AXI DMA's {DMA_LENGTH_WIDTH_MAX}-bit length register holds: lower max_batch in [stream]")
     if cfg.default_board not in cfg.boards:
-        raise ValueError(f"course.ini: [overlay] default_board = {cfg.default_board!r} has no [board:{cfg.default_board}] section")
+        raise ValueError(f"course.ini: [design] default_board = {cfg.default_board!r} has no [board:{cfg.default_board}] section")
     missing = [v for v in cfg.vivado_versions if v not in cfg.vivado]
     if missing:
-        raise ValueError(f"course.ini: [overlay] vivado_versions names {', '.join(missing)} without a "
+        raise ValueError(f"course.ini: [design] vivado_versions names {', '.join(missing)} without a "
                          f"[vivado:<release>] section: add one per release")
     srch = cfg.search_full
     if srch.selection not in SELECTION_MODES:

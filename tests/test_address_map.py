@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import blockdesign, export, stream
+from labkit import blockdesign, emit, stream
 from labkit.config import CFG, INI_PATH
 
 BOARDS = list(CFG.boards)
@@ -40,7 +40,7 @@ def test_course_ini_bases_fit_their_windows():
         assert set(amap) == {CFG.dma_name, CFG.ip_name}
         (b0, r0), (b1, r1) = sorted(amap.values())
         assert b0 % r0 == 0 and b1 % r1 == 0 and b0 + r0 <= b1, (board, amap)
-        params = export.tcl(board)
+        params = emit.tcl(board)
         b = CFG.board(board)
         assert f"set dma_base 0x{b.dma_base:08X}\n" in params and f"set ip_base 0x{b.ip_base:08X}\n" in params
         assert f"set dma_addr_range 0x{stream.DMA_ADDR_RANGE:X}\n" in params

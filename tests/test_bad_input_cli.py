@@ -117,31 +117,31 @@ def test_lambda_model_is_refused_before_its_code_runs(models_dir):
     ("model.keras", ["zip archive", "model.save('name.h5')"]),
 ])
 def test_model_files_outside_the_course_set_are_refused(models_dir, name, words):
-    from labkit.training import compress
-    with pytest.raises(compress.ModelFileError) as err:
-        compress.load_model(models_dir / name)
+    from labkit.training import modelfile
+    with pytest.raises(modelfile.ModelFileError) as err:
+        modelfile.load_model(models_dir / name)
     text = str(err.value)
     assert name in text and all(w in text for w in words), text
     assert not (models_dir / "MARKER").exists()
 
 
 def test_course_models_still_load(models_dir):
-    from labkit.training import checkpoints, compress
+    from labkit.training import checkpoints, compress, modelfile
     assert checkpoints.load_student(models_dir / "student.h5").output_shape == (None, 2)
-    pruned = compress.load_model(models_dir / "pruned.h5")           # a wrapper is allowed ...
+    pruned = modelfile.load_model(models_dir / "pruned.h5")           # a wrapper is allowed ...
     assert any(type(l).__name__ == "PruneLowMagnitude" for l in pruned.layers)
-    with pytest.raises(compress.ModelFileError, match="pruning wrapper"):   # ... but not converted
+    with pytest.raises(modelfile.ModelFileError, match="pruning wrapper"):   # ... but not converted
         checkpoints.load_student(models_dir / "pruned.h5")
 
 
 def test_three_outputs_and_batchnorm_are_the_course_labs_limits_not_the_conversions(models_dir, tmp_path):
     """The labs' loader keeps the course's two logits; `labkit hls convert --student` takes any number
     of classes (tests/test_own_model.py), and refuses a BatchNormalization it cannot fold."""
-    from labkit.training import checkpoints, compress
+    from labkit.training import checkpoints, compress, modelfile
     from labkit.hls.ownmodel import load_own_student
 
     assert load_own_student(models_dir / "three.h5")[1].output_shape == (None, 3)
-    with pytest.raises(compress.ModelFileError, match="BatchNormalization"):
+    with pytest.raises(modelfile.ModelFileError, match="BatchNormalization"):
         checkpoints.load_student(models_dir / "batchnorm.h5")
     proc = labkit("hls", "convert", "--student", models_dir / "batchnorm.h5", artifacts=tmp_path)
     line = one_sentence(proc)
@@ -188,7 +188,7 @@ def test_vitis_export_script_keeps_a_hostile_artifacts_path_one_word(tmp_path):
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_c_string_literal_keeps_any_path(tmp_path):
     """-DWEIGHTS_DIR=<path> of the emulation library: the path comes out of the compiler unchanged."""
-    from labkit.export import c_string
+    from labkit.emit import c_string
     weird = str(tmp_path / HOSTILE) + "\\n ??/ é \\"
     src = tmp_path / "p.cpp"
     src.write_text("#include <cstdio>\nint main() { std::fputs(WEIGHTS_DIR, stdout); return 0; }\n")

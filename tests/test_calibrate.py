@@ -87,7 +87,7 @@ def test_cli_smoke(tmp_path, capsys):
     # a stand-in "real" table (synthetic, other seed) keeps this test independent of shared data
     fake = generate(30, seed=99)
     real = _write_trace_table(tmp_path / "real.csv", fake.traces, fake.labels)
-    plot = tmp_path / "plots" / "overlay.png"
+    plot = tmp_path / "plots" / "comparison.png"
     assert cli.main(["calibrate", "--real", str(real), "--n", "150", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert plot.exists() and plot.stat().st_size > 10_000

@@ -88,10 +88,10 @@ def test_hardware_aware_student_search_on_two_workers_keeps_students_and_selects
     pytest.importorskip("da4ml")
     env = dict(os.environ, LABKIT_FAST="1", LABKIT_ARTIFACTS=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    make_teacher = ("import tensorflow as tf\nfrom labkit.config import CFG\nfrom labkit.training import checkpoints, compress\n"
+    make_teacher = ("import tensorflow as tf\nfrom labkit.config import CFG\nfrom labkit.training import checkpoints, modelfile\n"
                     "tf.keras.utils.set_random_seed(0)\ninp = tf.keras.Input((CFG.n_samples,))\n"
                     "m = tf.keras.Model(inp, tf.keras.layers.Dense(CFG.n_classes)(tf.keras.layers.Dense(8, activation='relu')(inp)))\n"
-                    "compress.save_model(m, checkpoints.teacher_path())\n")
+                    "modelfile.save_model(m, checkpoints.teacher_path())\n")
     subprocess.run([sys.executable, "-c", make_teacher], env=env, cwd=ROOT, check=True, capture_output=True)
     r = _tune(tmp_path, "student", "--hardware", "--workers", "2", "--trials", "2", "--epochs", "8",
               "--max-rows", "300", "--select", "pareto", timeout=300)

@@ -91,7 +91,7 @@ assert any(isinstance(d, EmulatedDevice) for d in pynq.Device.devices)   # probe
     "lab 06 checks": (TRAINING_STACK + ("pandas", "matplotlib"), "import labkit.course.exercises.lab06\n"),
     "data": (TRAINING_STACK, "import labkit, labkit.data, labkit.data.baselines, labkit.stream, labkit.data.fetch\n"),
     "hls without hls4ml": (("tensorflow", "hls4ml", "qkeras"),
-                           "import labkit.hls.ipsim, labkit.hls, labkit.hls.cli, labkit.hls.export, labkit.hls.vectors\n"),
+                           "import labkit.hls.ipsim, labkit.hls, labkit.hls.cli, labkit.hls.vitis, labkit.hls.vectors\n"),
     "student contract and selection": (TRAINING_STACK, "import labkit.training.contract, labkit.training.selection, "
                                                        "labkit.training.cost, labkit.artifacts\n"),
 }

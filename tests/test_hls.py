@@ -119,7 +119,7 @@ def test_reuse_table(build):
 # -- export -------------------------------------------------------------------------------------
 
 def test_build_tcl_from_cfg(tmp_path):
-    from labkit.hls.export import build_tcl
+    from labkit.hls.vitis import build_tcl
     tcl = build_tcl("kv260", tmp_path)
     assert f"set_top {CFG.hls_top}" in tcl
     assert f"set_part {CFG.board('kv260').part}" in tcl
@@ -130,11 +130,11 @@ def test_build_tcl_from_cfg(tmp_path):
 
 
 def test_export_without_vitis_prints_one_sentence(build, tmp_path, monkeypatch, capsys):
-    from labkit.hls import export
+    from labkit.hls import vitis
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
-    assert export.export_ip(build["project"], ip_dir=tmp_path) is None
+    assert vitis.export_ip(build["project"], ip_dir=tmp_path) is None
     out = capsys.readouterr().out.strip()
-    assert out == export.skip_sentence() and out.count(".") >= 1 and "\n" not in out
+    assert out == vitis.skip_sentence() and out.count(".") >= 1 and "\n" not in out
     assert (build["project"] / "build_ip.tcl").is_file()
 
 
@@ -186,7 +186,7 @@ CSYNTH_SAMPLE = textwrap.dedent("""\
 
 
 def test_parse_csynth_xml(tmp_path):
-    from labkit.hls.export import parse_csynth_xml, report_table
+    from labkit.hls.vitis import parse_csynth_xml, report_table
     path = tmp_path / "csynth.xml"
     path.write_text(CSYNTH_SAMPLE)
     r = parse_csynth_xml(path)
@@ -200,7 +200,7 @@ def test_parse_csynth_xml(tmp_path):
 
 
 def test_parse_csynth_xml_old_dsp_name(tmp_path):
-    from labkit.hls.export import parse_csynth_xml
+    from labkit.hls.vitis import parse_csynth_xml
     path = tmp_path / "csynth.xml"
     path.write_text(CSYNTH_SAMPLE.replace("<DSP>", "<DSP48E>").replace("</DSP>", "</DSP48E>"))
     assert parse_csynth_xml(path)["DSP"] == 12
@@ -208,7 +208,7 @@ def test_parse_csynth_xml_old_dsp_name(tmp_path):
 
 @pytest.mark.vitis
 def test_vitis_export(build, tmp_path):
-    from labkit.hls.export import VitisUnsupported, export_ip, find_vitis
+    from labkit.hls.vitis import VitisUnsupported, export_ip, find_vitis
     try:
         find_vitis()
     except (FileNotFoundError, VitisUnsupported) as err:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from labkit.config import CFG
-from labkit.hls import export
+from labkit.hls import vitis
 
 ROOT = Path(__file__).resolve().parents[1]
 TCLSH = shutil.which("tclsh") or shutil.which("tclsh8.6")
@@ -271,10 +271,10 @@ def one_sentence(text: str) -> str:
 # ------------------------------------------------------------------------------------------
 
 def test_every_course_vivado_release_has_an_hls_flow():
-    assert set(CFG.vivado_versions) <= set(export.HLS_FLOWS)
-    assert {"2023.2", "2024.1", "2024.2", "2025.1", "2025.2"} <= set(export.HLS_FLOWS)
-    assert set(export.HLS_FLOWS.values()) == {"tcl", "cfg"}
-    assert export.supported_versions() == "2023.2, 2024.1, 2024.2, 2025.1 or 2025.2"
+    assert set(CFG.vivado_versions) <= set(vitis.HLS_FLOWS)
+    assert {"2023.2", "2024.1", "2024.2", "2025.1", "2025.2"} <= set(vitis.HLS_FLOWS)
+    assert set(vitis.HLS_FLOWS.values()) == {"tcl", "cfg"}
+    assert vitis.supported_versions() == "2023.2, 2024.1, 2024.2, 2025.1 or 2025.2"
 
 
 @pytest.mark.parametrize("name,version", [("vitis_hls", "2023.2"), ("v++", "2024.2"), ("vitis-run", "2025.2"),
@@ -282,21 +282,21 @@ def test_every_course_vivado_release_has_an_hls_flow():
 def test_version_banner(tmp_path, name, version):
     """v2023.2.2 is release 2023.2; 'Copyright 1986-2022' and 'Tool Version Limit: 2019.11' are not versions."""
     make_stubs(tmp_path, {name: version})
-    flag = dict(export.TOOLS)[name]
-    assert export.tool_version(str(tmp_path / "bin" / name), flag) == version
+    flag = dict(vitis.TOOLS)[name]
+    assert vitis.tool_version(str(tmp_path / "bin" / name), flag) == version
 
 
 def test_cfg_value_refuses_what_the_config_format_cannot_hold():
-    assert export.cfg_value("xc7z020clg400-1") == "xc7z020clg400-1"
+    assert vitis.cfg_value("xc7z020clg400-1") == "xc7z020clg400-1"
     for bad in ("a#b", "a\nb", " lead", "trail ", ""):
         with pytest.raises(ValueError, match="hls_config.cfg"):
-            export.cfg_value(bad)
+            vitis.cfg_value(bad)
 
 
 def test_generated_scripts_from_course_ini():
-    tcl = export.build_tcl("kv260", "/tmp/ip")
+    tcl = vitis.build_tcl("kv260", "/tmp/ip")
     assert f"set_part {CFG.board('kv260').part}" in tcl and "export_design -format ip_catalog" in tcl
-    cfg = export.build_cfg("kv260")
+    cfg = vitis.build_cfg("kv260")
     lines = [ln for ln in cfg.splitlines() if ln and not ln.startswith("#")]
     assert lines[0] == f"part={CFG.board('kv260').part}" and lines[1] == "[hls]"
     for line in ("flow_target=vivado", f"clock={1000 / CFG.clock_mhz:g}ns", f"syn.top={CFG.hls_top}",
@@ -315,14 +315,14 @@ def test_rpt_and_xml_parse_to_the_same_dict(tmp_path):
     values = dict(v="2025.1", top=CFG.hls_top, part="xc7z020-clg400-1")
     (tmp_path / "csynth.xml").write_text(CSYNTH_XML.format(**values))
     (tmp_path / "top_csynth.rpt").write_text(CSYNTH_RPT.format(**values))
-    xml = export.parse_report(tmp_path / "csynth.xml")
-    rpt = export.parse_report(tmp_path / "top_csynth.rpt")
+    xml = vitis.parse_report(tmp_path / "csynth.xml")
+    rpt = vitis.parse_report(tmp_path / "top_csynth.rpt")
     assert xml == rpt
     assert {k: xml[k] for k in EXPECTED} == EXPECTED and xml["top"] == CFG.hls_top
     assert xml["available"]["LUT"] == 53200
     (tmp_path / "not.rpt").write_text("hello\n")
     with pytest.raises(ValueError, match="not a Vitis HLS synthesis report"):
-        export.parse_report(tmp_path / "not.rpt")
+        vitis.parse_report(tmp_path / "not.rpt")
 
 
 # ------------------------------------------------------------------------------------------
@@ -356,10 +356,10 @@ def test_export_flow(tmp_path, tools, report, flow, runs):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stderr == ""
     version = next(iter(tools.values()))
-    first = next(exe for exe, _ in export.TOOLS if exe in tools)
+    first = next(exe for exe, _ in vitis.TOOLS if exe in tools)
     recorded = calls(log)
     # one version probe of the first tool found, then the runs of this release's flow
-    assert (recorded[0]["tool"], recorded[0]["args"]) == (first, [dict(export.TOOLS)[first]])
+    assert (recorded[0]["tool"], recorded[0]["args"]) == (first, [dict(vitis.TOOLS)[first]])
     runs = runs or CFG_RUNS
     assert [(c["tool"], c["args"]) for c in recorded[1:]] == runs
     assert all(Path(c["cwd"]) == prj for c in recorded[1:])
@@ -386,7 +386,7 @@ def test_export_flow(tmp_path, tools, report, flow, runs):
     assert "393216" in proc.stdout and "15873 / 53200 (29.8 %)" in proc.stdout
     assert (ip / ("csynth.xml" if report == "xml" else "csynth.rpt")).is_file()
     assert (ip / f"{CFG.hls_top}.zip").is_file() and (ip / CFG.hls_top / "component.xml").is_file()
-    assert "$ " in (ip / export.LOG_NAME).read_text()
+    assert "$ " in (ip / vitis.LOG_NAME).read_text()
 
 
 @pytest.mark.parametrize("tools,sentence", [
@@ -401,7 +401,7 @@ def test_unsupported_release_is_one_sentence(tmp_path, tools, sentence):
     assert proc.returncode == 1
     line = one_sentence(proc.stderr)
     assert sentence in line and "2023.2, 2024.1, 2024.2, 2025.1 or 2025.2" in line and "settings64.sh" in line
-    assert [c["args"] for c in calls(log)] == [[dict(export.TOOLS)[next(iter(tools))]]]   # only the probe ran
+    assert [c["args"] for c in calls(log)] == [[dict(vitis.TOOLS)[next(iter(tools))]]]   # only the probe ran
 
 
 def test_no_vitis_is_one_sentence_and_the_course_goes_on(tmp_path):
@@ -410,7 +410,7 @@ def test_no_vitis_is_one_sentence_and_the_course_goes_on(tmp_path):
     proc = labkit_export(prj, tmp_path / "stubs", tmp_path / "art")
     assert proc.returncode == 0 and proc.stderr == ""
     line = one_sentence(proc.stdout)
-    assert line == export.skip_sentence()
+    assert line == vitis.skip_sentence()
     assert line.startswith("Vitis HLS not found:") and "the course continues with the C simulation" in line
     assert (prj / "build_ip.tcl").is_file() and (prj / "hls_config.cfg").is_file()
 
@@ -425,7 +425,7 @@ def test_half_install_and_failed_run(tmp_path):
     assert proc.returncode == 1
     line = one_sentence(proc.stderr)
     assert "failed in `v++ -c --mode hls --config hls_config.cfg --work_dir labkit_ip_comp` (exit 1)" in line
-    assert "stub failure" in (tmp_path / "art" / "hls" / "ip" / export.LOG_NAME).read_text()
+    assert "stub failure" in (tmp_path / "art" / "hls" / "ip" / vitis.LOG_NAME).read_text()
     assert [c["tool"] for c in calls(log)] == ["vitis-run", "v++"]     # packaging never ran
 
 
@@ -434,7 +434,7 @@ def test_lab_prints_the_unsupported_sentence_and_returns_none(tmp_path, capsys):
     make_stubs(tmp_path / "stubs", {"vitis_hls": "2022.2"})
     prj = make_project(tmp_path)
     which = lambda name: str(tmp_path / "stubs" / "bin" / name) if (tmp_path / "stubs" / "bin" / name).exists() else None
-    assert export.export_ip(prj, ip_dir=tmp_path / "ip", which=which) is None
+    assert vitis.export_ip(prj, ip_dir=tmp_path / "ip", which=which) is None
     assert "vitis_hls 2022.2 found at" in one_sentence(capsys.readouterr().out)
 
 

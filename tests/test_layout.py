@@ -57,7 +57,7 @@ def test_typed_config_one_dataclass_per_section():
     from labkit import config
     ini = config._read_ini()
     classes = {"data": config.Data, "input_stage": config.InputStage, "stream": config.Stream,
-               "quant": config.Quant, "training": config.Training, "overlay": config.Overlay, "rtl": config.Rtl, "search": config.Search}
+               "quant": config.Quant, "training": config.Training, "design": config.Design, "rtl": config.Rtl, "search": config.Search}
     for section in ini.sections():
         cls = (config.Board if section.startswith("board:") else
                config.VivadoRelease if section.startswith("vivado:") else classes[section])
@@ -101,7 +101,7 @@ def test_every_lab_starts_with_its_pipeline_map(lab):
 
 #: the stage packages in course order; the shared modules import none of them
 STAGE_ORDER = {"data": 1, "training": 3, "hls": 4, "rtl": 5, "blockdesign": 6, "board": 7}
-SHARED = {"config", "artifacts", "fixedpoint", "export", "metrics", "stream"}
+SHARED = {"config", "artifacts", "fixedpoint", "emit", "metrics", "stream"}
 
 
 def _labkit_modules():

@@ -8,7 +8,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 kt = pytest.importorskip("keras_tuner")
 
-from labkit.training import checkpoints, compress, models, tuning  # noqa: E402
+from labkit.training import checkpoints, compress, modelfile, models, tuning  # noqa: E402
 from labkit.config import CFG  # noqa: E402
 from labkit import metrics  # noqa: E402
 from labkit.data import formats  # noqa: E402
@@ -257,11 +257,11 @@ def test_weights_on_quantizer_grid_and_save_load(trained_student, tmp_path):
             assert np.array_equal(np.round(k / step) * step, k)
     assert compress.kernel_sparsity(final) >= hm.sparsity - 0.02
     x, _ = tuning.xy(split.test)
-    path = compress.save_model(final, tmp_path / "student.h5")
-    back = compress.load_model(path)
+    path = modelfile.save_model(final, tmp_path / "student.h5")
+    back = modelfile.load_model(path)
     assert np.array_equal(back.predict(x, verbose=0), final.predict(x, verbose=0))
     with pytest.raises(FileExistsError):
-        compress.save_model(final, path)
+        modelfile.save_model(final, path)
     m = compress.model_metrics(back)
     assert m["weight_bits"] == CFG.weight_bits and m["nonzero"] < m["params"]
     assert tuning.accuracy(back, split.test) > 0.8
@@ -269,11 +269,11 @@ def test_weights_on_quantizer_grid_and_save_load(trained_student, tmp_path):
 
 def test_corrupt_and_missing_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError, match="lab"):
-        compress.load_model(tmp_path / "nothing.h5")
+        modelfile.load_model(tmp_path / "nothing.h5")
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 10)
     with pytest.raises(ValueError, match="not a loadable Keras model"):
-        compress.load_model(bad)
+        modelfile.load_model(bad)
 
 
 def test_checkpoint_save_keeps_previous(tmp_path):

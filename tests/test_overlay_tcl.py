@@ -289,9 +289,9 @@ def test_unmodified_copy_passes(tmp_path):
 @needs_tclsh
 @pytest.mark.parametrize("board", sorted(CFG.boards))
 def test_params_tcl_holds_what_python_computes(tmp_path, board):
-    from labkit import export
-    params = export.write_tcl(board, tmp_path / "params.tcl")
-    want = {**export.course_values(), **export.board_values(board)}
+    from labkit import emit
+    params = emit.write_tcl(board, tmp_path / "params.tcl")
+    want = {**emit.course_values(), **emit.board_values(board)}
     script = tmp_path / "dump.tcl"
     script.write_text(f"source {{{params}}}\n"
                       + "".join(f"puts \"{k}\\t[set {k}]\"\n" for k in want))
@@ -308,10 +308,10 @@ def test_params_tcl_holds_what_python_computes(tmp_path, board):
 @needs_tclsh
 def test_params_tcl_quotes_paths_and_values(tmp_path):
     """A value with spaces or [...] stays one word and is never run as a command."""
-    from labkit import export
+    from labkit import emit
     script = tmp_path / "q.tcl"
     hostile = "/tmp/a b/[exec touch PWNED]/$x;{"
-    script.write_text(f"set v {export.tcl_word(hostile)}\nputs $v\n")
+    script.write_text(f"set v {emit.tcl_word(hostile)}\nputs $v\n")
     out = subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(script)], capture_output=True, text=True,
                          check=True, cwd=tmp_path).stdout
     assert out.rstrip("\n") == hostile and not (tmp_path / "PWNED").exists()
@@ -336,8 +336,8 @@ def test_batch_too_big_for_dma_is_refused(tmp_path):
         blockdesign.run_stubbed("pynq-z1", ini=ini)
     tcl = _copy_hw(tmp_path)                                      # ... and so is a hand-edited params.tcl
     params = tmp_path / "params.tcl"
-    from labkit import export
-    params.write_text(export.tcl("pynq-z1").replace(f"set dma_length_width {CFG.dma_length_width}",
+    from labkit import emit
+    params.write_text(emit.tcl("pynq-z1").replace(f"set dma_length_width {CFG.dma_length_width}",
                                                     "set dma_length_width 27"))
     record = _run_with_params(tcl, params, "pynq-z1")
     assert record["exit_code"] == 1
@@ -345,7 +345,7 @@ def test_batch_too_big_for_dma_is_refused(tmp_path):
 
 
 def _run_with_params(tcl, params, board):
-    """The stub run of ``tcl`` with a given params.tcl (LABKIT_PARAMS) instead of labkit's export."""
+    """The stub run of ``tcl`` with a given params.tcl (LABKIT_PARAMS) instead of labkit's emit."""
     return blockdesign.build.run_stubbed(board, tcl=tcl, params=params)
 
 
@@ -353,8 +353,8 @@ def _run_with_params(tcl, params, board):
 def test_unknown_board_and_missing_ip_repo_name_the_fix(tmp_path):
     with pytest.raises(KeyError, match="pynq-z1"):                 # no params.tcl for an unknown board
         blockdesign.run_stubbed("zedboard")
-    from labkit import export                                       # params.tcl of another board
-    params = export.write_tcl("kv260", tmp_path / "params.tcl")
+    from labkit import emit                                         # params.tcl of another board
+    params = emit.write_tcl("kv260", tmp_path / "params.tcl")
     record = _run_with_params(None, params, "pynq-z1")
     assert record["exit_code"] == 1 and "written for board 'kv260'" in " ".join(record["stderr"])
     record = blockdesign.run_stubbed("pynq-z1", ip_repo=tmp_path / "nowhere")
@@ -541,8 +541,8 @@ def test_explicit_hls_argument_is_the_default(tmp_path):
     ip.mkdir()
     (ip / "component.xml").write_text("<!-- stub -->\n")
     record_path = tmp_path / "design.json"
-    from labkit import export
-    params = export.write_tcl("kv260", tmp_path / "out" / "params.tcl")     # where labkit overlay writes it
+    from labkit import emit
+    params = emit.write_tcl("kv260", tmp_path / "out" / "params.tcl")     # where labkit overlay writes it
     subprocess.run([shutil.which("tclsh") or "tclsh8.6", str(blockdesign.STUB_RUNNER), "-record", str(record_path), "--",
                     str(blockdesign.BUILD_TCL), "kv260", str(ip), str(tmp_path / "out"), "hls"],
                    capture_output=True, text=True, check=True, env=dict(os.environ, LABKIT_PARAMS=str(params)))

@@ -190,13 +190,13 @@ def test_other_layers_are_refused_in_one_sentence_listing_them(tmp_path):
 def test_too_many_outputs_are_refused(tmp_path):
     tf = pytest.importorskip("tensorflow")
     pytest.importorskip("qkeras")
-    from labkit.training import compress, models
+    from labkit.training import compress, models, modelfile
 
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
     with compress.quiet_keras():
         tf.keras.Model(inp, models.qdense(CFG.words_per_pulse + 1, "logits")(inp)).save(tmp_path / "wide.h5")
-    with pytest.raises(compress.ModelFileError, match=f"1 \\(a sigmoid\\) to {CFG.words_per_pulse} logits"):
-        compress.load_model(tmp_path / "wide.h5", outputs="any")
+    with pytest.raises(modelfile.ModelFileError, match=f"1 \\(a sigmoid\\) to {CFG.words_per_pulse} logits"):
+        modelfile.load_model(tmp_path / "wide.h5", outputs="any")
 
 
 def test_grid_precision_holds_po2_scaled_weights():

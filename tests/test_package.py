@@ -149,7 +149,7 @@ def test_the_deployed_network_follows_the_selection(tmp_path, monkeypatch):
     from labkit.hls import build_all
     from labkit.rtl import build as rtl_build
     from labkit.rtl.cost import estimate
-    from labkit.training import checkpoints, compress, selection
+    from labkit.training import checkpoints, compress, modelfile, selection
     from labkit.training.models import build_student
 
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(tmp_path / "artifacts"))
@@ -160,7 +160,7 @@ def test_the_deployed_network_follows_the_selection(tmp_path, monkeypatch):
     nets = {"00": tiny_student(), "01": fit_and_prune(build_student([], weight_bits=5), 3, 0.85, seed=2)}
     pts = []
     for tid, net in nets.items():
-        path = compress.save_model(net, tmp_path / f"trial_{tid}" / "student.h5")
+        path = modelfile.save_model(net, tmp_path / f"trial_{tid}" / "student.h5")
         pred = net.predict(xv, verbose=0).argmax(1)
         k, est = int((pred == split.val.y).sum()), estimate(net)
         pts.append({"trial_id": tid, "hp": {"layers": 1 if tid == "00" else 0}, "objective": 0.1 if tid == "00" else 0.2,
@@ -173,7 +173,7 @@ def test_the_deployed_network_follows_the_selection(tmp_path, monkeypatch):
     packaged = []
     for mode, budget in (("accuracy", None), ("budget", small["lut_estimate"])):
         chosen = selection.select(pts, mode, lut_budget=budget, latency_budget=99)
-        student = compress.load_model(chosen["path"])
+        student = modelfile.load_model(chosen["path"])
         history = SimpleNamespace(selection=selection.summary(chosen))
         checkpoints.save_student(student, SimpleNamespace(values=chosen["hp"]), history, 0.8, split)
         if packaged:                    # vectors of the previous student: refused, nothing packaged

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import blockdesign, export
+from labkit import blockdesign, emit
 from labkit.config import CFG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def test_script_creates_xilinx_ips_without_versions():
     text = blockdesign.BUILD_TCL.read_text()
     for vlnv in re.findall(r"-vlnv\s+(xilinx\.com:ip:\S+)", text):
         assert vlnv.count(":") == 2, vlnv
-    for value in (export.course_values()["dma_vlnv"], *(b.ps_vlnv for b in CFG.boards.values())):
+    for value in (emit.course_values()["dma_vlnv"], *(b.ps_vlnv for b in CFG.boards.values())):
         assert value.count(":") == 2, value
 
 

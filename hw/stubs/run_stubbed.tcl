@@ -38,7 +38,7 @@ foreach {name v} $ip_pins { stub::set_ip_version $name $v }
 # the classifier IP as Vitis HLS exports it (interface names from params.tcl, the export of
 # course.ini that the build script sources too: LABKIT_PARAMS)
 if {![info exists ::env(LABKIT_PARAMS)] || ![file readable $::env(LABKIT_PARAMS)]} {
-    puts stderr "run_stubbed.tcl: set LABKIT_PARAMS to a params.tcl written by labkit.export"
+    puts stderr "run_stubbed.tcl: set LABKIT_PARAMS to a params.tcl written by labkit.emit"
     exit 2
 }
 namespace eval params { source $::env(LABKIT_PARAMS) }

@@ -1,7 +1,7 @@
 """Stage 05: the Vivado block design (PS + AXI DMA + classifier IP) and its bitstream.
 
 ``hw/build_overlay.tcl`` is the one build script for every board; it reads ``course.ini``
-(the ``[overlay]`` and ``[board:<key>]`` sections) itself.  The classifier is either the Vitis
+(the ``[design]`` and ``[board:<key>]`` sections) itself.  The classifier is either the Vitis
 HLS IP (``ip_kind="hls"``, the default) or its Verilog RTL twin (``ip_kind="rtl"``: the files in
 ``sources.f`` of the RTL folder, a module-reference cell of ``CFG.rtl.top``).  This module
 
@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from .. import export
+from .. import emit
 from .. import artifacts
 from ..config import CFG
 from ..config import load as load_config
@@ -123,7 +123,7 @@ def run_stubbed(board: str, tcl=None, vivado_version: str = "2024.1",
         cmd = [tclsh, str(_hw_file(STUB_RUNNER)), "-version", vivado_version, *pins, "-record", str(record_path),
                "--", str(tcl), *_tclargs(board, ip_repo, out_dir, ip_kind)]
         if params is None:
-            params = export.write_tcl(board, tmp / "params.tcl", cfg=load_config(ini) if ini else CFG)
+            params = emit.write_tcl(board, tmp / "params.tcl", cfg=load_config(ini) if ini else CFG)
         env = dict(os.environ, LABKIT_PARAMS=str(params))
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if not record_path.exists():
@@ -234,7 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                     "(labkit rtl build, or make rtl)")
         raise FileNotFoundError(f"IP repository {ip_repo} does not exist: export the classifier IP first (make ip)")
     Path(out).mkdir(parents=True, exist_ok=True)
-    export.write_tcl(args.board, Path(out) / "params.tcl")     # what build_overlay.tcl sources
+    emit.write_tcl(args.board, Path(out) / "params.tcl")     # what build_overlay.tcl sources
     env = dict(os.environ)
     if args.jobs:
         env["LABKIT_VIVADO_JOBS"] = str(args.jobs)

@@ -101,7 +101,7 @@ def check_overlay(overlay) -> None:
         if same_type:
             raise BoardError(
                 f"the classifier IP is called {same_type[0]!r} in {bitfile}, the driver looks for "
-                f"{CFG.ip_name!r} (course.ini [overlay] ip_name): rebuild the overlay with `labkit overlay` "
+                f"{CFG.ip_name!r} (course.ini [design] ip_name): rebuild the overlay with `labkit overlay` "
                 "so the instance name matches, or rename it in the block design")
         # an accelerator that is not ours (an HLS IP or module reference, not an AMD catalogue IP)
         foreign = [(k, str(v.get("type", ""))) for k, v in sorted(ip_dict.items())

@@ -2,7 +2,7 @@
 
 Prints, per class, the shape figures of the real traces and of freshly generated synthetic
 pulses (median over pulses) with their relative difference and a ✓/✗ against the ±15 % shape
-tolerance, then the amplitude-spectrum check against the README facts, and saves an overlay plot
+tolerance, then the amplitude-spectrum check against the README facts, and saves a comparison plot
 (mean peak-normalised pulses aligned at the 10 % point, amplitude histograms).
 
 Figures (``shape_figures``), per pulse, then the median per class:
@@ -185,7 +185,7 @@ def format_table(rows: List[dict], spectrum: Optional[List[dict]] = None) -> str
 
 
 # ------------------------------------------------------------------------------------------
-# overlay plot
+# comparison plot
 # ------------------------------------------------------------------------------------------
 
 def aligned_mean(traces, labels, label: int, before: int = 30, after: int = 600, measurements=None):
@@ -205,7 +205,7 @@ def aligned_mean(traces, labels, label: int, before: int = 30, after: int = 600,
     return grid * CFG.sample_period_us, vals.mean(axis=0)
 
 
-def overlay_plot(real_traces, real_labels, synth_traces, synth_labels, path) -> Path:
+def comparison_plot(real_traces, real_labels, synth_traces, synth_labels, path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=2000, help="synthetic pulses per class (default 2000)")
     ap.add_argument("--seed", type=int, default=CFG.seed, help="seed of the synthetic pulses")
     ap.add_argument("--plot", type=Path, default=None,
-                    help="overlay plot path (default: artifacts/calibration/overlay.png)")
+                    help="comparison plot path (default: artifacts/calibration/comparison.png)")
     args = ap.parse_args(argv)
 
     from .formats import read_trace_table
@@ -280,8 +280,8 @@ def main(argv=None) -> int:
     print("median per class; shape figures must agree within ±15 %\n")
     print(format_table(rows, spectrum))
     plot = args.plot or artifacts.calibration_plot()
-    overlay_plot(real_X, real_y, syn.traces, syn.labels, plot)
-    print(f"\noverlay plot: {plot}")
+    comparison_plot(real_X, real_y, syn.traces, syn.labels, plot)
+    print(f"\ncomparison plot: {plot}")
     bad = [r for r in rows if r["ok"] is False] + [s for s in spectrum if not s["ok"]]
     if bad:
         print(f"{len(bad)} figure(s) outside tolerance: " + ", ".join(

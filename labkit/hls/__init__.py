@@ -9,7 +9,7 @@ them.  Modules:
   BatchNormalization folded, a final softmax/sigmoid stripped, ``auto_po2`` scales kept, any number of classes);
 * :mod:`labkit.hls.wrapper` -- generated ``labkit_params.h``, the stream wrapper, ``libclyc_emu.so``;
 * :mod:`labkit.hls.vectors` -- board test vectors;
-* :mod:`labkit.hls.export` -- Vitis HLS TCL, IP export, csynth report parser;
+* :mod:`labkit.hls.vitis` -- Vitis HLS TCL, IP export, csynth report parser;
 * :mod:`labkit.hls.softmax` -- what hls4ml's lookup-table softmax makes of a configuration, measured;
 * :mod:`labkit.hls.cli` -- ``labkit hls convert|emulate|export``.
 """

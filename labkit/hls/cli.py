@@ -40,7 +40,7 @@ def main(argv=None) -> int:
         build_emulation(args.project or artifacts.hls_project(), quiet=False)
         return 0
     if args.cmd == "export":
-        from .export import export_ip
+        from .vitis import export_ip
         # an unsupported Vitis is one sentence and exit 1 here (the lab only prints it)
         export_ip(args.project, board=args.board, strict=True)
         return 0

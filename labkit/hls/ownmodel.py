@@ -295,7 +295,7 @@ def load_own_student(path=None):
     student); one sentence naming the file for a model the conversion does not take."""
     from ..training.contract import describe_layers
     from ..training.checkpoints import student_path
-    from ..training.compress import ModelFileError, load_model
+    from ..training.modelfile import ModelFileError, load_model
 
     path = Path(path) if path is not None else student_path()
     original = load_model(path, outputs="any")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CFG
-from ..export import board_metadata
+from ..emit import board_metadata
 from .ipsim import EmulatedIP, default_vectors_dir
 from ..stream import encode_logits, pack_pulses
 

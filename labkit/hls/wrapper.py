@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..artifacts import write_text_atomic
 from ..config import CFG
-from ..export import c_string, cpp_header
+from ..emit import c_string, cpp_header
 from .ipsim import default_lib_path, file_sha256, library_record, write_library_record
 
 CPP_DIR = Path(__file__).with_name("cpp")
@@ -25,7 +25,7 @@ EMU_SOURCE = "labkit_emu.cpp"
 PARAMS_HEADER = "labkit_params.h"
 
 
-params_header = cpp_header     # labkit_params.h: generated from course.ini by labkit.export
+params_header = cpp_header     # labkit_params.h: generated from course.ini by labkit.emit
 
 
 def project_n_out(project_dir) -> int:
@@ -68,7 +68,7 @@ def quote_build_script(project_dir) -> None:
     """hls4ml's ``build_lib.sh`` puts the project folder into a C string literal as it is
     (``WEIGHTS_DIR="\\"${BASEDIR}/firmware/weights\\""``): a ``"`` or ``\\`` in the artifacts path
     ends the literal and the C simulation does not compile. Replace that line by the same path as a
-    C literal (:func:`labkit.export.c_string`) in shell single quotes."""
+    C literal (:func:`labkit.emit.c_string`) in shell single quotes."""
     script = Path(project_dir) / "build_lib.sh"
     if not script.is_file():
         return

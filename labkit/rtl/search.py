@@ -39,7 +39,7 @@ def hardware_search(split, teacher, *, trials: Optional[int] = None, epochs: Opt
 
 def load_point(point: dict):
     """The trial's own student (finalized QKeras model)."""
-    from ..training.compress import load_model
+    from ..training.modelfile import load_model
     if not point.get("path"):
         raise FileNotFoundError(f"trial {point['trial_id']} kept no student.h5: rerun the search with "
                                 "hardware_cost=True (the default)")

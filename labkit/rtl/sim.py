@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import export
+from .. import emit
 from .. import artifacts
 from ..config import CFG
 from . import tools
@@ -31,13 +31,13 @@ FIFO_DEPTH = 4  # results the top buffers while out_stream is stalled
 
 
 def render(template: str, values: dict) -> str:
-    """A Verilog template of this folder, filled by the course's one template syntax (labkit.export)."""
-    return export.render((HERE / template).read_text(), values, what=template)
+    """A Verilog template of this folder, filled by the course's one template syntax (labkit.emit)."""
+    return emit.render((HERE / template).read_text(), values, what=template)
 
 
 def top_values(core) -> dict:
     return {
-        **export.verilog_values(), "CORE": core.name, "CW": core.out_width, "CF": core.out_frac,
+        **emit.verilog_values(), "CORE": core.name, "CW": core.out_width, "CF": core.out_frac,
         "LAT": core.latency_cycles, "DEPTH": FIFO_DEPTH,
         "WIW": max(1, int(np.ceil(np.log2(CFG.words_per_pulse)))), "DW": max(1, int(np.log2(FIFO_DEPTH))),
     }

@@ -28,7 +28,7 @@ def load_student(path=None):
     layers outside Input -> [QDense -> QActivation]* -> QDense, or other than ``CFG.n_samples``
     inputs / ``CFG.n_classes`` logits."""
     from .contract import describe_layers
-    from .compress import ModelFileError, load_model
+    from .modelfile import ModelFileError, load_model
 
     path = Path(path) if path is not None else student_path()
     model = load_model(path)
@@ -44,7 +44,8 @@ def save(model, path: Path, *, check=None, **info) -> Path:
 
     ``check=(x, y)``: validation pulses on which the model must not be dead (one class for every
     pulse, or accuracy at the class prior); a dead model is refused, never saved."""
-    from .compress import DeadModelError, dead_reason, save_model
+    from .compress import DeadModelError, dead_reason
+    from .modelfile import save_model
     path = Path(path)
     if check is not None:
         reason = dead_reason(model, *check)
@@ -64,7 +65,7 @@ def info(path: Path) -> dict:
 
 def teacher_model(split=None, *, retrain: bool = False, verbose: int = 0):
     """The saved teacher, or a freshly searched and trained one (saved)."""
-    from .compress import load_model
+    from .modelfile import load_model
     if teacher_path().exists() and not retrain:
         return load_model(teacher_path())
     from .. import data
@@ -78,7 +79,7 @@ def teacher_model(split=None, *, retrain: bool = False, verbose: int = 0):
 
 def student_model(split=None, *, retrain: bool = False, verbose: int = 0):
     """The saved (stripped, quantized) student, or one made now from the teacher (saved)."""
-    from .compress import load_model
+    from .modelfile import load_model
     if student_path().exists() and not retrain:
         return load_model(student_path())
     from .. import data

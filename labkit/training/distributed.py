@@ -117,7 +117,7 @@ def _hypermodel(stage: str, split, epochs: int, hardware: bool = False):
     if stage == "teacher":
         return TeacherHyperModel()
     from .checkpoints import teacher_path
-    from .compress import load_model
+    from .modelfile import load_model
     return StudentHyperModel(load_model(teacher_path()), len(split.train), epochs=epochs,
                              batch_size=CFG.training.batch_size)
 

@@ -92,7 +92,7 @@ def save_trial_student(tuner, trial, folder: Optional[Path] = None) -> Optional[
     that very network, whose validation result the trial recorded (:func:`kept_student`,
     :func:`kept_teacher`).  ``folder``: another trial folder (a distributed worker writes beside the
     chief's record).  Returns the student's path, or None."""
-    from .compress import save_model
+    from .modelfile import save_model
     from .selection import TRIAL_VAL_PRED
     hm = tuner.hypermodel
     student, history = getattr(hm, "last_student", None), getattr(hm, "last_history", None)
@@ -368,7 +368,7 @@ def choose_student(split: Split, tuner, pts, mode: Optional[str] = None) -> dict
 def kept_trial(tuner, trial_id: str):
     """A trial's own finalized student as it was trained: ``(student, hp, history)``, or None when
     it kept none (see :func:`kept_student`)."""
-    from .compress import load_model
+    from .modelfile import load_model
     path = trial_student_path(tuner, trial_id)
     if not path.exists():
         return None

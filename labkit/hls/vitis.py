@@ -29,7 +29,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import artifacts
 from ..config import CFG
-from ..export import render, tcl_word
+from ..emit import render, tcl_word
 
 TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE = TEMPLATES / "build_ip.tcl"
@@ -125,7 +125,7 @@ def find_vitis(which: Optional[Callable[[str], Optional[str]]] = None) -> HlsToo
     if first is None:
         raise FileNotFoundError(skip_sentence())
     version = tool_version(paths[first], dict(TOOLS)[first])
-    fix = (f"labkit exports the IP with Vitis HLS {supported_versions()} only (labkit.hls.export.HLS_FLOWS): "
+    fix = (f"labkit exports the IP with Vitis HLS {supported_versions()} only (labkit.hls.vitis.HLS_FLOWS): "
            "source the settings64.sh of one of them and rerun `labkit hls export`")
     if first == "vivado_hls":
         raise VitisUnsupported(f"vivado_hls {version or '(version unknown)'} found at {paths[first]} is the "
@@ -186,7 +186,7 @@ def _values(board: str, network: str) -> dict:
 
 def build_tcl(board: str = CFG.default_board, ip_dir=None, network: str = "myproject") -> str:
     """Text of ``build_ip.tcl`` (Vitis 2023.2 / 2024.1); every name and number comes from CFG, every
-    value is one Tcl word (:func:`labkit.export.tcl_word`), the IP zip goes straight to ``ip_dir``."""
+    value is one Tcl word (:func:`labkit.emit.tcl_word`), the IP zip goes straight to ``ip_dir``."""
     ip_dir = Path(ip_dir) if ip_dir is not None else artifacts.hls_ip()
     values = {**_values(board, network), "HLS_PROJECT": HLS_PROJECT,
               "IP_ZIP": (Path(ip_dir).resolve() / f"{CFG.hls_top}.zip").as_posix()}
