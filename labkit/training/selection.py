@@ -18,10 +18,10 @@ Modes (course.ini [search] ``selection``):
   most accurate trial's count.  If no trial reaches the floor, the most accurate trial is handed on
   and the sentence says so.
 
-Why a paired test and a floor, not "inside the best trial's Wilson interval": on ~150 validation pulses
-that interval reaches down to about 97.6 % and admitted a real-data student below the amplitude cut.
-The paired test uses that both trials saw the same pulses; the floor makes sure a network is never
-chosen where a comparator does better on the same pulses.
+Why a paired test and a floor, not "inside the best trial's Wilson interval": on a few hundred
+validation pulses that interval is wide (benchmarks/DECISIONS.md has the case). The paired test uses
+that both trials saw the same pulses; the floor makes sure a network is never chosen where a
+comparator does better on the same pulses.
 """
 from __future__ import annotations
 
