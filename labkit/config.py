@@ -133,6 +133,7 @@ class Search:
     weight_bits: Tuple[int, ...]        #: lowest, highest weight bits the search tries
     activation_bits: Tuple[int, ...]    #: lowest, highest activation bits the search tries
     sparsities: Tuple[float, ...]       #: first-layer kernel sparsities the search tries
+    lut_penalty: float           #: search objective: added validation loss per doubling of LUTs over lut_budget
 
 
 #: the selection modes of [search] (labkit.rtl.search.select)

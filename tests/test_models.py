@@ -492,7 +492,9 @@ def test_the_search_scores_a_trial_by_the_network_it_delivers():
     split = _toy_split(300)
     xv, yv = tuning.xy(split.val)
     hm = models.StudentHyperModel(None, len(split.train), epochs=2, batch_size=64)
-    assert hm.objective == models.FINAL_LOSS and hm.monitor == "val_loss"
+    assert hm.objective == models.HW_LOSS and hm.monitor == "val_loss"          # course.ini's lut_penalty > 0
+    assert models.StudentHyperModel(None, 300, epochs=2, batch_size=64, lut_penalty=0).objective == models.FINAL_LOSS
+    assert models.StudentHyperModel(None, 300, epochs=2, batch_size=64, cost=None).objective == models.FINAL_LOSS
     student = compress.finalize_student(models.build_student([4]))
     history = tf.keras.callbacks.History()
     history.history = {"val_loss": [0.5, 0.1, 0.3], "val_accuracy": [0.6, 0.9, 0.8]}
@@ -506,6 +508,14 @@ def test_the_search_scores_a_trial_by_the_network_it_delivers():
     models.record_hardware_cost(history, student, (xv, yv, w), epoch=2)
     per_pulse = tf.keras.losses.sparse_categorical_crossentropy(yv, student.predict(xv, verbose=0), from_logits=True).numpy()
     assert history.history[models.FINAL_LOSS][2] == pytest.approx(float((w * per_pulse).sum() / w.sum()), rel=1e-5)
+    # the search's objective adds lut_penalty per doubling of LUTs over the budget, and nothing under it
+    est = models.record_hardware_cost(history, student, (xv, yv), epoch=2, lut_penalty=0.05,
+                                      cost=lambda m: {"lut_estimate": 4000, "latency_cycles": 3})
+    assert history.history[models.HW_LOSS][2] == pytest.approx(ce + 0.05 * np.log2(4000 / CFG.search.lut_budget))
+    assert est[models.HW_LOSS] == history.history[models.HW_LOSS][2] and np.isinf(history.history[models.HW_LOSS][:2]).all()
+    models.record_hardware_cost(history, student, (xv, yv), epoch=2, lut_penalty=0.05,
+                                cost=lambda m: {"lut_estimate": CFG.search.lut_budget // 2, "latency_cycles": 3})
+    assert history.history[models.HW_LOSS][2] == pytest.approx(ce)
 
 
 def test_the_search_is_bayesian_after_a_few_random_trials(tmp_path, monkeypatch):

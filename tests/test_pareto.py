@@ -187,7 +187,10 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
         assert int((pred.argmax(1) == split.val.y).sum()) == p["val_k"]
         import tensorflow as tf
         ce = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(split.val.y, pred)
-        assert tuner.oracle.trials[p["trial_id"]].score == pytest.approx(float(ce), rel=1e-5)   # scored as delivered
+        assert p["objective"] == pytest.approx(float(ce), rel=1e-5)              # its loss, as delivered
+        over = max(0.0, float(np.log2(p["lut_estimate"] / CFG.search.lut_budget)))
+        assert tuner.oracle.trials[p["trial_id"]].score == pytest.approx(float(ce) + CFG.search.lut_penalty * over,
+                                                                         rel=1e-5)   # plus LUTs over budget
     # the student stage hands on the best trial's own network (and its curves), not a retrained one
     from labkit.training import tuning
     student, hp, hist = tuning.kept_student(tuner)

@@ -239,7 +239,8 @@ class StudentHyperModel(kt.HyperModel):
     def __init__(self, teacher: tf.keras.Model | None, n_train: int, *, epochs: int, batch_size: int,
                  target_sparsity: float = CFG.target_sparsity, max_layers: int = 2, min_layers: int = 0,
                  max_nonzero: int | None = None, hardware_cost: bool = True, hardware_knobs: bool = True,
-                 balance_cap: float | None = None, cost="default", name="student", **kw):
+                 balance_cap: float | None = None, cost="default", lut_penalty: float | None = None,
+                 name="student", **kw):
         super().__init__(name=name, **kw)
         #: hidden layers searched: min_layers … max_layers (0 = a linear student, inputs → logits)
         self.min_layers = int(min_layers)
@@ -273,6 +274,12 @@ class StudentHyperModel(kt.HyperModel):
         #: would otherwise score a trial by its best epoch, which may be a dense epoch before pruning
         #: reached its target, or an epoch whose weights were not kept.
         self.objective = FINAL_LOSS if self.hardware_cost else self.monitor
+        #: LUTs over course.ini [search] lut_budget cost ``lut_penalty`` per doubling on top of that
+        #: cross-entropy (:data:`HW_LOSS`): the search then looks where a deployable student can be
+        #: (0, or no cost function: the plain cross-entropy)
+        self.lut_penalty = CFG.search.lut_penalty if lut_penalty is None else float(lut_penalty)
+        if self.hardware_cost and self.cost is not None and self.lut_penalty > 0:
+            self.objective = HW_LOSS
 
     def units(self, hp: kt.HyperParameters):
         layers = hp.Int("layers", self.min_layers, self.max_layers)
@@ -339,7 +346,8 @@ class StudentHyperModel(kt.HyperModel):
         compress.refuse_dead(model, kwargs.get("validation_data"))
         if self.hardware_cost:
             student = compress.finalize_student(student_of(model))
-            est = record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch, cost=self.cost)
+            est = record_hardware_cost(history, student, kwargs.get("validation_data"), epoch=epoch, cost=self.cost,
+                                       lut_penalty=self.lut_penalty if self.objective == HW_LOSS else 0.0)
             self.last_student, self.last_history = student, dict(history.history)
             self.last_val_pred = est.get("val_pred")
         return history
@@ -364,8 +372,10 @@ def keep_best_epoch(model: tf.keras.Model, callbacks, history) -> int:
 HARDWARE_METRICS = ("lut_estimate", "latency_cycles", "nonzero", "weight_bits")
 #: ... and, with validation data, the finalized student's own validation result (correct of n)
 FINAL_METRICS = ("val_final_correct", "val_final_n")
-#: ... and its validation cross-entropy on the labels: the student search's objective
+#: ... and its validation cross-entropy on the labels (the accuracy-only choice ranks by it)
 FINAL_LOSS = "val_final_loss"
+#: ... plus ``lut_penalty`` per doubling of LUTs over the budget: what the student search minimises
+HW_LOSS = "val_hw_loss"
 
 
 def _default_cost():
@@ -374,7 +384,8 @@ def _default_cost():
     return None if da4ml_missing() else estimate
 
 
-def record_hardware_cost(history, student, validation_data=None, epoch: int | None = None, cost="default") -> dict:
+def record_hardware_cost(history, student, validation_data=None, epoch: int | None = None, cost="default",
+                         lut_penalty: float = 0.0, lut_budget: int | None = None) -> dict:
     """Add a trained student's hardware cost to ``history`` so keras-tuner records it per trial.
 
     ``student``: the finalized student (:func:`~labkit.training.compress.finalize_student`);
@@ -409,6 +420,10 @@ def record_hardware_cost(history, student, validation_data=None, epoch: int | No
         est[FINAL_LOSS] = float((ce * weight).sum() / weight.sum())
         at = n - 1 if epoch is None else min(max(0, int(epoch)), n - 1)
         history.history[FINAL_LOSS] = [est[FINAL_LOSS] if i == at else float("inf") for i in range(n)]
+        if lut_penalty and "lut_estimate" in est:
+            budget = float(lut_budget or CFG.search.lut_budget)
+            est[HW_LOSS] = est[FINAL_LOSS] + float(lut_penalty) * max(0.0, float(np.log2(est["lut_estimate"] / budget)))
+            history.history[HW_LOSS] = [est[HW_LOSS] if i == at else float("inf") for i in range(n)]
     return est
 
 

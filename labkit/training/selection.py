@@ -47,7 +47,8 @@ class NoModelFitsError(ValueError):
 
 def points(tuner) -> list:
     """One dict per completed trial that recorded its hardware cost, in trial order:
-    ``trial_id, hp, objective`` (validation loss), ``val_acc, val_k, val_n, val_ci95``,
+    ``trial_id, hp, objective`` (validation cross-entropy of the network it kept, not the search's
+    score, which may add a LUT penalty), ``val_acc, val_k, val_n, val_ci95``,
     ``lut_estimate, latency_cycles, nonzero`` (None when the search recorded no cost: da4ml missing),
     ``weight_bits, activation_bits``, ``layers`` (widths of
     the network, input to logits), ``path`` (the trial's own student, or None) and ``val_pred``
@@ -63,7 +64,7 @@ def points(tuner) -> list:
         folder = Path(tuner.get_trial_dir(t.trial_id))
         path, pred = folder / "student.h5", folder / TRIAL_VAL_PRED
         out.append({
-            "trial_id": t.trial_id, "hp": hp, "objective": float(t.score),
+            "trial_id": t.trial_id, "hp": hp, "objective": _validation_loss(t),
             "val_acc": k / n if n else float("nan"), "val_k": k, "val_n": n,
             "val_ci95": [round(v, 5) for v in wilson(k, n)],
             "lut_estimate": int(m.get_last_value("lut_estimate")) if costed else None,
@@ -77,6 +78,16 @@ def points(tuner) -> list:
             "val_pred": np.load(pred) if pred.exists() else None,
         })
     return out
+
+
+def _validation_loss(trial) -> float:
+    """The trial's validation cross-entropy (``val_final_loss`` at the epoch it kept), or its score
+    when it recorded none."""
+    if trial.metrics.exists("val_final_loss"):
+        values = [v for o in trial.metrics.get_history("val_final_loss") for v in o.value if np.isfinite(v)]
+        if values:
+            return float(min(values))
+    return float(trial.score)
 
 
 def layers_of(hp: dict) -> list:
