@@ -57,3 +57,13 @@ def test_linear_student_cost_and_synthesis(linear):
     assert est["latency_cycles"] == core.stages + 1 and est["nonzero"] > 0
     r = synthesize([Path(core.folder) / s for s in core.sources], f"{core.name}_wrapper", CFG.default_board)
     assert r["dsp"] == 0 and 0 < r["lut"] < 2000
+
+
+def test_linear_student_traces_layer_by_layer(linear):
+    """Lab 04's per-layer trace takes a network of one layer too (Keras returns one output unlisted)."""
+    from toys import toy_pulses
+
+    from labkit.hls.profile import keras_trace
+    X, _ = toy_pulses(40, seed=22)
+    trace = keras_trace(linear["model"], X)
+    assert list(trace) == ["logits"] and trace["logits"].shape == (40, CFG.n_classes)

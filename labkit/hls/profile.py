@@ -20,6 +20,8 @@ def keras_trace(model, X_raw) -> dict:
     layers = [l for l in model.layers if type(l).__name__ in ("QDense", "QActivation")]
     probe = tf.keras.Model(model.inputs, [l.output for l in layers])
     outs = probe.predict(preprocess(X_raw), verbose=0, batch_size=4096)
+    if len(layers) == 1:            # one output: Keras returns the array itself, not a list of one
+        outs = [outs]
     return {l.name: np.asarray(o, np.float64) for l, o in zip(layers, outs)}
 
 
