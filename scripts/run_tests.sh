@@ -2,8 +2,8 @@
 # `make test`: the tests (tests/) and the notebooks (labs/, labs/solutions/) in two pytest processes
 # side by side, one per core. The notebooks run in course order in their own process (each lab reads
 # the checkpoints the labs before it wrote in artifacts/fast/), together with the browser check that
-# opens lab 01 on the same artifacts. Both reports are printed, then the 15 slowest tests of the two,
-# then one closing line. Exit status 0 only if both runs pass.
+# opens lab 01 on the same artifacts and two test files (BESIDE_LABS). Both reports are printed, then
+# the 15 slowest tests of the two, then one closing line. Exit status 0 only if both runs pass.
 #
 #   scripts/run_tests.sh PYTHON          (the Makefile sets LABKIT_FAST=1)
 set -uo pipefail
@@ -11,11 +11,15 @@ PY="$1"
 out="artifacts/fast/test-reports"
 mkdir -p "$out"
 rm -f "$out"/labs.* "$out"/tests.*
-"$PY" -m pytest -p no:cacheprovider labs tests/test_browser.py --nbval-lax --nbval-current-env \
+# the notebooks' process also takes two test files that run in their own folders, so that both
+# processes take about as long (their times: the 15 slowest tests, printed at the end)
+BESIDE_LABS="tests/test_browser.py tests/test_own_model.py tests/test_distributed_tuning.py"
+"$PY" -m pytest -p no:cacheprovider labs $BESIDE_LABS --nbval-lax --nbval-current-env \
       --junitxml="$out/labs.xml" > "$out/labs.log" 2>&1 &
 labs=$!
 trap 'kill "$labs" 2>/dev/null' INT TERM
-"$PY" -m pytest -p no:cacheprovider tests --ignore=tests/test_browser.py --junitxml="$out/tests.xml"
+"$PY" -m pytest -p no:cacheprovider tests $(for f in $BESIDE_LABS; do printf -- '--ignore=%s ' "$f"; done) \
+      --junitxml="$out/tests.xml"
 tests_rc=$?
 wait "$labs"
 labs_rc=$?

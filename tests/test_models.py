@@ -491,9 +491,11 @@ def test_the_search_scores_a_trial_by_the_network_it_delivers():
     from keras_tuner.src.engine import tuner_utils
     split = _toy_split(300)
     xv, yv = tuning.xy(split.val)
-    hm = models.StudentHyperModel(None, len(split.train), epochs=2, batch_size=64)
-    assert hm.objective == models.HW_LOSS and hm.monitor == "val_loss"          # course.ini's lut_penalty > 0
-    assert models.StudentHyperModel(None, 300, epochs=2, batch_size=64, lut_penalty=0).objective == models.FINAL_LOSS
+    hm = models.StudentHyperModel(None, len(split.train), epochs=2, batch_size=64, lut_penalty=0)
+    assert hm.objective == models.FINAL_LOSS and hm.monitor == "val_loss"
+    assert models.StudentHyperModel(None, 300, epochs=2, batch_size=64, lut_penalty=0.05).objective == models.HW_LOSS
+    want = models.HW_LOSS if CFG.search.lut_penalty > 0 else models.FINAL_LOSS       # course.ini's price
+    assert models.StudentHyperModel(None, 300, epochs=2, batch_size=64).objective == want
     assert models.StudentHyperModel(None, 300, epochs=2, batch_size=64, cost=None).objective == models.FINAL_LOSS
     student = compress.finalize_student(models.build_student([4]))
     history = tf.keras.callbacks.History()
