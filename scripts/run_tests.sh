@@ -26,6 +26,6 @@ labs_rc=$?
 echo
 echo "==================== the notebooks (labs/, labs/solutions/) and the browser check ===================="
 cat "$out/labs.log"
-"$PY" scripts/slowest.py 15 "$out/tests.xml" "$out/labs.xml"
 echo "make test: tests/ exit $tests_rc, notebooks exit $labs_rc"
+"$PY" scripts/slowest.py 15 "$out/tests.xml" "$out/labs.xml"     # ends with the closing line
 [ "$tests_rc" -eq 0 ] && [ "$labs_rc" -eq 0 ]
