@@ -191,10 +191,10 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
         over = max(0.0, float(np.log2(p["lut_estimate"] / CFG.search.lut_budget)))
         assert tuner.oracle.trials[p["trial_id"]].score == pytest.approx(float(ce) + CFG.search.lut_penalty * over,
                                                                          rel=1e-5)   # plus LUTs over budget
-    # the student stage hands on the best trial's own network (and its curves), not a retrained one
+    # the student stage hands on a trial's own network (and its curves), not a retrained one
     from labkit.training import tuning
-    student, hp, hist = tuning.kept_student(tuner)
     best = tuner.oracle.get_best_trials(1)[0]
+    student, hp, hist = tuning.kept_trial(tuner, best.trial_id)
     assert hist.trial_id == best.trial_id and hp.values == best.hyperparameters.values and hist.dead_runs == 0
     kept = search.load_point(next(p for p in pts if p["trial_id"] == best.trial_id))
     assert all(np.array_equal(a, b) for a, b in zip(student.get_weights(), kept.get_weights()))
@@ -219,7 +219,7 @@ def test_a_hardware_aware_search_records_cost_keeps_each_student_and_obeys_the_b
     del fig
     # a trial that kept no student (an older search): the stage falls back to training the best hp
     tuning.trial_student_path(tuner, best.trial_id).unlink()
-    assert tuning.kept_student(tuner) is None
+    assert tuning.kept_trial(tuner, best.trial_id) is None
 
 
 def test_training_chatter_stays_off_the_json_line(monkeypatch, capsys):

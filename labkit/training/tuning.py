@@ -89,7 +89,7 @@ def save_trial_student(tuner, trial, folder: Optional[Path] = None) -> Optional[
     """Keep what a trial trained beside its record: the finalized student (``hypermodel.last_student``,
     set when the hypermodel records hardware cost) as ``student.h5`` and the training curves
     (``hypermodel.last_history``, students and teachers) as ``history.json``.  The selection hands on
-    that very network, whose validation result the trial recorded (:func:`kept_student`,
+    that very network, whose validation result the trial recorded (:func:`kept_trial`,
     :func:`kept_teacher`).  ``folder``: another trial folder (a distributed worker writes beside the
     chief's record).  Returns the student's path, or None."""
     from .modelfile import save_model
@@ -270,20 +270,6 @@ def train_final(hypermodel, hp, split: Split, *, epochs: int, training: Training
                          f"rerun the search with more trials or epochs (see lab 03, 'dead students').")
 
 
-def kept_student(tuner):
-    """The search's best trial as it was trained: ``(finalized student, hp, history)``, or None when
-    that trial kept no student (a search run with ``hardware_cost=False`` or by an older labkit).
-
-    Every trial of the student search keeps the network it trained, pruned and validated
-    (:func:`save_trial_student`).  Handing on the winner itself, instead of retraining its
-    hyper-parameters from a new random start (:func:`train_final`), keeps the network that the
-    selection actually validated.  ``history.history`` holds its curves, ``history.hp`` its
-    hyper-parameters, ``history.trial_id`` the trial and ``history.dead_runs`` is 0 (dead trials
-    were refused during the search and kept nothing)."""
-    best = tuner.oracle.get_best_trials(1)
-    return kept_trial(tuner, best[0].trial_id) if best else None
-
-
 def _kept(model, trial, curves):
     """``(model, hp, history)`` of a kept trial network, shaped like :func:`train_final`'s result."""
     from types import SimpleNamespace
@@ -367,7 +353,14 @@ def choose_student(split: Split, tuner, pts, mode: Optional[str] = None) -> dict
 
 def kept_trial(tuner, trial_id: str):
     """A trial's own finalized student as it was trained: ``(student, hp, history)``, or None when
-    it kept none (see :func:`kept_student`)."""
+    that trial kept no student (a search run with ``hardware_cost=False`` or by an older labkit).
+
+    Every trial of the student search keeps the network it trained, pruned and validated
+    (:func:`save_trial_student`).  Handing on the chosen trial itself, instead of retraining its
+    hyper-parameters from a new random start (:func:`train_final`), keeps the network that the
+    selection actually validated.  ``history.history`` holds its curves, ``history.hp`` its
+    hyper-parameters, ``history.trial_id`` the trial and ``history.dead_runs`` is 0 (dead trials
+    were refused during the search and kept nothing)."""
     from .modelfile import load_model
     path = trial_student_path(tuner, trial_id)
     if not path.exists():
