@@ -53,22 +53,25 @@ def _workflow(split, training, directory: Path, seed: int, yosys: bool = False) 
     zt, zs = logits(teacher, split.test), logits(student, split.test)
     return {"seed": seed, "teacher_pred": zt.argmax(1), "student_pred": zs.argmax(1), "student_score": neutron_score(zs),
             "metrics": compress.model_metrics(student, teacher), "hp": hp.values,
-            "selection": getattr(s_hist, "selection", None), "cost": _student_cost(student, directory, yosys),
+            "selection": getattr(s_hist, "selection", None),
+            "cost": _student_cost(student, getattr(s_hist, "selection", None), directory, yosys),
             "dead": dead_trials(t_tuner) + dead_trials(s_tuner) + t_hist.dead_runs + s_hist.dead_runs,
             "trials": len(t_tuner.oracle.trials) + len(s_tuner.oracle.trials)}
 
 
-def _student_cost(student, directory: Path, yosys: bool) -> dict:
-    """``student_lut_estimate`` and ``student_latency_cycles`` (da4ml), and with ``yosys`` the
-    synthesised core's ``student_lut``, ``student_ff``, ``student_dsp`` (course.ini's default board)."""
-    from ..training.cost import estimate
-    est = estimate(student)
-    out = {"student_lut_estimate": est["lut_estimate"], "student_latency_cycles": est["latency_cycles"]}
+def _student_cost(student, selection, directory: Path, yosys: bool) -> dict:
+    """``student_lut_estimate`` and ``student_latency_cycles`` (da4ml: what the chosen trial recorded,
+    estimated here only for a student the search did not choose), and with ``yosys`` the synthesised
+    core's ``student_lut``, ``student_ff``, ``student_dsp`` (course.ini's default board)."""
+    if selection is None:
+        from ..training.cost import estimate
+        selection = estimate(student)
+    out = {"student_lut_estimate": selection["lut_estimate"], "student_latency_cycles": selection["latency_cycles"]}
     if yosys:
+        from ..rtl import synth
         from ..rtl.core import build_core
-        from ..rtl.resources import synthesize
         core, _ = build_core(student, directory / "core")
-        r = synthesize([Path(core.folder) / f for f in core.sources], f"{core.name}_wrapper", CFG.default_board)
+        r = synth({"core": core}, CFG.default_board, ip=False)["core"]
         out.update(student_lut=int(r["lut"]), student_ff=int(r["ff"]), student_dsp=int(r["dsp"]),
                    student_latency_cycles=int(core.latency_cycles))
     return out
