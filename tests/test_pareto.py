@@ -300,6 +300,10 @@ def test_a_search_without_cost_is_chosen_by_validation_loss_and_says_why():
         got = search.select(pts, mode)
         assert got["trial_id"] == "1" and "recorded none" in got["selected_by"] and "da4ml" in got["selected_by"]
     assert search.front(pts) == []
+    import matplotlib
+    matplotlib.use("Agg")
+    from labkit.course import plots
+    plots.trials(pts, chosen=search.select(pts, "pareto"))          # lab 03's plot: nothing to place, no error
 
 
 def test_record_hardware_cost_takes_the_cost_function_it_is_given():

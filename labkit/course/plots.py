@@ -276,8 +276,10 @@ def _lut_axis(ax):
 def trials_panel(fig, ax, pts, *, chosen=None, floor=None):
     """Every trial of the student search: validation accuracy (95 % CI) against the LUT estimate,
     colour = latency in cycles, the front joined by a line, label = weight bits; ``chosen`` starred,
-    ``floor`` (:func:`labkit.training.selection.cut_floor`) as a dotted line."""
+    ``floor`` (:func:`labkit.training.selection.cut_floor`) as a dotted line.  Trials without a
+    recorded cost (a search run without da4ml) have no place on this axis and are left out."""
     from ..training.selection import front
+    pts = [p for p in pts if p["lut_estimate"] is not None]
     if pts:
         lat = np.array([p["latency_cycles"] for p in pts])
         ax.errorbar([p["lut_estimate"] for p in pts], [p["val_acc"] for p in pts],
@@ -294,7 +296,7 @@ def trials_panel(fig, ax, pts, *, chosen=None, floor=None):
                         xytext=(3, -9), textcoords="offset points")
     if floor is not None:
         ax.axhline(floor["acc"], color="red", ls=":", lw=1, label=f"floor: {floor['name']} ({floor['k']}/{floor['n']})")
-    if chosen is not None:
+    if chosen is not None and chosen.get("lut_estimate") is not None:
         ax.scatter([chosen["lut_estimate"]], [chosen["val_acc"]], marker="*", s=250, facecolors="none",
                    edgecolors="red", zorder=3, label=f"deployed: trial {chosen['trial_id']}")
     ax.set(xscale="log", xlabel="LUT estimate (da4ml)",
