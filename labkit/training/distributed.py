@@ -112,7 +112,7 @@ def _split(args):
     return load_split(args.data, max_rows=args.max_rows, progress=False)
 
 
-def _hypermodel(stage: str, split, epochs: int, hardware: bool = False):
+def _hypermodel(stage: str, split, epochs: int):
     from .models import StudentHyperModel, TeacherHyperModel
     if stage == "teacher":
         return TeacherHyperModel()
@@ -193,7 +193,7 @@ def _chief(args) -> int:
     _adopt_one_process_search(args)
     seed_everything(CFG.seed)
     split = _split(args)
-    tuner = make_tuner(_hypermodel(args.stage, split, epochs, args.hardware), _project(args), trials,
+    tuner = make_tuner(_hypermodel(args.stage, split, epochs), _project(args), trials,
                        overwrite=args.fresh)
     oracle = tuner.oracle
     oracle.verbose = 0
@@ -288,7 +288,7 @@ def _worker(args) -> int:
     trials, epochs = _budget(args)
     seed_everything(CFG.seed)
     split = _split(args)
-    hm = _hypermodel(args.stage, split, epochs, args.hardware)
+    hm = _hypermodel(args.stage, split, epochs)
     kt_config.DEBUG = False     # a dead network is an expected FAILED trial, not a traceback
     directory = _worker_dir(_project(args), tuner_id)
     shutil.rmtree(directory, ignore_errors=True)
