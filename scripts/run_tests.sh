@@ -2,7 +2,7 @@
 # `make test`: the tests (tests/) and the notebooks (labs/, labs/solutions/) in two pytest processes
 # side by side, one per core. The notebooks run in course order in their own process (each lab reads
 # the checkpoints the labs before it wrote in artifacts/fast/), together with the browser check that
-# opens lab 01 on the same artifacts and two test files (BESIDE_LABS). Both reports are printed, then
+# opens lab 01 on the same artifacts and one more test file (BESIDE_LABS). Both reports are printed, then
 # the 15 slowest tests of the two, then one closing line. Exit status 0 only if both runs pass.
 #
 #   scripts/run_tests.sh PYTHON          (the Makefile sets LABKIT_FAST=1)
@@ -11,9 +11,9 @@ PY="$1"
 out="artifacts/fast/test-reports"
 mkdir -p "$out"
 rm -f "$out"/labs.* "$out"/tests.*
-# the notebooks' process also takes two test files that run in their own folders, so that both
+# the notebooks' process also takes a test file that runs in its own folders, so that both
 # processes take about as long (their times: the 15 slowest tests, printed at the end)
-BESIDE_LABS="tests/test_browser.py tests/test_own_model.py tests/test_distributed_tuning.py"
+BESIDE_LABS="tests/test_browser.py tests/test_own_model.py"
 "$PY" -m pytest -p no:cacheprovider labs $BESIDE_LABS --nbval-lax --nbval-current-env \
       --junitxml="$out/labs.xml" > "$out/labs.log" 2>&1 &
 labs=$!
