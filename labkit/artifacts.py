@@ -108,12 +108,14 @@ def rtl(*parts: str, create: bool = False) -> Path:
     return artifacts_dir("rtl", *parts, create=create)
 
 
-def rtl_core() -> Path:
-    return rtl("core")
+def rtl_core(fold: str = "none") -> Path:
+    """The RTL core's folder: ``rtl/core`` (parallel) or ``rtl/<fold>/core``."""
+    return rtl("core") if fold == "none" else rtl(fold, "core")
 
 
-def rtl_ip() -> Path:
-    return rtl("ip")
+def rtl_ip(fold: str = "none") -> Path:
+    """The RTL IP's folder: ``rtl/ip`` (parallel core) or ``rtl/<fold>/ip``."""
+    return rtl("ip") if fold == "none" else rtl(fold, "ip")
 
 
 def overlay(board: str) -> Path:

@@ -123,6 +123,12 @@ class Rtl:
     clock_mhz: float             #: target clock of the RTL twin's pipeline
     top: str                     #: Verilog module of the AXI top
     core: str                    #: Verilog module of the da4ml core
+    fold: str = "stream"         #: the core the course builds: none (fully parallel) | stream (first layer folded)
+
+    def __post_init__(self):
+        if self.fold not in ("none", "stream"):
+            raise ValueError(f"course.ini [rtl] fold = {self.fold!r}: use none (the fully parallel core) or "
+                             "stream (the first layer folded to the input stream)")
 
 
 @dataclass(frozen=True)

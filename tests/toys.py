@@ -131,16 +131,17 @@ def tiny_student(hidden=(4,), sparsity: float = 0.8, epochs: int = 3, seed: int 
 
 @functools.lru_cache(maxsize=None)
 def tiny_build():
-    """Tiny student -> RTL core (+ Verilator emulator) -> IP folder, and its hls4ml C simulation."""
+    """Tiny student -> RTL cores (parallel and folded, + Verilator emulators) -> IP folders, and its hls4ml C simulation."""
     from labkit.hls import convert
     from labkit.rtl import build
 
     tmp = Path(tempfile.mkdtemp(prefix="labkit_rtl_"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     model = tiny_student()
-    built = build(model, folder=tmp / "rtl")
+    built = build(model, folder=tmp / "rtl", fold="none")
+    folded = build(model, folder=tmp / "rtl_fold", fold="stream")
     hls_model = convert.convert(model, output_dir=tmp / "hls")
-    return {"model": model, "built": built, "hls_model": hls_model, "tmp": tmp}
+    return {"model": model, "built": built, "folded": folded, "hls_model": hls_model, "tmp": tmp}
 
 
 # ------------------------------------------------------------------------------------------

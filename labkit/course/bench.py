@@ -365,15 +365,51 @@ def _stage04_vectors(model, folder=None):
     return X, vec["csim_logits"]
 
 
+def _ultrascale_board() -> str:
+    """The first board of course.ini on an UltraScale+ part (Yosys family xcup)."""
+    return next((k for k, b in CFG.boards.items() if b.yosys_family == "xcup"), CFG.default_board)
+
+
+def _rtl_variant(model, fold: str, X, csim, board: str) -> tuple:
+    """Build, check (no stalls, then random stalls on both streams) and synthesise one core."""
+    from ..rtl import build, check, synth
+
+    t0 = time.perf_counter()
+    built = build(model, board=board, fold=fold)
+    res = check(built, model, X, csim_logits=csim)
+    stalled = check(built, model, X, csim_logits=csim, gap_percent=25)
+    figs = synth(built, board, ip=True)
+    us = synth(built, _ultrascale_board(), ip=True)
+    c, ipr = figs["core"], figs["ip"]
+    row = {"fold": fold, "lut": c["lut"], "ff": c["ff"], "dsp": c["dsp"],
+           "ip_lut": ipr["lut"], "ip_ff": ipr["ff"], "ip_dsp": ipr["dsp"],
+           "latency_cycles": res["ip_latency_after_last_beat"],
+           "beats_per_pulse": round(res["ip_cycles_per_pulse"], 2),
+           "rtl_words_equal": bool(res["rtl_words_equal"] and stalled["rtl_words_equal"]),
+           "rtl_words_equal_stalled": bool(stalled["rtl_words_equal"]),
+           "device": c["device"],
+           "ultrascale": {"device": us["core"]["device"], "lut": us["core"]["lut"], "ff": us["core"]["ff"],
+                          "dsp": us["core"]["dsp"], "ip_lut": us["ip"]["lut"], "ip_ff": us["ip"]["ff"],
+                          "ip_dsp": us["ip"]["dsp"]},
+           "wall_s": round(time.perf_counter() - t0, 1)}
+    return row, built, res, figs
+
+
 def bench_rtl(argv=None) -> int:
-    """``labkit bench rtl``: one JSON line on lab 04's test vectors (``labkit hls convert``: the whole test split)."""
+    """``labkit bench rtl``: one JSON line on lab 04's test vectors (``labkit hls convert``: the whole test split).
+
+    The top-level keys describe the core the course builds (course.ini [rtl] fold); ``variants`` holds
+    one row per core (parallel and folded) on the same student: Yosys LUT/FF/DSP of the core and of
+    the whole AXI IP on the board's part and on an UltraScale+ part, clock edges from a pulse's last
+    input beat to its first logit, sustained beats per pulse, and bit-exactness with and without stalls.
+    """
     p = argparse.ArgumentParser(prog="labkit bench rtl", description="RTL twin: bit-exactness, latency, resources")
     p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
     p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     p.add_argument("--vectors", default=None, help="test-vector folder with the C simulation's logits "
                                                    "(default artifacts/hls/vectors, written by `labkit hls convert`)")
     args = p.parse_args(argv)
-    from ..rtl import build, check, synth, tools
+    from ..rtl import FOLDS, synth, tools
     reason = tools.missing("da4ml", "verilator", "iverilog", "yosys", "g++")
     if reason:
         print(json.dumps({"skipped": reason}))
@@ -383,25 +419,32 @@ def bench_rtl(argv=None) -> int:
     t0 = time.perf_counter()
     model = load_student(args.student)
     X, csim = _stage04_vectors(model, args.vectors)
-    built = build(model, board=args.board)
-    res = check(built, model, X, csim_logits=csim)
-    figs = synth(built, args.board, ip=True)
+    course_fold = CFG.rtl.fold
+    variants, main = [], None
+    for fold in (course_fold,) + tuple(f for f in FOLDS if f != course_fold):
+        row, built, res, figs = _rtl_variant(model, fold, X, csim, args.board)
+        variants.append(row)
+        if fold == course_fold:
+            main = (built, res, figs)
+    built, res, figs = main
     c, ipr = figs["core"], figs["ip"]
     # lut_pct_xc7z020: the share of the course's reference device (the board in course.ini with that part)
     ref = next(k for k, b in CFG.boards.items() if b.part.startswith("xc7z020"))
     xc7 = figs["core"] if CFG.board(args.board).part == CFG.board(ref).part else synth(built, ref, ip=False)["core"]
     core = built["core"]
+    stages = core.rest_latency - 1 if course_fold == "stream" else core.stages
     print(json.dumps({
         "n": res["n"], "rtl_words_equal": res["rtl_words_equal"], "latency_cycles": res["latency_cycles"],
         "ii": res["ii"], "lut": c["lut"], "ff": c["ff"], "dsp": c["dsp"], "lut_pct_xc7z020": xc7["lut_pct"],
         "wall_s": round(time.perf_counter() - t0, 1),
-        "carry": c["carry"], "clock_mhz": core.clock_mhz, "latency_ns": res["latency_ns"], "stages": core.stages,
+        "carry": c["carry"], "clock_mhz": core.clock_mhz, "latency_ns": res["latency_ns"], "stages": stages,
         "verilator_equal_qkeras": res.get("verilator_equal_qkeras"),
         "iverilog_core_equal_qkeras": res["iverilog_core_equal_qkeras"], "csim_equal_qkeras": res.get("csim_equal_qkeras"),
         "tlast_ok": res["tlast_ok"], "protocol_errors": len(res["protocol_errors"]),
         "ip_lut": ipr["lut"], "ip_ff": ipr["ff"], "ip_dsp": ipr["dsp"], "ip_cycles_per_pulse": round(res["ip_cycles_per_pulse"], 2),
         "nonzero": core.nonzero, "board": args.board, "yosys_family": c["family"],
         "verilator_s": built["timings"].get("verilator_s"), "yosys_s": c["yosys_s"],
+        "fold": course_fold, "variants": variants,
     }))
     return 0
 

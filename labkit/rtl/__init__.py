@@ -23,68 +23,111 @@ import numpy as np
 from .. import artifacts
 from ..config import CFG
 
-__all__ = ["build", "check", "depth_sweep", "main"]
+__all__ = ["FOLDS", "build", "check", "depth_sweep", "main"]
+
+#: the cores ``build`` writes: "none" (fully parallel) and "stream" (first layer folded, labkit.rtl.fold)
+FOLDS = ("none", "stream")
 
 
 def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cutoff=None, folder=None,
-          emulator: bool = True, quiet: bool = True) -> dict:
-    """Student -> core (+ Verilator emulator) -> IP folder.  Returns {core, rtl, ip, timings}."""
-    from . import core as core_mod
+          emulator: bool = True, quiet: bool = True, fold: str | None = None) -> dict:
+    """Student -> core (+ Verilator emulator) -> IP folder.  Returns {core, rtl, ip, timings, fold}.
+
+    ``fold``: "none" (fully parallel core behind a window buffer) or "stream" (the first layer folded
+    to the input stream, :mod:`labkit.rtl.fold`); default course.ini [rtl] fold.  ``folder`` default:
+    ``artifacts/rtl`` (parallel) or ``artifacts/rtl/<fold>``.
+    """
+    from pathlib import Path
+
     from .sim import write_ip
 
+    fold = fold or CFG.rtl.fold
+    if fold not in FOLDS:
+        raise ValueError(f"fold {fold!r} is not one of {', '.join(FOLDS)}")
     if model is None:
         from ..training.checkpoints import load_student
         model = load_student()
-    root = artifacts.rtl() if folder is None else folder
-    from pathlib import Path
-    root = Path(root)
+    root = Path(folder) if folder is not None else (artifacts.rtl() if fold == "none" else artifacts.rtl(fold))
     t0 = time.perf_counter()
-    core, rtl = core_mod.build_core(model, root / "core", board=board, clock_mhz=clock_mhz,
-                                    latency_cutoff=latency_cutoff)
+    if fold == "stream":
+        from .fold import build_folded, compile_rest_emulator
+        if latency_cutoff is not None:
+            raise ValueError("latency_cutoff applies to the parallel core (fold='none') only")
+        core, rtl = build_folded(model, root / "core", board=board, clock_mhz=clock_mhz)
+    else:
+        from . import core as core_mod
+        core, rtl = core_mod.build_core(model, root / "core", board=board, clock_mhz=clock_mhz,
+                                        latency_cutoff=latency_cutoff)
     timings = {"write_s": round(time.perf_counter() - t0, 1)}
     if emulator:
-        timings["verilator_s"] = round(core_mod.compile_emulator(core, rtl), 1)
+        if fold == "stream":
+            timings["verilator_s"] = round(compile_rest_emulator(core, rtl), 1)
+        else:
+            timings["verilator_s"] = round(core_mod.compile_emulator(core, rtl), 1)
     ip = write_ip(core, root / "ip")
     if not quiet:
-        print(f"RTL core: {core.stages} pipeline stages at {core.clock_mhz:g} MHz ({core.latency_cutoff} adder "
-              f"levels per stage), {core.nonzero} nonzero parameters; IP folder {ip}")
-    return {"core": core, "rtl": rtl, "ip": ip, "timings": timings}
+        if fold == "stream":
+            print(f"RTL core (first layer folded to the stream): {core.units} accumulators of {core.acc_width} bits, "
+                  f"{core.weight_bits}-bit weights from a ROM, then {core.rest_latency} clock edges of da4ml logic; "
+                  f"IP folder {ip}")
+        else:
+            print(f"RTL core: {core.stages} pipeline stages at {core.clock_mhz:g} MHz ({core.latency_cutoff} adder "
+                  f"levels per stage), {core.nonzero} nonzero parameters; IP folder {ip}")
+    return {"core": core, "rtl": rtl, "ip": ip, "timings": timings, "fold": fold}
 
 
 def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = None, gap_percent: int = 0) -> dict:
-    """Bit-exactness on ``X_raw``: Verilator and Icarus core vs QKeras, the IP's words vs the C simulation.
+    """Bit-exactness on ``X_raw``: Verilator and Icarus vs QKeras, the IP's words vs the C simulation.
 
-    ``csim_logits`` are the stage-3 C simulation's logits of the same pulses, e.g. lab 04's test
-    vectors (None: compared with QKeras only).  Returns the figures and the logits.
+    Parallel core: Verilator and Icarus run the bare core.  Folded core: Verilator runs the da4ml
+    part fed with the folded layer's sums (computed as the Verilog does), and Icarus runs the whole
+    IP, whose words are compared in both cases.  ``csim_logits`` are the stage-3 C simulation's
+    logits of the same pulses, e.g. lab 04's test vectors (None: compared with QKeras only).
+    Returns the figures and the logits.
     """
     from ..fixedpoint import quantize_logits
     from ..training.contract import qkeras_logits
     from ..stream import encode_logits
-    from .core import emulator_logits
     from .sim import simulate_core, simulate_ip
 
     core = built["core"]
+    fold = built.get("fold", "none")
     q = quantize_logits(qkeras_logits(model, X_raw), CFG.logit_format)
-    out = {"n": int(len(X_raw))}
+    out = {"n": int(len(X_raw)), "fold": fold}
     if core.emulator_compiled:
-        v = emulator_logits(built["rtl"], X_raw)
+        if fold == "stream":
+            from .fold import emulator_logits
+            v = emulator_logits(core, built["rtl"], model, X_raw)
+        else:
+            from .core import emulator_logits
+            v = emulator_logits(built["rtl"], X_raw)
         out["verilator_equal_qkeras"] = bool(np.array_equal(v, q))
-    sim = simulate_core(core, X_raw, expected=q)
-    out.update(iverilog_core_equal_qkeras=bool(sim["matched"]), latency_cycles=sim["latency_cycles"],
-               ii=sim["ii"], latency_ns=(None if sim["latency_cycles"] is None
-                                         else round(sim["latency_cycles"] * 1000.0 / core.clock_mhz, 1)))
     batch = min(len(X_raw), ip_batch or CFG.max_batch)
     batches = [min(batch, len(X_raw) - s) for s in range(0, len(X_raw), batch)]
     ip = simulate_ip(built["ip"], X_raw, batches=batches, gap_percent=gap_percent)
+    ip_logits = None
+    if fold == "stream":
+        from ..stream import decode_logits
+        ip_logits = decode_logits(ip["words"], n_out=CFG.n_classes) if ip["words"].size == q.size else None
+        out.update(iverilog_core_equal_qkeras=bool(ip_logits is not None and np.array_equal(ip_logits, q)),
+                   latency_cycles=ip["latency_after_last_beat"] if gap_percent == 0 else None,
+                   ii=float(CFG.words_per_pulse))
+    else:
+        sim = simulate_core(core, X_raw, expected=q)
+        out.update(iverilog_core_equal_qkeras=bool(sim["matched"]), latency_cycles=sim["latency_cycles"],
+                   ii=sim["ii"])
+    out["latency_ns"] = (None if out["latency_cycles"] is None
+                         else round(out["latency_cycles"] * 1000.0 / core.clock_mhz, 1))
     ref_words = encode_logits(csim_logits if csim_logits is not None else q)
     out.update(rtl_words_equal=bool(ip["words"].shape == ref_words.shape and np.array_equal(ip["words"], ref_words)),
                compared_with="C simulation" if csim_logits is not None else "QKeras",
                tlast_ok=bool(ip["last"].sum() == len(batches) and all(
                    ip["last"][np.cumsum(batches) * CFG.n_classes - 1])),
-               protocol_errors=ip["errors"], ip_cycles_per_pulse=ip["cycles_per_pulse"])
+               protocol_errors=ip["errors"], ip_cycles_per_pulse=ip["cycles_per_pulse"],
+               ip_latency_after_last_beat=ip["latency_after_last_beat"])
     if csim_logits is not None:
         out["csim_equal_qkeras"] = bool(np.array_equal(np.asarray(csim_logits, np.float64), q))
-    out["logits"] = {"qkeras": q, "iverilog_core": sim["logits"]}
+    out["logits"] = {"qkeras": q, "iverilog_core": ip_logits if fold == "stream" else sim["logits"]}
     return out
 
 
@@ -96,7 +139,8 @@ def synth(built: dict, board: str = CFG.default_board, ip: bool = True) -> dict:
     from .sim import read_sources
 
     core = built["core"]
-    out = {"core": synthesize([Path(core.folder) / s for s in core.sources], f"{core.name}_wrapper", board)}
+    top = core.name if built.get("fold", "none") == "stream" else f"{core.name}_wrapper"
+    out = {"core": synthesize([Path(core.folder) / s for s in core.sources], top, board)}
     if ip:
         out["ip"] = synthesize(read_sources(built["ip"]), CFG.rtl.top, board)
     return out
@@ -146,6 +190,9 @@ def main(argv=None) -> int:
             s.add_argument("--student", default=None)
             s.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
             s.add_argument("--clock-mhz", type=float, default=None, help=f"default {CFG.rtl.clock_mhz:g} (course.ini [rtl])")
+            s.add_argument("--fold", choices=FOLDS, default=None,
+                           help="none: fully parallel core behind a window buffer; stream: the first layer folded "
+                                f"to the input stream (default {CFG.rtl.fold}, course.ini [rtl] fold)")
     args = p.parse_args(argv)
     from . import tools
     if args.cmd == "status":
@@ -160,7 +207,7 @@ def main(argv=None) -> int:
     from ..training.checkpoints import load_student
     model = load_student(args.student)
     built = build(model, board=args.board, clock_mhz=args.clock_mhz,
-                  emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False)
+                  emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False, fold=args.fold)
     if args.cmd == "check":
         test = _test_split()
         res = check(built, model, test.X)

@@ -28,12 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CFG
-from ..training.cost import apply_each, fixed_kif, layer_steps, round_half_even
+from ..training.cost import first_layer, signed_bits as _signed_bits, trace_rest
 from . import tools
-
-#: what ``--fold`` accepts: "none" (the parallel core) and "stream" (this module)
-FOLDS = ("none", "stream")
-
 
 @dataclass
 class FoldedCore:
@@ -69,19 +65,6 @@ class FoldedCore:
 # the arithmetic, in numpy (what the Verilog computes)
 # ------------------------------------------------------------------------------------------
 
-def first_layer(model):
-    """``(W_int (N, U), B_int (U,), F, rest_steps)``: the first dense layer on its integer grid."""
-    steps = layer_steps(model)
-    kind, _name, (W, b) = steps[0]
-    if kind != "dense":
-        raise ValueError("the student must start with a QDense layer to be folded")
-    for F in range(0, 40):
-        Wi, Bi = W * 2.0 ** F, b * 2.0 ** F
-        if np.all(Wi == np.round(Wi)) and np.all(Bi == np.round(Bi)):
-            return np.round(Wi).astype(np.int64), np.round(Bi).astype(np.int64), F, steps[1:]
-    raise ValueError("the first layer's weights are not on a power-of-two grid: use quantized_bits")
-
-
 def z_integers(model, X_raw) -> np.ndarray:
     """``Z_j`` (n, U) of raw pulses, as the folded Verilog computes them (exact integers)."""
     from ..data.prep import baseline, check_pulses
@@ -89,49 +72,6 @@ def z_integers(model, X_raw) -> np.ndarray:
     X = check_pulses(X_raw).astype(np.int64)
     base = baseline(X).astype(np.int64)
     return base[:, None] * W.sum(axis=0)[None, :] - X @ W + (B << CFG.input_frac_bits)[None, :]
-
-
-def _signed_bits(lo: int, hi: int) -> int:
-    """Bits of the smallest two's complement word holding every integer in [lo, hi]."""
-    n = 1
-    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
-        n += 1
-    return n
-
-
-def z_range(W, B) -> tuple:
-    """(min, max) of Z_j over every possible pulse (codes and baseline in [0, 2**adc - 1])."""
-    top = (1 << CFG.adc_bits) - 1
-    lo = (np.minimum(W, 0).sum(axis=0) * top - np.maximum(W, 0).sum(axis=0) * top
-          + (B << CFG.input_frac_bits))
-    hi = (np.maximum(W, 0).sum(axis=0) * top - np.minimum(W, 0).sum(axis=0) * top
-          + (B << CFG.input_frac_bits))
-    return int(lo.min()), int(hi.max())
-
-
-def trace_rest(model):
-    """Everything after ``z`` as da4ml combinational logic: ``(CombLogic, info)``."""
-    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
-    from da4ml.trace.ops import quantize
-
-    W, B, F, rest = first_layer(model)
-    lo, hi = z_range(W, B)
-    zw = _signed_bits(lo, hi)
-    frac = F + CFG.input_frac_bits
-    inp = FixedVariableArrayInput((W.shape[1],), hwconf=HWConfig(1, -1, -1))
-    h = quantize(inp, 1, zw - 1 - frac, frac)
-    for kind, _name, payload in rest:
-        if kind == "dense":
-            Wl, bl = payload
-            h = h @ Wl + bl
-        else:
-            k, i, f = fixed_kif(payload)
-            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
-    lk, li, lf = fixed_kif(CFG.logit_format)
-    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
-    nonzero = int(np.count_nonzero(W) + np.count_nonzero(B)) + sum(
-        int(np.count_nonzero(p[0]) + np.count_nonzero(p[1])) for k, _n, p in rest if k == "dense")
-    return comb_trace(inp, out), {"z_width": zw, "frac": frac, "nonzero": nonzero}
 
 
 # ------------------------------------------------------------------------------------------
@@ -229,7 +169,7 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
             for m in range(spw):
                 for bit in range(wb):
                     sign = "-" if bit == wb - 1 else "+"
-                    terms.append(f"{sign} ({{{pw}{{w{j}_{m}[{bit}]}}}} & (x{m} <<< {bit}))")
+                    terms.append(f"{sign} ($signed({{{pw}{{w{j}_{m}[{bit}]}}}}) & (x{m} <<< {bit}))")
             prods = " ".join(terms).lstrip("+ ")
         lines += [f"    reg  signed [{pw - 1}:0] p{j};",
                   f"    reg  signed [{aw - 1}:0] a{j};",

@@ -203,7 +203,9 @@ def simulate_ip(ip_folder, X_raw, batches=None, gap_percent: int = 0, seed: int 
 
     Returns ``words`` (uint32), ``last`` (bool) and ``edge`` per output beat, per-run ``runs``
     (first input edge, last output edge, CTRL at ap_done), ``errors`` (protocol violations found
-    by the test bench) and ``cycles_per_pulse`` measured over the streaming part.
+    by the test bench), ``cycles_per_pulse`` measured over the streaming part and
+    ``latency_after_last_beat`` (the fewest clock edges from a pulse's last input word to its first
+    logit; with ``gap_percent`` 0 the output is never stalled, so this is the IP's latency).
     """
     from ..stream import pack_pulses
 
@@ -224,13 +226,15 @@ def simulate_ip(ip_folder, X_raw, batches=None, gap_percent: int = 0, seed: int 
              workdir, "IP simulation")
         text = (workdir / "out.txt").read_text()
         wall = time.perf_counter() - t0
-    beats, runs, errors, idle = [], [], [], None
+    beats, runs, errors, idle, in_last = [], [], [], None, []
     for line in text.splitlines():
         parts = line.split()
         if not parts:
             continue
         if parts[0] == "beat":
             beats.append((int(parts[1], 16), parts[2] == "1", int(parts[3])))
+        elif parts[0] == "inlast":
+            in_last.append(int(parts[1]))
         elif parts[0] == "run":
             runs.append({"run": int(parts[1]), "first_in_edge": int(parts[2]), "last_out_edge": int(parts[3]),
                          "ctrl": int(parts[4], 16)})
@@ -241,7 +245,11 @@ def simulate_ip(ip_folder, X_raw, batches=None, gap_percent: int = 0, seed: int 
     if len(runs) != len(batches):
         errors.append(f"only {len(runs)} of {len(batches)} runs finished")
     span = sum(r["last_out_edge"] - r["first_in_edge"] for r in runs)
+    # clock edges from the edge that takes a pulse's last input word to the one that hands out its first logit
+    first_out = [int(beats[p * CFG.n_classes][2]) for p in range(min(len(in_last), len(beats) // CFG.n_classes))]
+    after_last = [o - i for o, i in zip(first_out, in_last)]
     return {
+        "latency_after_last_beat": min(after_last) if after_last else None,
         "words": np.array([b[0] for b in beats], np.uint32),
         "last": np.array([b[1] for b in beats], bool),
         "edge": np.array([b[2] for b in beats], np.int64),

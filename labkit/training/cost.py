@@ -129,6 +129,114 @@ def trace(model):
 
 
 # ------------------------------------------------------------------------------------------
+# the folded core: the first layer beat by beat (labkit.rtl.fold), the rest as da4ml logic
+# ------------------------------------------------------------------------------------------
+
+def first_layer(model):
+    """``(W_int (N, U), B_int (U,), F, rest_steps)``: the first dense layer on its integer grid."""
+    steps = layer_steps(model)
+    kind, _name, (W, b) = steps[0]
+    if kind != "dense":
+        raise ValueError("the student must start with a QDense layer to be folded")
+    for F in range(0, 40):
+        Wi, Bi = W * 2.0 ** F, b * 2.0 ** F
+        if np.all(Wi == np.round(Wi)) and np.all(Bi == np.round(Bi)):
+            return np.round(Wi).astype(np.int64), np.round(Bi).astype(np.int64), F, steps[1:]
+    raise ValueError("the first layer's weights are not on a power-of-two grid: use quantized_bits")
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Bits of the smallest two's complement word holding every integer in [lo, hi]."""
+    n = 1
+    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
+        n += 1
+    return n
+
+
+def z_range(W, B) -> tuple:
+    """(min, max) of Z_j over every possible pulse (codes and baseline in [0, 2**adc - 1])."""
+    top = (1 << CFG.adc_bits) - 1
+    lo = (np.minimum(W, 0).sum(axis=0) * top - np.maximum(W, 0).sum(axis=0) * top
+          + (B << CFG.input_frac_bits))
+    hi = (np.maximum(W, 0).sum(axis=0) * top - np.minimum(W, 0).sum(axis=0) * top
+          + (B << CFG.input_frac_bits))
+    return int(lo.min()), int(hi.max())
+
+
+def trace_rest(model):
+    """Everything after ``z`` as da4ml combinational logic: ``(CombLogic, info)``."""
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    W, B, F, rest = first_layer(model)
+    lo, hi = z_range(W, B)
+    zw = signed_bits(lo, hi)
+    frac = F + CFG.input_frac_bits
+    inp = FixedVariableArrayInput((W.shape[1],), hwconf=HWConfig(1, -1, -1))
+    h = quantize(inp, 1, zw - 1 - frac, frac)
+    for kind, _name, payload in rest:
+        if kind == "dense":
+            Wl, bl = payload
+            h = h @ Wl + bl
+        else:
+            k, i, f = fixed_kif(payload)
+            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
+    lk, li, lf = fixed_kif(CFG.logit_format)
+    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
+    nonzero = int(np.count_nonzero(W) + np.count_nonzero(B)) + sum(
+        int(np.count_nonzero(p[0]) + np.count_nonzero(p[1])) for k, _n, p in rest if k == "dense")
+    return comb_trace(inp, out), {"z_width": zw, "frac": frac, "nonzero": nonzero}
+
+
+def fold_cost(model) -> dict:
+    """LUT estimate of the folded core (:mod:`labkit.rtl.fold`): first layer beat by beat + the rest.
+
+    Per unit j the beat's products are shift-and-add terms, one per weight bit that is not the same
+    on every beat of the ROM: (terms - 1) adders of the product's width, plus the accumulator; each
+    such ROM bit costs one LUT6 per 64 beats; each input lane one subtractor (x = baseline - s);
+    the baseline correction one adder per signed digit of SWe_j; the rest: :func:`comb_cost`.
+    The cost follows the first layer's width and bits, hardly its nonzero count.
+    """
+    W, B, F, _ = first_layer(model)
+    N, U = W.shape
+    spw, wpp, adc = CFG.samples_per_word, CFG.words_per_pulse, CFG.adc_bits
+    nb = -(-CFG.baseline_samples // spw)
+    wb = signed_bits(int(min(W.min(), 0)), int(max(W.max(), 0)))
+    top = (1 << adc) - 1
+    xw = adc + 2
+    big = int(np.abs(W).max() * top * spw)
+    pw = signed_bits(-big, big)
+    comb, info = trace_rest(model)
+    aw = max(info["z_width"], pw)
+    Wp = np.zeros((wpp * spw, U), np.int64)
+    Wp[:N] = W
+    bits = (Wp.reshape(wpp, spw, U)[..., None] >> np.arange(wb)) & 1          # (beat, lane, unit, bit)
+    varies = bits.min(axis=0) != bits.max(axis=0)                               # (lane, unit, bit)
+    set_always = (bits.min(axis=0) == 1)
+    terms = (varies | set_always).sum(axis=(0, 2))                              # per unit
+    rom = int(varies.sum()) * -(-wpp // 64)
+    products = int(sum(max(int(t) - 1, 0) * pw for t in terms))
+    SWe = W[:nb * spw].sum(axis=0)
+    corr = sum(_naf_digits(int(c)) * aw for c in SWe)
+    rest = comb_cost(comb)["lut_estimate"]
+    total = rom + products + U * aw + spw * xw + corr + rest
+    return {"lut_estimate": int(total), "rom": rom, "products": products, "accumulators": U * aw,
+            "lanes": spw * xw, "correction": int(corr), "rest": int(rest), "units": int(U), "weight_bits": int(wb),
+            "comb": comb}
+
+
+def _naf_digits(c: int) -> int:
+    """Nonzero digits of ``c`` in the non-adjacent form (adders of a constant multiplication)."""
+    n, v = 0, abs(c)
+    while v:
+        if v & 1:
+            v -= 2 - (v & 3)
+            n += 1
+        v >>= 1
+    return n
+
+
+# ------------------------------------------------------------------------------------------
 # its cost
 # ------------------------------------------------------------------------------------------
 
@@ -188,14 +296,18 @@ def _weight_bits(model) -> int:
     return int(max(bits)) if bits else 0
 
 
-def estimate(model, clock_mhz: float | None = None, board: str = CFG.default_board) -> dict:
+def estimate(model, clock_mhz: float | None = None, board: str = CFG.default_board, fold: str | None = None) -> dict:
     """Hardware cost of a trained, quantized (finalized) QKeras student, in well under a second.
 
-    Returns ``lut_estimate`` (the LUT model of the module docstring), ``latency_cycles`` at
-    ``clock_mhz`` (default course.ini [rtl] clock_mhz) on ``board``, ``stages``, ``nonzero``
-    (nonzero quantized weights and biases), ``weight_bits``, ``adders``, ``adder_bits``,
-    ``da4ml_cost`` (da4ml's own cost figure) and ``estimate_s`` (seconds taken).
+    Returns ``lut_estimate`` and ``latency_cycles`` (clock edges from the core's input to its
+    output) of the core ``fold`` names (default course.ini [rtl] fold: "none" the fully parallel
+    core, the LUT model of the module docstring; "stream" the folded core, :func:`fold_cost`) at
+    ``clock_mhz`` (default course.ini [rtl] clock_mhz) on ``board``; ``lut_estimate_parallel`` and
+    ``lut_estimate_fold`` (both cores), ``stages``, ``nonzero`` (nonzero quantized weights and
+    biases), ``weight_bits``, ``adders``, ``adder_bits``, ``da4ml_cost`` (da4ml's own cost figure of
+    the parallel core) and ``estimate_s`` (seconds taken).
     """
+    fold = fold or CFG.rtl.fold
     reason = da4ml_missing()
     if reason:
         raise RuntimeError(reason)
@@ -214,6 +326,15 @@ def estimate(model, clock_mhz: float | None = None, board: str = CFG.default_boa
         stages = 0
     out.update(latency_cycles=stages + 1, stages=stages, nonzero=int(info["nonzero"]),
                weight_bits=_weight_bits(model), clock_mhz=clock_mhz, board=board,
-               latency_cutoff=cutoff)
+               latency_cutoff=cutoff, lut_estimate_parallel=out["lut_estimate"], fold=fold)
+    fc = fold_cost(model)
+    out["lut_estimate_fold"] = fc["lut_estimate"]
+    if fold == "stream":
+        rest = fc["comb"]
+        rest_stages = (len(to_pipeline(rest, cutoff, verbose=False).solutions)
+                       if any(op.opcode != -1 for op in rest.ops) else 0)
+        # the products' register, the accumulators, then the rest's input register and its stages
+        out.update(lut_estimate=fc["lut_estimate"], latency_cycles=rest_stages + 3, stages=rest_stages,
+                   fold_parts={k: v for k, v in fc.items() if k != "comb"})
     out["estimate_s"] = round(time.perf_counter() - t0, 3)
     return out
