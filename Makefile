@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 .PHONY: setup course test overlay ip rtl package bench clean help
 
 help:
-	@echo "make course | make test | make overlay BOARD=pynq-z1|kv260|aup-zu3 [IP=hls|rtl] | make package BOARD=... | make clean"
+	@echo "make course | make test | make overlay BOARD=pynq-z1|kv260|aup-zu3 [IP=hls|rtl|rtl-fold|rtl-parallel] | make package BOARD=... | make clean"
 
 setup: $(STAMP)
 

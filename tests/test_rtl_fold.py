@@ -126,3 +126,20 @@ def test_fold_choice_is_checked():
     from labkit.rtl import build
     with pytest.raises(ValueError, match="stream"):
         build(object(), fold="diagonal")
+
+
+def test_block_design_with_the_folded_ip(tiny):
+    """The folded IP folder drops into the block design: the stub recording passes every check."""
+    from labkit.blockdesign import record_design, run_checks
+    from labkit.blockdesign.checks import failed
+    board = CFG.default_board
+    record = record_design(board, ip_kind="rtl", ip_repo=tiny["folded"]["ip"])
+    assert [c.name for c in failed(run_checks(record, board))] == []
+    cell = next(c for c in record["cells"].values() if c.get("reference") == CFG.rtl.top)
+    assert cell["type"] == "module"
+
+
+def test_overlay_ip_choices():
+    from labkit.blockdesign.build import IP_CHOICES
+    assert IP_CHOICES["rtl-fold"] == "stream" and IP_CHOICES["rtl-parallel"] == "none"
+    assert IP_CHOICES["rtl"] == CFG.rtl.fold

@@ -38,6 +38,9 @@ BUILD_TCL = HW_DIR / "build_overlay.tcl"
 STUB_RUNNER = HW_DIR / "stubs" / "run_stubbed.tcl"
 
 IP_KINDS = ("hls", "rtl")   # the classifier: Vitis HLS IP, or the RTL twin as a module reference
+#: ``labkit overlay --ip``: the HLS IP, or an RTL twin -- the core course.ini [rtl] fold names, the
+#: folded one or the fully parallel one (each its own folder, written by ``labkit rtl build --fold``)
+IP_CHOICES = {"hls": None, "rtl": CFG.rtl.fold, "rtl-fold": "stream", "rtl-parallel": "none"}
 
 
 def _hw_file(path: Path) -> Path:
@@ -199,18 +202,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "Without Vivado it prints the command it would run and exits 0. Before either, the "
                     "design is recorded with the tclsh stubs and checked; failed checks stop it (exit 1).")
     parser.add_argument("--board", default=CFG.default_board, choices=boards, help="board section of course.ini")
-    parser.add_argument("--ip", dest="ip_kind", default="hls", choices=IP_KINDS,
-                        help="the classifier: hls = the Vitis HLS IP (make ip), rtl = its Verilog twin "
-                             "(labkit rtl build); default hls")
+    parser.add_argument("--ip", dest="ip_choice", default="hls", choices=list(IP_CHOICES),
+                        help="the classifier: hls = the Vitis HLS IP (make ip); rtl = its Verilog twin with the "
+                             f"core course.ini [rtl] fold names ({CFG.rtl.fold}); rtl-fold / rtl-parallel = the "
+                             "twin with the folded / fully parallel core (labkit rtl build --fold stream|none); "
+                             "default hls")
     parser.add_argument("--ip-repo", type=Path, default=None,
-                        help="folder with the classifier IP (default: artifacts/hls/ip, with --ip rtl artifacts/rtl/ip)")
+                        help="folder with the classifier IP (default: artifacts/hls/ip; for the RTL twin "
+                             "artifacts/rtl/ip, or artifacts/rtl/stream/ip for the folded core)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: artifacts/overlay/<board>)")
     parser.add_argument("--dry-run", action="store_true", help="print the Vivado command and stop")
     parser.add_argument("--force", action="store_true", help="rebuild even if <name>.bit exists in the output folder")
     parser.add_argument("--jobs", type=int, default=None, help="parallel Vivado jobs (default 4)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
-    ip_repo = args.ip_repo or (artifacts.hls_ip() if args.ip_kind == "hls" else artifacts.rtl_ip())
+    fold = IP_CHOICES[args.ip_choice]
+    args.ip_kind = "hls" if fold is None else "rtl"
+    ip_repo = args.ip_repo or (artifacts.hls_ip() if fold is None else artifacts.rtl_ip(fold))
     out = args.out or artifacts.overlay(args.board)
     cmd = build_command(args.board, ip_repo, out, args.ip_kind)
     bit = Path(out) / f"{CFG.overlay_name}.bit"
@@ -231,7 +239,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not Path(ip_repo).is_dir():
         if args.ip_kind == "rtl":
             raise FileNotFoundError(f"RTL folder {ip_repo} does not exist: build the RTL twin first "
-                                    "(labkit rtl build, or make rtl)")
+                                    f"(labkit rtl build --fold {fold}, or make rtl)")
         raise FileNotFoundError(f"IP repository {ip_repo} does not exist: export the classifier IP first (make ip)")
     Path(out).mkdir(parents=True, exist_ok=True)
     emit.write_tcl(args.board, Path(out) / "params.tcl")     # what build_overlay.tcl sources

@@ -62,18 +62,18 @@ def _workflow(split, training, directory: Path, seed: int, yosys: bool = False) 
 def _student_cost(student, selection, directory: Path, yosys: bool) -> dict:
     """``student_lut_estimate`` and ``student_latency_cycles`` (da4ml: what the chosen trial recorded,
     estimated here only for a student the search did not choose), and with ``yosys`` the synthesised
-    core's ``student_lut``, ``student_ff``, ``student_dsp`` (course.ini's default board)."""
+    core's ``student_lut``, ``student_ff``, ``student_dsp`` (the core course.ini [rtl] fold names, on
+    course.ini's default board)."""
     if selection is None:
         from ..training.cost import estimate
         selection = estimate(student)
     out = {"student_lut_estimate": selection["lut_estimate"], "student_latency_cycles": selection["latency_cycles"]}
     if yosys:
-        from ..rtl import synth
-        from ..rtl.core import build_core
-        core, _ = build_core(student, directory / "core")
-        r = synth({"core": core}, CFG.default_board, ip=False)["core"]
+        from ..rtl import build, synth
+        built = build(student, folder=directory / "rtl", fold=CFG.rtl.fold, emulator=False)
+        r = synth(built, CFG.default_board, ip=False)["core"]
         out.update(student_lut=int(r["lut"]), student_ff=int(r["ff"]), student_dsp=int(r["dsp"]),
-                   student_latency_cycles=int(core.latency_cycles))
+                   student_latency_cycles=int(built["core"].latency_cycles), student_fold=CFG.rtl.fold)
     return out
 
 

@@ -316,3 +316,29 @@ def trials(pts, *, chosen=None, floor=None, path=None):
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def rate(rows, *, detector_rate: float, stream_rate: float, clock_mhz: float, path=None):
+    """LUTs against the pulses per second each core or IP sustains (lab 04b "match the rate").
+
+    ``rows``: [{"name", "lut", "pulses_per_s"}]; ``detector_rate``: the most windows per second one
+    detector channel delivers; ``stream_rate``: the most pulses per second the AXI-Stream input
+    carries (one word per clock); ``clock_mhz``: the clock both are counted at.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for k, r in enumerate(rows):
+        ax.scatter(r["pulses_per_s"], r["lut"], s=60, color=f"C{k}", zorder=3, label=r["name"])
+        ax.annotate(f"{r['lut']:,} LUT", (r["pulses_per_s"], r["lut"]), textcoords="offset points",
+                    xytext=(6, 4), fontsize=8)
+    ax.axvline(detector_rate, color="0.3", ls=":", label=f"one detector channel, at most ({detector_rate / 1e3:,.0f} k/s)")
+    ax.axvline(stream_rate, color="0.3", ls="--", label=f"AXI-Stream input bound ({stream_rate / 1e6:.2f} M/s)")
+    ax.set_xscale("log")
+    ax.set_ylim(0, max(r["lut"] for r in rows) * 1.2)
+    ax.set(xlabel=f"pulses per second sustained at {clock_mhz:g} MHz", ylabel="LUT (Yosys, xc7)",
+           title="Match the rate, not the maximum")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig

@@ -1,10 +1,12 @@
-"""Checks of lab 04b's exercises (the open RTL twin: pruning, pipeline depth, the other board)."""
+"""Checks of lab 04b's exercises (the open RTL twin: pruning, pipeline depth, the other board, a LUT
+budget, the clock that matches the detector's rate)."""
 from __future__ import annotations
 
 import tempfile
 
 import numpy as np
 
+from ...config import CFG
 from . import exercise
 
 
@@ -118,3 +120,20 @@ def lut_budget(answer, points=None, latency_budget=None, accuracy_choice_lut=Non
         msg += (f"; the course's deployed student ({accuracy_choice_lut} LUTs) takes "
                 f"{100.0 * accuracy_choice_lut / SMALL_DEVICE_LUTS:.0f} % of the chip")
     return True, msg
+
+
+@exercise("04b", 5)
+def matching_clock(answer, beats_per_pulse=None):
+    """``answer`` = the lowest PL clock in MHz at which the folded IP keeps up with one detector
+    channel delivering windows back to back; ``beats_per_pulse`` = what the IP simulation sustained."""
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)):
+        return False, "set `answer` to a clock in MHz, a number"
+    if beats_per_pulse is None:
+        return False, "pass beats_per_pulse= (the folded IP's clocks per pulse from the simulation) to the check"
+    windows_per_s = CFG.sample_rate_hz / CFG.n_samples
+    want = windows_per_s * float(beats_per_pulse) / 1e6
+    if not np.isfinite(answer) or abs(float(answer) - want) > 0.01 * want:
+        return False, (f"{float(answer):g} MHz is not it: one channel delivers a window every {CFG.n_samples} samples "
+                       f"at {CFG.sample_rate_hz / 1e6:g} MS/s; the IP needs {float(beats_per_pulse):g} clocks per pulse")
+    return True, (f"{want:.1f} MHz: at the overlay's {CFG.design.clock_mhz:g} MHz one folded IP serves "
+                  f"{CFG.design.clock_mhz / want:.1f} channels; a faster core would only wait longer")
