@@ -22,7 +22,14 @@ def _checks(nb_path):
 
 
 def _labs():
-    return sorted(LABS.glob("[0-9][0-9]*_*.ipynb"))
+    """The labs, and the notes beside them (labs/notes/NN_*.ipynb: their exercises are solved in lab NN's solutions)."""
+    return sorted(LABS.glob("[0-9][0-9]*_*.ipynb")) + sorted((LABS / "notes").glob("[0-9][0-9]*_*.ipynb"))
+
+
+def _solution(lab: Path) -> Path:
+    number = lab.name.split("_")[0]
+    found = sorted((LABS / "solutions").glob(f"{number}_*_solutions.ipynb"))
+    return found[0] if found else LABS / "solutions" / f"{lab.stem}_solutions.ipynb"
 
 
 @pytest.mark.parametrize("lab", _labs(), ids=lambda p: p.stem)
@@ -36,7 +43,7 @@ def test_lab_exercises_are_unanswered_and_solved_apart(lab):
     answers = [c for c in _code(lab) if c.lstrip().startswith("# Exercise")]
     assert answers and all(re.search(r"^answer = \.\.\.\s*$", c, re.M) for c in answers), \
         f"{lab.name}: every exercise cell ships as '# Exercise k — ...' with `answer = ...`"
-    solution = LABS / "solutions" / f"{lab.stem}_solutions.ipynb"
+    solution = _solution(lab)
     assert solution.exists(), f"{lab.name} has exercises but no {solution.relative_to(LABS.parent)}"
     solved = {(l, n) for l, n, rest in _checks(solution) if "strict=True" in rest}
     missing = {(l, n) for l, n, _ in checks} - solved

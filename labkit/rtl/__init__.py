@@ -83,7 +83,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
     part fed with the folded layer's sums (computed as the Verilog does), and Icarus runs the whole
     IP, whose words are compared in both cases.  ``csim_logits`` are the stage-3 C simulation's
     logits of the same pulses, e.g. lab 04's test vectors (None: compared with QKeras only).
-    Returns the figures and the logits.
+    Returns the figures, the IP's output ``words`` and the ``logits``.
     """
     from ..fixedpoint import quantize_logits
     from ..training.contract import qkeras_logits
@@ -124,7 +124,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
                tlast_ok=bool(ip["last"].sum() == len(batches) and all(
                    ip["last"][np.cumsum(batches) * CFG.n_classes - 1])),
                protocol_errors=ip["errors"], ip_cycles_per_pulse=ip["cycles_per_pulse"],
-               ip_latency_after_last_beat=ip["latency_after_last_beat"])
+               ip_latency_after_last_beat=ip["latency_after_last_beat"], words=ip["words"])
     if csim_logits is not None:
         out["csim_equal_qkeras"] = bool(np.array_equal(np.asarray(csim_logits, np.float64), q))
     out["logits"] = {"qkeras": q, "iverilog_core": ip_logits if fold == "stream" else sim["logits"]}
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     if args.cmd == "check":
         test = _test_split()
         res = check(built, model, test.X)
-        print(json.dumps({k: v for k, v in res.items() if k != "logits"}))
+        print(json.dumps({k: v for k, v in res.items() if k not in ("logits", "words")}))
     elif args.cmd == "synth":
         figs = synth(built, args.board)
         print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "cells"} for k, v in figs.items()}))
