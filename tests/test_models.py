@@ -561,3 +561,11 @@ def test_the_teacher_stage_hands_on_the_best_trials_own_network(tmp_path):
     assert tuning.kept_teacher(tuner) is None
     retrained, _, hist2, _ = tuning.teacher_stage(split, training=CFG.training_fast, directory=tmp_path, verbose=0)
     assert not hasattr(hist2, "trial_id") and len(hist2.history["val_loss"]) >= 1
+
+
+def test_trial_tables_show_only_active_hyper_parameters():
+    from labkit.training.tuning import active_values
+    assert active_values({"layers": 0, "units_0": 3, "units_1": 4, "learning_rate": 0.003}) == \
+        {"layers": 0, "learning_rate": 0.003}
+    assert active_values({"layers": 1, "units_0": 3, "units_1": 4}) == {"layers": 1, "units_0": 3}
+    assert active_values({"learning_rate": 0.01}) == {"learning_rate": 0.01}

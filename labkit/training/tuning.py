@@ -67,12 +67,23 @@ def trial_table(tuner) -> str:
     rows = [f"{'trial':<7}{name:>18}{'val_accuracy':>14}   hyper-parameters"]
     for t in trials:
         acc = [o for o in t.metrics.get_history("val_accuracy") if o.step == t.best_step] if t.score is not None else []
-        hp = ", ".join(f"{k}={v}" for k, v in t.hyperparameters.values.items())
+        hp = ", ".join(f"{k}={v}" for k, v in active_values(t.hyperparameters.values).items())
         if t.score is None:
             rows.append(f"{t.trial_id:<7}{'dead' if _dead_reason_of(t) else t.status:>18}{'':>14}   {hp}")
         else:
             rows.append(f"{t.trial_id:<7}{t.score:>18.5f}{acc[0].value[0] if acc else float('nan'):>14.4f}   {hp}")
     return "\n".join(rows)
+
+
+def active_values(values: dict) -> dict:
+    """A trial's hyper-parameters without the inactive ones: ``units_k`` of a layer the trial does not
+    have (k >= ``layers``; keras-tuner keeps every value it has ever drawn)."""
+    import re
+    layers = values.get("layers")
+    if layers is None:
+        return dict(values)
+    return {k: v for k, v in values.items()
+            if not (m := re.fullmatch(r"units_(\d+)", k)) or int(m.group(1)) < int(layers)}
 
 
 def dead_trials(tuner) -> int:
