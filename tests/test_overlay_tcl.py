@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from labkit import blockdesign
+from labkit import artifacts
 from labkit.config import CFG, INI_PATH, artifacts_dir, load
 
 BOARDS = list(CFG.boards)
@@ -579,7 +580,11 @@ def test_main_rtl_defaults_to_the_rtl_folder(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     assert blockdesign.main(["--board", "kv260", "--ip", "rtl", "--out", str(out), "--dry-run"]) == 0
     text = capsys.readouterr().out
-    assert str(artifacts_dir("rtl", "ip", create=False)) in text and text.rstrip().endswith(" rtl")
+    assert str(artifacts.rtl_ip(CFG.rtl.fold)) in text and text.rstrip().endswith(" rtl")
+    for choice, fold in (("rtl-parallel", "none"), ("rtl-fold", "stream")):
+        assert blockdesign.main(["--board", "kv260", "--ip", choice, "--out", str(out), "--dry-run"]) == 0
+        text = capsys.readouterr().out
+        assert str(artifacts.rtl_ip(fold)) in text and text.rstrip().endswith(" rtl")
     monkeypatch.setattr(blockdesign.build, "vivado_available", lambda: (False, "not on PATH"))
     assert blockdesign.main(["--board", "pynq-z1", "--ip", "rtl", "--ip-repo", str(tmp_path), "--out", str(out)]) == 0
     text = capsys.readouterr().out.strip()

@@ -6,6 +6,7 @@ pytest.importorskip("da4ml")
 
 from labkit.config import CFG  # noqa: E402
 from labkit.rtl import cost  # noqa: E402
+from labkit.training import cost as training_cost  # noqa: E402
 
 
 def _tiny_comb():
@@ -53,7 +54,7 @@ def _student(kernel_entries):
 def test_estimate_of_a_student():
     pytest.importorskip("qkeras")
     m = _student({(0, 0): 0.5, (1, 0): 0.25, (2, 1): 0.5})
-    e = cost.estimate(m)
+    e = cost.estimate(m, fold="none")
     assert e["nonzero"] == 3 + 2
     assert e["weight_bits"] == CFG.weight_bits
     assert e["adders"] >= 1 and e["lut_estimate"] > 0
@@ -61,11 +62,24 @@ def test_estimate_of_a_student():
     assert e["latency_cutoff"] == CFG.board(CFG.default_board).latency_cutoff(CFG.rtl.clock_mhz)
     assert e["estimate_s"] < 5
     # more nonzero weights in the first layer: more adders
-    bigger = cost.estimate(_student({(r, r % 2): 0.5 for r in range(12)}))
+    bigger = cost.estimate(_student({(r, r % 2): 0.5 for r in range(12)}), fold="none")
     assert bigger["nonzero"] == 12 + 2 and bigger["lut_estimate"] > e["lut_estimate"]
     # a slower clock fits more adder levels per stage: never more cycles
-    assert cost.estimate(bigger_m := _student({(r, r % 2): 0.5 for r in range(12)}), clock_mhz=50)["latency_cycles"] \
-        <= cost.estimate(bigger_m, clock_mhz=400)["latency_cycles"]
+    assert cost.estimate(bigger_m := _student({(r, r % 2): 0.5 for r in range(12)}), clock_mhz=50,
+                         fold="none")["latency_cycles"] <= cost.estimate(bigger_m, clock_mhz=400, fold="none")["latency_cycles"]
+
+
+def test_estimate_of_the_folded_core():
+    """The folded core's estimate: its own LUT model, three more clock edges than the rest's stages."""
+    pytest.importorskip("qkeras")
+    m = _student({(20, 0): 0.5, (21, 0): 0.25, (40, 1): 0.5})
+    e = cost.estimate(m, fold="stream")
+    assert e["fold"] == "stream" and e["lut_estimate"] == e["lut_estimate_fold"] == training_cost.fold_cost(m)["lut_estimate"]
+    assert e["latency_cycles"] == e["stages"] + 3
+    assert e["lut_estimate_parallel"] == cost.estimate(m, fold="none")["lut_estimate"]
+    parts = e["fold_parts"]
+    assert parts["lut_estimate"] == sum(parts[k] for k in ("rom", "products", "accumulators", "lanes",
+                                                           "correction", "rest"))
 
 
 def test_bad_arguments_are_one_sentence():
