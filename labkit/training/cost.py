@@ -113,19 +113,27 @@ def trace(model):
         raise ValueError(f"student input shape {model.input_shape[1:]} != ({CFG.n_samples},) of course.ini")
     inp = FixedVariableArrayInput((CFG.n_samples,), hwconf=HWConfig(1, -1, -1))
     h = quantize(inp, *fixed_kif(CFG.input_format))
-    nonzero = 0
-    for kind, _name, payload in layer_steps(model):
+    steps = layer_steps(model)
+    comb = comb_trace(inp, replay(h, steps))
+    return comb, {"nonzero": _nonzero(steps)}
+
+
+def replay(h, steps):
+    """``steps`` (:func:`layer_steps`) applied to the da4ml array ``h``, then the logit rounding:
+    ``h @ W + b`` per dense layer, round-half-even + saturation per activation and for the logits."""
+    for kind, _name, payload in steps:
         if kind == "dense":
             W, b = payload
-            nonzero += int(np.count_nonzero(W) + np.count_nonzero(b))
             h = h @ W + b
         else:
             k, i, f = fixed_kif(payload)
             h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
     lk, li, lf = fixed_kif(CFG.logit_format)
-    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
-    comb = comb_trace(inp, out)
-    return comb, {"nonzero": nonzero}
+    return apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
+
+
+def _nonzero(steps) -> int:
+    return sum(int(np.count_nonzero(p[0]) + np.count_nonzero(p[1])) for k, _n, p in steps if k == "dense")
 
 
 # ------------------------------------------------------------------------------------------
@@ -174,18 +182,8 @@ def trace_rest(model):
     frac = F + CFG.input_frac_bits
     inp = FixedVariableArrayInput((W.shape[1],), hwconf=HWConfig(1, -1, -1))
     h = quantize(inp, 1, zw - 1 - frac, frac)
-    for kind, _name, payload in rest:
-        if kind == "dense":
-            Wl, bl = payload
-            h = h @ Wl + bl
-        else:
-            k, i, f = fixed_kif(payload)
-            h = apply_each(h, lambda v: round_half_even(v, k, i, f, "SAT"))
-    lk, li, lf = fixed_kif(CFG.logit_format)
-    out = apply_each(h, lambda v: round_half_even(v, lk, li, lf, "SAT"))
-    nonzero = int(np.count_nonzero(W) + np.count_nonzero(B)) + sum(
-        int(np.count_nonzero(p[0]) + np.count_nonzero(p[1])) for k, _n, p in rest if k == "dense")
-    return comb_trace(inp, out), {"z_width": zw, "frac": frac, "nonzero": nonzero}
+    nonzero = int(np.count_nonzero(W) + np.count_nonzero(B)) + _nonzero(rest)
+    return comb_trace(inp, replay(h, rest)), {"z_width": zw, "frac": frac, "nonzero": nonzero}
 
 
 def fold_cost(model) -> dict:
