@@ -337,7 +337,7 @@ def rate(rows, *, detector_rate: float, stream_rate: float, clock_mhz: float, pa
     ax.set_ylim(0, max(r["lut"] for r in rows) * 1.2)
     ax.set(xlabel=f"pulses per second sustained at {clock_mhz:g} MHz", ylabel="LUT (Yosys, xc7)",
            title="Match the rate, not the maximum")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
