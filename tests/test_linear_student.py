@@ -24,7 +24,8 @@ def linear(tmp_path_factory):
     tf.keras.utils.set_random_seed(3)
     model = fit_and_prune(build_student([], weight_bits=5, activation_bits=5), epochs=3, sparsity=0.85, seed=3)
     tmp = tmp_path_factory.mktemp("linear")
-    return {"model": model, "built": build(model, folder=tmp / "rtl"),
+    return {"model": model, "built": build(model, folder=tmp / "rtl", fold="none"),
+            "folded": build(model, folder=tmp / "rtl_fold", fold="stream"),
             "hls_model": convert.convert(model, output_dir=tmp / "hls")}
 
 
@@ -53,7 +54,7 @@ def test_linear_student_cost_and_synthesis(linear):
     from labkit.rtl.cost import estimate
     from labkit.rtl.resources import synthesize
     core = linear["built"]["core"]
-    est = estimate(linear["model"])
+    est = estimate(linear["model"], fold="none")
     assert est["latency_cycles"] == core.stages + 1 and est["nonzero"] > 0
     r = synthesize([Path(core.folder) / s for s in core.sources], f"{core.name}_wrapper", CFG.default_board)
     assert r["dsp"] == 0 and 0 < r["lut"] < 2000
@@ -67,3 +68,17 @@ def test_linear_student_traces_layer_by_layer(linear):
     X, _ = toy_pulses(40, seed=22)
     trace = keras_trace(linear["model"], X)
     assert list(trace) == ["logits"] and trace["logits"].shape == (40, CFG.n_classes)
+
+
+def test_linear_student_folded(linear):
+    """The folded core of a linear student: the IP's words equal the parallel IP's, no DSP."""
+    from toys import toy_pulses
+
+    from labkit.rtl import synth
+    from labkit.rtl.sim import simulate_ip
+    X, _ = toy_pulses(40, seed=23)
+    fold = simulate_ip(linear["folded"]["ip"], X, gap_percent=25)
+    par = simulate_ip(linear["built"]["ip"], X, gap_percent=25)
+    assert fold["errors"] == [] and np.array_equal(fold["words"], par["words"])
+    r = synth(linear["folded"], CFG.default_board, ip=False)["core"]
+    assert r["dsp"] == 0 and 0 < r["lut"] < 2000
