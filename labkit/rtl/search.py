@@ -48,25 +48,27 @@ def load_point(point: dict):
 
 def measure(point: dict, test, *, board: str = CFG.default_board, yosys: bool = True, folder=None) -> dict:
     """Test accuracy (with n and Wilson interval) and, with ``yosys``, the synthesised core's LUTs, FFs
-    and DSPs and its latency, of a trial's own student.  Adds them to a copy of ``point``."""
+    and DSPs and its latency (the core course.ini [rtl] fold names), of a trial's own student.  Adds
+    them to a copy of ``point``."""
     import tempfile
 
     from ..metrics import accuracy_ci
+    from ..training.compress import quiet_keras
     from ..training.tuning import logits
     model = load_point(point)
-    pred = logits(model, test).argmax(1)
+    with quiet_keras():         # one more model predicting: TF's retracing notice says nothing to act on
+        pred = logits(model, test).argmax(1)
     a = accuracy_ci(test.y, pred)
     out = dict(point, acc=round(a["acc"], 5), acc_k=a["k"], acc_n=a["n"], acc_ci95=[round(v, 5) for v in a["ci95"]],
                pred=pred)
-    if yosys:
-        from .core import build_core
-        from .resources import synthesize
+    if yosys:           # the core course.ini [rtl] fold names, as the search costed it
+        from . import build, synth
         with tempfile.TemporaryDirectory(prefix="labkit_pareto_") as tmp:
             base = Path(folder) if folder is not None else Path(tmp)
-            core, _ = build_core(model, base / f"trial_{point['trial_id']}", board=board)
-            r = synthesize([Path(core.folder) / s for s in core.sources], f"{core.name}_wrapper", board)
+            built = build(model, folder=base / f"trial_{point['trial_id']}", board=board, emulator=False)
+            r = synth(built, board, ip=False)["core"]
         out.update(lut=int(r["lut"]), ff=int(r["ff"]), dsp=int(r["dsp"]), carry=int(r["carry"]),
-                   latency_cycles_rtl=int(core.latency_cycles), yosys_s=r.get("yosys_s"))
+                   latency_cycles_rtl=int(built["core"].latency_cycles), yosys_s=r.get("yosys_s"))
     return out
 
 

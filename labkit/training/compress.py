@@ -285,7 +285,8 @@ def quiet_keras():
     .h5 is on purpose (QKeras and hls4ml read it), QKeras quantizers are not Keras constraints, an
     uncompiled model has no compiled metrics, and QKeras's ``QInitializer`` calls the layer's
     initializer a second time (rescaled) when the quantizer is coarse next to the initial weights
-    (3-5-bit weights), which Keras reports as an unseeded initializer "called multiple times"."""
+    (3-5-bit weights), which Keras reports as an unseeded initializer "called multiple times"; and
+    TF's retracing notice when one loop predicts with many different models (each its own graph)."""
     logger = tf.get_logger()
     level = logger.level
     with warnings.catch_warnings():
