@@ -25,7 +25,7 @@ def linear(tmp_path_factory):
     model = fit_and_prune(build_student([], weight_bits=5, activation_bits=5), epochs=3, sparsity=0.85, seed=3)
     tmp = tmp_path_factory.mktemp("linear")
     return {"model": model, "built": build(model, folder=tmp / "rtl", fold="none"),
-            "folded": build(model, folder=tmp / "rtl_fold", fold="stream"),
+            "folded": build(model, folder=tmp / "rtl_fold", fold="stream", emulator=False),
             "hls_model": convert.convert(model, output_dir=tmp / "hls")}
 
 
