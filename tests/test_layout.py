@@ -218,3 +218,15 @@ def test_docstrings_that_name_a_module_s_imports_are_true():
             if heavy:
                 wrong.append(f"{mod} says 'TensorFlow-free' but imports {sorted(heavy)}")
     assert checked >= 8 and not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("lab", sorted((ROOT / "labs").glob("[0-9][0-9]*_*.ipynb")), ids=lambda p: p.stem)
+def test_stated_lab_time_matches_the_measured_one(lab):
+    """Each lab states its time ("about N s|min" in its first cell), within 1.5x of the full run
+    recorded in benchmarks/lab_times.json (idle 2-core machine); `make course` says when a run disagrees."""
+    import json
+    from labkit.course.runner import TIME_TOLERANCE, stated_seconds, time_mismatch
+    stated = stated_seconds(lab)
+    assert stated is not None, f"{lab.name}: its first cell has no '| **time** | about N s|min' row"
+    measured = json.loads((ROOT / "benchmarks" / "lab_times.json").read_text())["wall_s"][lab.stem]
+    assert max(stated / measured, measured / stated) <= TIME_TOLERANCE, time_mismatch(lab, measured)

@@ -81,3 +81,9 @@ _no_yosys = tools.missing("yosys")
 def test_yosys_amplitude_cut_uses_luts_and_no_dsp(fitted, tmp_path):
     r = rb.synthesize(fitted[0], workdir=tmp_path)
     assert r["lut"] > 0 and r["dsp"] == 0 and r["ff"] == 1
+
+
+def test_report_names_an_unknown_cut():
+    from labkit.rtl.baselines import report
+    with pytest.raises(ValueError, match="amplitude cut"):
+        report(None, None, which=("energy cut",))

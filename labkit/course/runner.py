@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 from .. import artifacts
 from ..config import fast_mode, project_root
@@ -207,6 +208,8 @@ def _run(args, notebooks, current) -> int:
         print(f"  {row['lab']}: {row['status']} in {row['wall_s']} s" + (f" — {row['error']}" if row["error"] else ""), flush=True)
         for n in row["noise"]:
             print(f"    noise in cell {n['cell']} ({n['kind']}): {n['text']}", flush=True)
+        if mode == "full" and row["status"] == "ok" and (off := time_mismatch(nb, row["wall_s"])):
+            print(f"    {off}", flush=True)
         if row["status"] != "ok" and not args.keep_going:
             break
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -227,6 +230,29 @@ def _run(args, notebooks, current) -> int:
     print("\n".join(lines))
     ok = all(r["status"] == "ok" for r in rows) and len(rows) == len(notebooks)
     return 0 if ok else 1
+
+
+#: how far a lab's stated time may be from a measured one (either way) before it is called out
+TIME_TOLERANCE = 1.5
+
+
+def stated_seconds(notebook) -> Optional[float]:
+    """The time a lab's first cell states (``| **time** | about N s`` or ``about N min``), in seconds."""
+    cell = json.loads(Path(notebook).read_text())["cells"][0]
+    m = re.search(r"\|\s*\*\*time\*\*\s*\|\s*about ([0-9.]+) (s|min)\b", "".join(cell["source"]))
+    return None if m is None else float(m.group(1)) * (60 if m.group(2) == "min" else 1)
+
+
+def time_mismatch(notebook, wall_s: float) -> Optional[str]:
+    """One sentence when ``wall_s`` (a full-settings run) is more than TIME_TOLERANCE times away from the
+    time the lab states, else None."""
+    stated = stated_seconds(notebook)
+    if stated is None or wall_s <= 0:
+        return None
+    if max(stated / wall_s, wall_s / stated) > TIME_TOLERANCE:
+        return (f"{Path(notebook).name} states about {stated:g} s but took {wall_s:g} s here: if this machine was "
+                "idle, update its time row and benchmarks/lab_times.json")
+    return None
 
 
 def _is_accuracy(v) -> bool:

@@ -282,11 +282,19 @@ def synthesize(clf, board: str = CFG.default_board, workdir=None) -> dict:
         return resources.synthesize([src], top, board=board, workdir=Path(wd) / "yosys")
 
 
-def report(train, test, board: str = CFG.default_board) -> list:
-    """Fit both cuts on ``train``; accuracy on ``test`` and Yosys cost on ``board``, one dict each:
-    name, acc (accuracy_ci: acc, k, n, ci95), lut, ff, dsp, latency_cycles, latency."""
+def report(train, test, board: str = CFG.default_board, which=None) -> list:
+    """Fit the cuts on ``train``; accuracy on ``test`` and Yosys cost on ``board``, one dict each:
+    name, acc (accuracy_ci: acc, k, n, ci95), lut, ff, dsp, latency_cycles, latency.
+    ``which``: the cut names to report (default both: the amplitude cut and the early-charge window)."""
+    makers = {"amplitude cut": cuts.amplitude_cut, "early charge / peak (window)": early_charge_window}
+    unknown = set(which or ()) - set(makers)
+    if unknown:
+        raise ValueError(f"no RTL cut named {', '.join(sorted(unknown))}: choose from {', '.join(makers)}")
     out = []
-    for clf in (cuts.amplitude_cut(train.X, train.y), early_charge_window(train.X, train.y)):
+    for name, make in makers.items():
+        if which is not None and name not in which:
+            continue
+        clf = make(train.X, train.y)
         r = synthesize(clf, board)
         out.append({"name": clf.name, "acc": accuracy_ci(test.y, clf.predict(test.X)),
                     "lut": r["lut"], "ff": r["ff"], "dsp": r["dsp"], "latency_cycles": 1,
