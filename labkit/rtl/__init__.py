@@ -49,21 +49,17 @@ def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cu
         model = load_student()
     root = Path(folder) if folder is not None else (artifacts.rtl() if fold == "none" else artifacts.rtl(fold))
     t0 = time.perf_counter()
+    from .core import build_core, compile_emulator
     if fold == "stream":
-        from .fold import build_folded, compile_rest_emulator
+        from .fold import build_folded
         if latency_cutoff is not None:
             raise ValueError("latency_cutoff applies to the parallel core (fold='none') only")
         core, rtl = build_folded(model, root / "core", board=board, clock_mhz=clock_mhz)
     else:
-        from . import core as core_mod
-        core, rtl = core_mod.build_core(model, root / "core", board=board, clock_mhz=clock_mhz,
-                                        latency_cutoff=latency_cutoff)
+        core, rtl = build_core(model, root / "core", board=board, clock_mhz=clock_mhz, latency_cutoff=latency_cutoff)
     timings = {"write_s": round(time.perf_counter() - t0, 1)}
     if emulator:
-        if fold == "stream":
-            timings["verilator_s"] = round(compile_rest_emulator(core, rtl), 1)
-        else:
-            timings["verilator_s"] = round(core_mod.compile_emulator(core, rtl), 1)
+        timings["verilator_s"] = round(compile_emulator(core, rtl), 1)
     ip = write_ip(core, root / "ip")
     if not quiet:
         if fold == "stream":

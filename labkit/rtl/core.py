@@ -62,6 +62,44 @@ def _uniform_layout(qints):
     return max(is_) + max(ks) + max(fs), max(fs)
 
 
+def write_comb(comb, name: str, folder: Path, board: str, clock_mhz: float, cutoff: int, input_format=None):
+    """da4ml's pipelined Verilog of ``comb`` as module ``<name>_wrapper`` in ``folder``, checked.
+
+    Refuses logits that depend on no input, inputs off ``input_format`` (when given) and logits that do
+    not fit the course's logit format.  Returns ``(RTLModel, (in_width, in_frac), (out_width, out_frac))``
+    in da4ml's regular port layout.
+    """
+    from da4ml.codegen import RTLModel
+
+    rtl = RTLModel(comb, name, folder, flavor="verilog", latency_cutoff=cutoff,
+                   clock_period=1000.0 / clock_mhz, part_name=CFG.board(board).part, print_latency=False)
+    rtl.write()
+    in_w, in_f = _uniform_layout(comb.inp_qint)
+    out_w, out_f = _uniform_layout(comb.out_qint)
+    if in_w == 0:
+        raise ValueError("the student's logits do not depend on its input (every hidden unit is dead or "
+                         "pruned away), so there is no circuit to build: retrain the student (lab 03)")
+    fmt = input_format
+    if fmt is not None and (in_f != fmt.frac or in_w > fmt.width):
+        raise ValueError(f"the traced core takes inputs of {in_w} bits with {in_f} fraction bits, not "
+                         f"{fmt.hls()}: every input must be quantized to course.ini [input_stage]")
+    lf = CFG.logit_format
+    if out_f > lf.frac or out_w - out_f > lf.integer:
+        raise ValueError(f"core logits ({out_w} bits, {out_f} fraction) do not fit {lf.hls()}")
+    return rtl, (in_w, in_f), (out_w, out_f)
+
+
+def verilog_sources(folder: Path) -> list:
+    """The Verilog files of a core folder the design needs, relative to it: ``src/*.v`` and the da4ml
+    static modules it uses."""
+    src = folder / "src"
+    used = {"binop.v", "multiplier.v", "mux.v", "negative.v", "shift_adder.v"}
+    if any((src / "memfiles").glob("*")):
+        used.add("lookup_table.v")
+    sources = sorted(str(p.relative_to(folder)) for p in src.glob("*.v"))
+    return sources + sorted(str(p.relative_to(folder)) for p in (src / "static").glob("*.v") if p.name in used)
+
+
 def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: float | None = None,
                latency_cutoff: int | None = None):
     """Trace the student and write the pipelined Verilog project; returns ``(Core, RTLModel)``.
@@ -72,7 +110,6 @@ def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: fl
     reason = tools.missing("da4ml")
     if reason:
         raise RuntimeError(reason)
-    from da4ml.codegen import RTLModel
 
     b = CFG.board(board)
     clock_mhz = float(clock_mhz or CFG.rtl.clock_mhz)
@@ -82,40 +119,22 @@ def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: fl
     t0 = time.perf_counter()
     comb, info = trace(model)
     trace_s = time.perf_counter() - t0
-    rtl = RTLModel(comb, CFG.rtl.core, folder, flavor="verilog", latency_cutoff=cutoff,
-                   clock_period=1000.0 / clock_mhz, part_name=b.part, print_latency=False)
-    rtl.write()
+    rtl, (in_w, in_f), (out_w, out_f) = write_comb(comb, CFG.rtl.core, folder, board, clock_mhz, cutoff,
+                                                   input_format=CFG.input_format)
     pipe = rtl._pipe
-    in_w, in_f = _uniform_layout(comb.inp_qint)
-    out_w, out_f = _uniform_layout(comb.out_qint)
-    fmt = CFG.input_format
-    if in_w == 0:
-        raise ValueError("the student's logits do not depend on its input (every hidden unit is dead or "
-                         "pruned away), so there is no circuit to build: retrain the student (lab 03)")
-    if in_f != fmt.frac or in_w > fmt.width:
-        raise ValueError(f"the traced core takes inputs of {in_w} bits with {in_f} fraction bits, not "
-                         f"{fmt.hls()}: every input must be quantized to course.ini [input_stage]")
-    lf = CFG.logit_format
-    if out_f > lf.frac or out_w - out_f > lf.integer:
-        raise ValueError(f"core logits ({out_w} bits, {out_f} fraction) do not fit {lf.hls()}")
-    src = folder / "src"
-    used = {"binop.v", "multiplier.v", "mux.v", "negative.v", "shift_adder.v"}
-    if any((src / "memfiles").glob("*")):
-        used.add("lookup_table.v")
-    sources = sorted(str(p.relative_to(folder)) for p in src.glob("*.v"))
-    sources += sorted(str(p.relative_to(folder)) for p in (src / "static").glob("*.v") if p.name in used)
     core = Core(
         folder=str(folder), name=CFG.rtl.core, board=board, clock_mhz=clock_mhz, latency_cutoff=cutoff,
         stages=len(pipe.solutions), latency_cycles=len(pipe.solutions) + 1,
         in_width=in_w, in_frac=in_f, out_width=out_w, out_frac=out_f,
         est_luts=float(round(comb.cost, 1)), est_ffs=int(pipe.reg_bits), nonzero=info["nonzero"],
-        trace_s=round(trace_s, 2), sources=sources)
+        trace_s=round(trace_s, 2), sources=verilog_sources(folder))
     (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
     return core, rtl
 
 
-def compile_emulator(core: Core, rtl, verbose: bool = False) -> float:
-    """Verilate the core into da4ml's emulator library (``rtl.predict``); returns seconds."""
+def compile_emulator(core, rtl, verbose: bool = False) -> float:
+    """Verilate a written core (parallel, or the da4ml part of a folded one) into da4ml's emulator
+    library (``rtl.predict``); returns seconds."""
     reason = tools.missing("verilator", "g++")
     if reason:
         raise RuntimeError(reason)

@@ -5,11 +5,12 @@ enters every 81 beats.  The parallel core (:mod:`labkit.rtl.core`) could take a 
 clock, behind a window buffer.  Here the first layer is folded to the stream's own rate instead:
 
 * the input stage is linear and exact (course.ini [input_stage]): ``x_i = (baseline - s_i) * 2**-8``,
-  so for unit j with integer weights ``W_ij`` (weights * 2**F) and bias ``B_j``,
-  ``z_j * 2**(F+8) = baseline * SW_j - A_j + B_j * 2**8`` with ``A_j = sum_i W_ij s_i`` and the
-  constant ``SW_j = sum_i W_ij``.  ``A_j`` is accumulated as the beats arrive: per beat two
-  products ``W_(2k)j s_(2k) + W_(2k+1)j s_(2k+1)`` with the beat's weights read from a small ROM;
-  the baseline enters once, after the last beat, through the constant ``SW_j``;
+  so unit j's first-layer sum, with integer weights ``W_ij`` (weights * 2**F) and bias ``B_j``, is
+  ``z_j * 2**(F+8) = sum_i W_ij (baseline - s_i) + B_j * 2**8``.  It is accumulated as the beats arrive
+  (the accumulator starts at the bias): per beat two products ``W_(2k)j x_(2k) + W_(2k+1)j x_(2k+1)``
+  with the beat's weights read from a small ROM.  The beats that hold the baseline samples come before
+  the baseline is known, so they carry ``-s_i``, and ``baseline * SWe_j`` (SWe_j: the sum of their
+  weights, often 0) is added once after the last beat (:func:`fold_verilog`, :func:`z_integers`);
 * the rest of the network (the first layer's activation, the later layers, the logit rounding)
   is traced with da4ml from ``z`` exactly as :func:`labkit.training.cost.trace` traces the whole
   student, and written as a small fully pipelined core.
@@ -21,15 +22,15 @@ No window buffer, no 161-input adder trees: the cost follows the first layer's w
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..config import CFG
-from ..training.cost import first_layer, signed_bits as _signed_bits, trace_rest
+from ..training.cost import first_layer, fold_widths, naf, trace_rest
 from . import tools
+
 
 @dataclass
 class FoldedCore:
@@ -88,14 +89,7 @@ def _const_times(expr: str, c: int, dsp: bool) -> str:
         return "0"
     if dsp:
         return f"({expr} * {c})" if c > 0 else f"-({expr} * {-c})"
-    terms, k, v = [], 0, c
-    while v:
-        if v & 1:
-            d = 2 - (v & 3)          # +1 or -1: the non-adjacent form
-            terms.append(("+" if d > 0 else "-") + f" ({expr} <<< {k})")
-            v -= d
-        v >>= 1
-        k += 1
+    terms = [("+" if d > 0 else "-") + f" ({expr} <<< {k})" for k, d in naf(c)]
     return "(" + " ".join(terms).lstrip("+ ") + ")"
 
 
@@ -112,12 +106,8 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     spw, lane, adc = CFG.samples_per_word, CFG.lane_bits, CFG.adc_bits
     wpp = CFG.words_per_pulse
     wiw = max(1, int(np.ceil(np.log2(wpp))))
-    nb = -(-CFG.baseline_samples // spw)             # beats that hold baseline samples
-    wb = _signed_bits(int(min(W.min(), 0)), int(max(W.max(), 0)))
-    top = (1 << adc) - 1
-    xw = adc + 2                                     # x in [-top, top]
-    pw = _signed_bits(-int(np.abs(W).max() * top * spw), int(np.abs(W).max() * top * spw))
-    aw = max(z_width, pw)
+    w = fold_widths(W, z_width)
+    nb, wb, xw, pw, aw = w["nb"], w["wb"], w["xw"], w["pw"], w["aw"]
     SWe = W[:nb * spw].sum(axis=0)
     bias = B << CFG.input_frac_bits
     shift = rest_in_frac - (F + CFG.input_frac_bits)
@@ -201,38 +191,20 @@ def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float
     reason = tools.missing("da4ml")
     if reason:
         raise RuntimeError(reason)
-    from da4ml.codegen import RTLModel
+    from .core import verilog_sources, write_comb
 
-    from .core import _uniform_layout
-
-    b = CFG.board(board)
     clock_mhz = float(clock_mhz or CFG.rtl.clock_mhz)
-    cutoff = int(b.latency_cutoff(clock_mhz))
+    cutoff = int(CFG.board(board).latency_cutoff(clock_mhz))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     W, B, F, _ = first_layer(model)
     comb, info = trace_rest(model)
     rest_name = f"{CFG.rtl.core}_rest"
-    rtl = RTLModel(comb, rest_name, folder, flavor="verilog", latency_cutoff=cutoff,
-                   clock_period=1000.0 / clock_mhz, part_name=b.part, print_latency=False)
-    rtl.write()
-    in_w, in_f = _uniform_layout(comb.inp_qint)
-    out_w, out_f = _uniform_layout(comb.out_qint)
-    if in_w == 0:
-        raise ValueError("the student's logits do not depend on its input (every hidden unit is dead or "
-                         "pruned away), so there is no circuit to build: retrain the student (lab 03)")
-    lf = CFG.logit_format
-    if out_f > lf.frac or out_w - out_f > lf.integer:
-        raise ValueError(f"core logits ({out_w} bits, {out_f} fraction) do not fit {lf.hls()}")
+    rtl, (in_w, in_f), (out_w, out_f) = write_comb(comb, rest_name, folder, board, clock_mhz, cutoff)
     name = f"{CFG.rtl.core}_fold"
     text, widths = fold_verilog(name, rest_name, W, B, F, info["z_width"], in_w, in_f, out_w)
-    src = folder / "src"
-    (src / f"{name}.v").write_text(text)
-    used = {"binop.v", "multiplier.v", "mux.v", "negative.v", "shift_adder.v"}
-    if any((src / "memfiles").glob("*")):
-        used.add("lookup_table.v")
-    sources = sorted(str(p.relative_to(folder)) for p in src.glob("*.v"))
-    sources += sorted(str(p.relative_to(folder)) for p in (src / "static").glob("*.v") if p.name in used)
+    (folder / "src" / f"{name}.v").write_text(text)
+    sources = verilog_sources(folder)
     rest_lat = len(rtl._pipe.solutions) + 1
     core = FoldedCore(
         folder=str(folder), name=name, rest=rest_name, board=board, clock_mhz=clock_mhz,
@@ -242,15 +214,6 @@ def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float
         est_luts=float(round(comb.cost, 1)), sources=sources)
     (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
     return core, rtl
-
-
-def compile_rest_emulator(core: FoldedCore, rtl) -> float:
-    """Verilate the rest (da4ml's emulator library); returns seconds."""
-    t0 = time.perf_counter()
-    with tools.verilator_environment():
-        rtl.compile(verbose=False, openmp=False, nproc=2)
-    core.emulator_compiled = True
-    return time.perf_counter() - t0
 
 
 def emulator_logits(core: FoldedCore, rtl, model, X_raw) -> np.ndarray:

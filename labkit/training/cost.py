@@ -162,13 +162,37 @@ def signed_bits(lo: int, hi: int) -> int:
 
 
 def z_range(W, B) -> tuple:
-    """(min, max) of Z_j over every possible pulse (codes and baseline in [0, 2**adc - 1])."""
-    top = (1 << CFG.adc_bits) - 1
-    lo = (np.minimum(W, 0).sum(axis=0) * top - np.maximum(W, 0).sum(axis=0) * top
-          + (B << CFG.input_frac_bits))
-    hi = (np.maximum(W, 0).sum(axis=0) * top - np.minimum(W, 0).sum(axis=0) * top
-          + (B << CFG.input_frac_bits))
-    return int(lo.min()), int(hi.max())
+    """(min, max) of Z_j over every possible pulse (each x_i = baseline - s_i in [-top, top],
+    top = 2**adc - 1)."""
+    reach = np.abs(W).sum(axis=0) * ((1 << CFG.adc_bits) - 1)
+    bias = B << CFG.input_frac_bits
+    return int((bias - reach).min()), int((bias + reach).max())
+
+
+def fold_widths(W, z_width: int) -> dict:
+    """The folded core's word widths, shared by its Verilog (:func:`labkit.rtl.fold.fold_verilog`) and
+    its LUT estimate (:func:`fold_cost`): ``nb`` beats that hold baseline samples, ``wb`` weight bits,
+    ``xw`` bits of x = baseline - s, ``pw`` bits of one beat's products (and of each term, mod 2**pw),
+    ``aw`` accumulator bits."""
+    spw, top = CFG.samples_per_word, (1 << CFG.adc_bits) - 1
+    big = int(np.abs(W).max() * top * spw)
+    pw = signed_bits(-big, big)
+    return {"nb": -(-CFG.baseline_samples // spw), "wb": signed_bits(int(min(W.min(), 0)), int(max(W.max(), 0))),
+            "xw": CFG.adc_bits + 2, "pw": pw, "aw": max(int(z_width), pw)}
+
+
+def naf(c: int) -> list:
+    """``c`` in the non-adjacent form: ``[(shift, digit ±1)]``, lowest first (the adders of a constant
+    multiplication, one fewer than the digits)."""
+    out, k, v = [], 0, int(c)
+    while v:
+        if v & 1:
+            d = 2 - (v & 3)          # +1 or -1
+            out.append((k, d))
+            v -= d
+        v >>= 1
+        k += 1
+    return out
 
 
 def trace_rest(model):
@@ -197,15 +221,10 @@ def fold_cost(model) -> dict:
     """
     W, B, F, _ = first_layer(model)
     N, U = W.shape
-    spw, wpp, adc = CFG.samples_per_word, CFG.words_per_pulse, CFG.adc_bits
-    nb = -(-CFG.baseline_samples // spw)
-    wb = signed_bits(int(min(W.min(), 0)), int(max(W.max(), 0)))
-    top = (1 << adc) - 1
-    xw = adc + 2
-    big = int(np.abs(W).max() * top * spw)
-    pw = signed_bits(-big, big)
+    spw, wpp = CFG.samples_per_word, CFG.words_per_pulse
     comb, info = trace_rest(model)
-    aw = max(info["z_width"], pw)
+    w = fold_widths(W, info["z_width"])
+    nb, wb, xw, pw, aw = w["nb"], w["wb"], w["xw"], w["pw"], w["aw"]
     Wp = np.zeros((wpp * spw, U), np.int64)
     Wp[:N] = W
     bits = (Wp.reshape(wpp, spw, U)[..., None] >> np.arange(wb)) & 1          # (beat, lane, unit, bit)
@@ -215,23 +234,12 @@ def fold_cost(model) -> dict:
     rom = int(varies.sum()) * -(-wpp // 64)
     products = int(sum(max(int(t) - 1, 0) * pw for t in terms))
     SWe = W[:nb * spw].sum(axis=0)
-    corr = sum(_naf_digits(int(c)) * aw for c in SWe)
+    corr = sum(len(naf(int(c))) * aw for c in SWe)
     rest = comb_cost(comb)["lut_estimate"]
     total = rom + products + U * aw + spw * xw + corr + rest
     return {"lut_estimate": int(total), "rom": rom, "products": products, "accumulators": U * aw,
             "lanes": spw * xw, "correction": int(corr), "rest": int(rest), "units": int(U), "weight_bits": int(wb),
             "comb": comb}
-
-
-def _naf_digits(c: int) -> int:
-    """Nonzero digits of ``c`` in the non-adjacent form (adders of a constant multiplication)."""
-    n, v = 0, abs(c)
-    while v:
-        if v & 1:
-            v -= 2 - (v & 3)
-            n += 1
-        v >>= 1
-    return n
 
 
 # ------------------------------------------------------------------------------------------
