@@ -108,14 +108,19 @@ def rtl(*parts: str, create: bool = False) -> Path:
     return artifacts_dir("rtl", *parts, create=create)
 
 
+def rtl_root(fold: str = "none") -> Path:
+    """Where one RTL core and its IP go: ``rtl/`` (the parallel core) or ``rtl/<fold>/``."""
+    return rtl() if fold == "none" else rtl(fold)
+
+
 def rtl_core(fold: str = "none") -> Path:
     """The RTL core's folder: ``rtl/core`` (parallel) or ``rtl/<fold>/core``."""
-    return rtl("core") if fold == "none" else rtl(fold, "core")
+    return rtl_root(fold) / "core"
 
 
 def rtl_ip(fold: str = "none") -> Path:
     """The RTL IP's folder: ``rtl/ip`` (parallel core) or ``rtl/<fold>/ip``."""
-    return rtl("ip") if fold == "none" else rtl(fold, "ip")
+    return rtl_root(fold) / "ip"
 
 
 def overlay(board: str) -> Path:

@@ -118,6 +118,10 @@ class Design:
     default_board: str           #: the board used unless told otherwise (a [board:*] section)
 
 
+#: the RTL cores labkit.rtl builds: "none" (fully parallel) and "stream" (the first layer folded to the stream)
+RTL_FOLDS = ("none", "stream")
+
+
 @dataclass(frozen=True)
 class Rtl:
     clock_mhz: float             #: target clock of the RTL twin's pipeline
@@ -126,7 +130,7 @@ class Rtl:
     fold: str = "stream"         #: the core the course builds: none (fully parallel) | stream (first layer folded)
 
     def __post_init__(self):
-        if self.fold not in ("none", "stream"):
+        if self.fold not in RTL_FOLDS:
             raise ValueError(f"course.ini [rtl] fold = {self.fold!r}: use none (the fully parallel core) or "
                              "stream (the first layer folded to the input stream)")
 

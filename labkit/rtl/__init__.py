@@ -21,12 +21,9 @@ import time
 import numpy as np
 
 from .. import artifacts
-from ..config import CFG
+from ..config import CFG, RTL_FOLDS as FOLDS   # the cores ``build`` writes (labkit.rtl.fold: "stream")
 
 __all__ = ["FOLDS", "build", "check", "depth_sweep", "main"]
-
-#: the cores ``build`` writes: "none" (fully parallel) and "stream" (first layer folded, labkit.rtl.fold)
-FOLDS = ("none", "stream")
 
 
 def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cutoff=None, folder=None,
@@ -47,7 +44,7 @@ def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cu
     if model is None:
         from ..training.checkpoints import load_student
         model = load_student()
-    root = Path(folder) if folder is not None else (artifacts.rtl() if fold == "none" else artifacts.rtl(fold))
+    root = Path(folder) if folder is not None else artifacts.rtl_root(fold)
     t0 = time.perf_counter()
     from .core import build_core, compile_emulator
     if fold == "stream":
