@@ -116,7 +116,23 @@ def batchnorm_student():
     return train(tf.keras.Model(inp, out), 2, "binary_crossentropy")
 
 
-BUILDERS = {"ictp": ictp_student, "three": three_class_student, "bn": batchnorm_student}
+def odd_quantizer_student():
+    """Quantizers hls4ml does not read exactly as they stand (issue 30): a 1-bit kernel
+    (``quantized_bits(1, 0, alpha=1)``) and an unsigned one (``keep_negative=False``)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(SEED + 3)
+    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
+    x = QDense(8, name="fc1", kernel_quantizer=quantized_bits(1, 0, alpha=1),
+               bias_quantizer=quantized_bits(6, 2, alpha=1))(inp)
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    out = QDense(2, name="out", kernel_quantizer=quantized_bits(6, 0, keep_negative=False, alpha=1),
+                 bias_quantizer=quantized_bits(6, 0, alpha=1))(x)
+    return train(tf.keras.Model(inp, out), 2, tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+BUILDERS = {"ictp": ictp_student, "three": three_class_student, "bn": batchnorm_student, "odd": odd_quantizer_student}
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +248,7 @@ def builds(saved, tmp_path_factory):
 
 
 @needs_build
-@pytest.mark.parametrize("name, n_out", [("ictp", 2), ("three", 3), ("bn", 1)])
+@pytest.mark.parametrize("name, n_out", [("ictp", 2), ("three", 3), ("bn", 1), ("odd", 2)])
 def test_convert_own_model_agrees_bit_for_bit(builds, name, n_out):
     s = builds[name]["summary"]
     assert s["n_out"] == n_out
@@ -253,6 +269,8 @@ def test_convert_prints_what_it_changed(builds):
     # the folded model is the reference; how often it agrees with the trained, unfolded one is measured
     assert 0.9 <= builds["bn"]["summary"]["original_class_agreement"] <= 1.0
     assert "quantized_relu activation became QActivation" in " ".join(builds["three"]["notes"])
+    odd = " ".join(builds["odd"]["notes"])
+    assert "'fc1' kernel" in odd and "'out' kernel" in odd and "kept exactly" in odd
 
 
 @needs_build
@@ -293,3 +311,42 @@ def test_bench_agreement_with_own_model_and_test_windows(builds, saved, tmp_path
     assert line["wrapper_words_equal"] is True
     lo, hi = line["accuracy_ci95"]
     assert lo <= line["accuracy"] <= hi and line["accuracy_k"] == round(line["accuracy"] * 200)
+
+
+def test_a_leaky_relu_is_refused_before_anything_is_written(tmp_path):
+    """hls4ml has no exact twin of a leaky quantized_relu: one sentence naming the layer and the fix."""
+    pytest.importorskip("qkeras")
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from labkit.training.compress import quiet_keras
+
+    q = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1))
+    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
+    x = QActivation(quantized_relu(8, 3, negative_slope=0.25), name="leaky")(QDense(4, name="fc1", **q)(inp))
+    with quiet_keras():
+        tf.keras.Model(inp, QDense(2, name="out", **q)(x)).save(tmp_path / "leaky.h5")
+    proc = labkit("hls", "convert", "--student", tmp_path / "leaky.h5", artifacts=tmp_path / "art")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    msg = proc.stderr.strip()
+    assert len(msg.splitlines()) == 1 and "leaky.h5" in msg and "'leaky'" in msg and "negative_slope=0" in msg
+    assert not (tmp_path / "art" / "hls").exists()
+
+
+def test_an_inexact_conversion_writes_no_vectors(monkeypatch, tmp_path):
+    """A C simulation that differs from QKeras is refused before the emulation library and the test
+    vectors are written (they would make `labkit bench board` compare against a wrong reference)."""
+    from types import SimpleNamespace
+    from labkit.hls import build_all, convert as conv
+
+    prj = tmp_path / "prj"
+    fake = SimpleNamespace(config=SimpleNamespace(get_output_dir=lambda: str(prj)))
+    monkeypatch.setattr(conv, "convert", lambda *a, **k: fake)
+    z = np.zeros((4, 2))
+    monkeypatch.setattr(conv, "agreement", lambda *a, **k: {
+        "n": 4, "argmax_agreement": 0.75, "max_abs_logit_diff": 9.97, "bit_exact_fraction": 0.0,
+        "logit_lsb": 2 ** -11, "qkeras_logits": z, "csim_logits": z + 1})
+    X = np.zeros((4, CFG.n_samples), np.uint16)
+    with pytest.raises(conv.InexactConversionError, match=r"my\.h5: .*bit-exact on 0\.0% .*--accept-inexact"):
+        build_all(model=object(), X_raw=X, y=np.zeros(4, int), vectors_dir=tmp_path / "vec",
+                  emu_path=tmp_path / "emu" / "lib.so", source="my.h5", quiet=True)
+    assert not (tmp_path / "vec").exists() and not (tmp_path / "emu").exists()

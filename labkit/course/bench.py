@@ -25,6 +25,7 @@ BENCHES = {
     "agreement": "bench_agreement",   # QKeras vs C simulation vs stream wrapper
     "board": "bench_board",           # DMA streaming, emulated or on a board
     "pareto": "bench_pareto",         # the student search: accuracy vs LUTs vs latency
+    "recipe": "bench_recipe",         # fixed students, one setting varied, scored without the test split
     "rtl": "bench_rtl",               # da4ml RTL twin: bit-exact, latency, Yosys resources
 }
 
@@ -286,6 +287,155 @@ def bench_pareto(argv=None) -> int:
 # labkit bench agreement (stage 04)
 # ------------------------------------------------------------------------------------------
 
+# ------------------------------------------------------------------------------------------
+# labkit bench recipe (a setting of the student's recipe, measured without the test pulses)
+# ------------------------------------------------------------------------------------------
+
+#: what ``--student`` may set, with its default (a linear student with course.ini's bits)
+RECIPE_DEFAULTS = {"layers": [], "weight_bits": CFG.weight_bits, "activation_bits": CFG.activation_bits,
+                   "sparsity": 0.9, "learning_rate": 3e-3, "temperature": 4.0, "alpha": 0.9,
+                   "student_epochs": None, "balance_cap": None}
+#: the teacher every fold distils from (fixed, so that the varied setting is the only change)
+RECIPE_TEACHER = {"layers": [64, 32], "learning_rate": 1e-3}
+
+
+def recipe_parts(split, folds: int, seed: int = CFG.seed) -> list:
+    """(name, split) per part of the recipe bench.  ``folds`` 1: the course's split, scored on its
+    validation pulses.  ``folds`` k ≥ 2: the training and validation pulses together, cut into k
+    stratified folds; each fold is scored once, trained on the rest (split 70:15 into training and
+    validation as the course splits).  The test pulses are never used."""
+    from ..data import Split, _two_way
+    from ..data.formats import concat
+    if folds == 1:
+        return [("validation", Split(split.train, split.val, split.val))]
+    pool = concat([split.train, split.val], source="train+val")
+    rng = np.random.default_rng(seed)
+    fold_of = np.zeros(len(pool), int)
+    for c in np.unique(pool.y):
+        idx = rng.permutation(np.flatnonzero(pool.y == c))
+        fold_of[idx] = np.arange(len(idx)) % folds
+    tr, va = CFG.split[0], CFG.split[1]
+    out = []
+    for k in range(folds):
+        train, val = _two_way(pool.subset(np.flatnonzero(fold_of != k)), tr / (tr + va), seed=seed + k)
+        out.append((f"fold {k + 1}/{folds}", Split(train, val, pool.subset(np.flatnonzero(fold_of == k)))))
+    return out
+
+
+def _fixed_hp(values: dict):
+    import keras_tuner as kt
+    hp = kt.HyperParameters()
+    for k, v in values.items():
+        hp.Fixed(k, v)
+    return hp
+
+
+def recipe_student(part, teacher, config: dict, seed: int) -> dict:
+    """Train one fixed student (``config``: :data:`RECIPE_DEFAULTS` keys) on ``part.train`` with
+    ``part.val`` for early stopping, as the course trains a trial; its errors on ``part.test``."""
+    import dataclasses
+
+    from ..training import compress
+    from ..training.cost import da4ml_missing, estimate
+    from ..training.models import StudentHyperModel
+    from ..training.tuning import logits, train_final
+    c = {**RECIPE_DEFAULTS, **config}
+    training = CFG.training_full
+    training = dataclasses.replace(training, **{k: c[k] for k in ("student_epochs", "balance_cap")
+                                                if c[k] is not None})
+    hm = StudentHyperModel(teacher, len(part.train), epochs=training.student_epochs, batch_size=training.batch_size,
+                           balance_cap=training.balance_cap, cost=None)
+    hp = {"layers": len(c["layers"]), **{f"units_{i}": int(u) for i, u in enumerate(c["layers"])},
+          **{k: c[k] for k in ("learning_rate", "temperature", "alpha", "weight_bits", "activation_bits", "sparsity")}}
+    row = {"seed": seed}
+    try:
+        model, _ = train_final(hm, _fixed_hp(hp), part, epochs=training.student_epochs, training=training,
+                               progress=False, seed=seed)
+    except compress.DeadModelError as dead:
+        return {**row, "dead": str(dead)}
+    student = hm.last_student or compress.finalize_student(model)
+    pred = logits(student, part.test).argmax(1)
+    row.update(errors=int((pred != part.test.y).sum()), n=int(len(part.test.y)))
+    if not da4ml_missing():
+        e = estimate(student)
+        row.update(lut_estimate_fold=e["lut_estimate_fold"], lut_estimate_parallel=e["lut_estimate_parallel"],
+                   nonzero=e["nonzero"])
+    return row
+
+
+def bench_recipe(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="labkit bench recipe", description=(
+        "Fixed students (one setting varied), each trained as a trial is and scored on pulses the course "
+        "never tests on: the validation split (--folds 1) or k folds of the training and validation pulses; "
+        "prints one JSON line. This is how a recipe setting in course.ini is chosen without the test pulses."))
+    ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
+    ap.add_argument("--folds", type=int, default=5, help="1: score on the validation split; k ≥ 2: k-fold over "
+                    "training + validation pulses (default 5)")
+    ap.add_argument("--student", default="{}", help="JSON object of the fixed student, keys: "
+                    + ", ".join(RECIPE_DEFAULTS) + " (default: a linear student with course.ini's bits)")
+    ap.add_argument("--vary", required=True, metavar="KEY=V1,V2,...",
+                    help="the setting to vary and its values, e.g. sparsity=0.5,0.7,0.9 or layers=[],[3],[3,3]")
+    ap.add_argument("--seeds", type=int, default=1, help="students per value and fold (seeds differ; default 1)")
+    args = ap.parse_args(argv)
+    try:
+        base = json.loads(args.student)
+        assert isinstance(base, dict)
+    except (ValueError, AssertionError):
+        ap.error(f"--student must be a JSON object, e.g. '{{\"weight_bits\": 4}}'; got {args.student!r}")
+    key, _, values = args.vary.partition("=")
+    unknown = sorted(set(base) - set(RECIPE_DEFAULTS)) + ([key] if key not in RECIPE_DEFAULTS else [])
+    if unknown:
+        ap.error(f"unknown student setting(s) {unknown}: use {', '.join(RECIPE_DEFAULTS)}")
+    try:
+        values = json.loads(f"[{values}]")
+    except ValueError:
+        ap.error(f"--vary {args.vary!r}: the values must be JSON separated by commas, e.g. sparsity=0.5,0.7")
+    if not values or args.folds < 1 or args.seeds < 1:
+        ap.error("--vary needs at least one value; --folds and --seeds at least 1")
+
+    with contextlib.redirect_stdout(sys.stderr):
+        from .. import metrics as mx
+        from ..data import load_split
+        from ..training.models import TeacherHyperModel
+        from ..training.tuning import logits, train_final
+        t0 = time.time()
+        training = CFG.training_full
+        split = load_split(args.train, progress=False)
+        parts = recipe_parts(split, args.folds)
+        rows = {json.dumps(v): [] for v in values}
+        teacher_errors = 0
+        for name, part in parts:
+            hp = {"layers": len(RECIPE_TEACHER["layers"]), "learning_rate": RECIPE_TEACHER["learning_rate"],
+                  **{f"units_{i}": u for i, u in enumerate(RECIPE_TEACHER["layers"])}}
+            teacher, _ = train_final(TeacherHyperModel(), _fixed_hp(hp), part, epochs=training.teacher_epochs,
+                                     training=training, progress=False)
+            teacher_errors += int((logits(teacher, part.test).argmax(1) != part.test.y).sum())
+            for v in values:
+                for s in range(args.seeds):
+                    r = recipe_student(part, teacher, {**base, key: v}, CFG.seed + s)
+                    rows[json.dumps(v)].append({"part": name, **r})
+                    print(f"{name} {key}={v} seed {s}: {r.get('errors', 'dead')}", file=sys.stderr)
+        n_scored = sum(len(p.test) for _, p in parts)
+        out = []
+        for v in values:
+            rs = rows[json.dumps(v)]
+            live = [r for r in rs if "errors" in r]
+            err, n = sum(r["errors"] for r in live), sum(r["n"] for r in live)
+            med = lambda k: (float(np.median([r[k] for r in live])) if live and k in live[0] else None)
+            out.append({key: v, "errors": err, "n": n, "acc": round(1 - err / n, 5) if n else None,
+                        "acc_ci95": [round(x, 5) for x in mx.wilson(n - err, n)] if n else None,
+                        "errors_per_part": [r.get("errors") for r in rs], "dead": len(rs) - len(live),
+                        "lut_estimate_fold": med("lut_estimate_fold"),
+                        "lut_estimate_parallel": med("lut_estimate_parallel"), "nonzero": med("nonzero")})
+    print(json.dumps({"bench": "recipe", "train": args.train, "folds": args.folds,
+                      "scored_on": "validation split" if args.folds == 1 else
+                      f"{args.folds}-fold held-out parts of the training + validation pulses",
+                      "test_pulses_used": False, "student": {**RECIPE_DEFAULTS, **base}, "vary": key,
+                      "seeds": args.seeds, "teacher": RECIPE_TEACHER, "teacher_errors": teacher_errors,
+                      "n_scored_per_student": n_scored, "results": out, "wall_s": round(time.time() - t0, 1)}))
+    return 0
+
+
 def bench_agreement(argv=None) -> int:
     """``labkit bench agreement [--student PATH] [--test W.csv]``: one JSON line on the test windows
     (default: the course's test split): agreement, wrapper words, and the accuracy with its 95 % CI."""
@@ -297,6 +447,8 @@ def bench_agreement(argv=None) -> int:
     p.add_argument("--test", default=None, help="window CSV (header 120,…,280,class) used as the test windows "
                    "(default: the course's test split)")
     p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
+    p.add_argument("--accept-inexact", action="store_true", help="print the line and exit 0 even when the C "
+                   "simulation is not bit-exact with QKeras on every test window (default: the line, then exit 1)")
     args = p.parse_args(argv)
 
     from .. import artifacts
@@ -336,7 +488,12 @@ def bench_agreement(argv=None) -> int:
         "accuracy_k": acc["k"],
         "accuracy_ci95": [round(v, 5) for v in acc["ci95"]],
         "n_out": int(agree["csim_logits"].shape[1]),
+        "exact": conv.is_exact(agree),
     }))
+    if not conv.is_exact(agree) and not args.accept_inexact:
+        print(f"{args.student or 'the course student'}: the C simulation is not bit-exact with QKeras on every test "
+              "window (see the line above); pass --accept-inexact to accept it", file=sys.stderr)
+        return 1
     return 0
 
 

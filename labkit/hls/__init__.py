@@ -69,13 +69,17 @@ def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
 
 def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, project_dir=None,
               emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False,
-              original=None, notes=()) -> dict:
+              original=None, notes=(), accept_inexact: bool = False, source=None) -> dict:
     """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does).
 
     Your own model: ``model`` is the prepared one (:func:`labkit.hls.ownmodel.prepare_student`),
     ``original`` the model as trained and ``notes`` what the preparation changed; the summary then
     adds ``notes`` and, when a BatchNormalization was folded, ``original_class_agreement`` (the
-    trained model's classes vs the C simulation's)."""
+    trained model's classes vs the C simulation's).
+
+    A C simulation that is not bit-exact with QKeras on every pulse is refused
+    (:class:`~labkit.hls.convert.InexactConversionError`, naming ``source``) before the emulation
+    library and the test vectors are written, unless ``accept_inexact``."""
     from .ipsim import EmulatedIP
     from . import convert as conv
     from .vectors import write_test_vectors
@@ -93,6 +97,8 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
     hls_model = conv.convert(model, output_dir=project_dir, board=board)
     compile_s = time.perf_counter() - t0
     agree = conv.agreement(model, hls_model, X_raw)
+    if not accept_inexact:
+        conv.refuse_inexact(agree, source or "the student", hls_model.config.get_output_dir())
     t1 = time.perf_counter()
     lib = build_emulation(hls_model.config.get_output_dir(), emu_path)
     emu_s = time.perf_counter() - t1
@@ -102,6 +108,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
                              emu=EmulatedIP(lib), folder=vectors_dir, student=student)
     summary = {k: v for k, v in agree.items() if not k.endswith("_logits")}
     summary["n_out"] = int(agree["csim_logits"].shape[1])
+    summary["exact"] = conv.is_exact(agree)
     if notes:
         summary["notes"] = list(notes)
     if original is not None and original is not model and any("folded" in n for n in notes):

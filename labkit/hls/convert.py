@@ -163,6 +163,29 @@ def csim_logits(hls_model, X_raw) -> np.ndarray:
     return y.reshape(len(x), -1)
 
 
+class InexactConversionError(ValueError):
+    """The C simulation does not reproduce the QKeras model bit for bit (one sentence with the fix)."""
+
+
+def is_exact(agree: dict) -> bool:
+    """Every pulse's C-simulation logits equal QKeras' (rounded to the logit format), so every class agrees."""
+    return agree["bit_exact_fraction"] == 1.0 and agree["argmax_agreement"] == 1.0
+
+
+def refuse_inexact(agree: dict, source, project=None) -> None:
+    """Raise :class:`InexactConversionError` unless :func:`is_exact`: one sentence naming the model file,
+    the figures, what was (not) written and the two ways on."""
+    if is_exact(agree):
+        return
+    kept = f"; the hls4ml project in {project} is kept for inspection" if project else ""
+    raise InexactConversionError(
+        f"{source}: hls4ml's C simulation does not reproduce this model exactly (bit-exact on "
+        f"{agree['bit_exact_fraction']:.1%} of {agree['n']} pulses, classes agree on {agree['argmax_agreement']:.1%}, "
+        f"max |Δlogit| {agree['max_abs_logit_diff']:.3g}), so no emulation library or test vectors were written{kept}: "
+        "the model uses something labkit's model check does not yet make exact or refuse (please report it); "
+        "pass --accept-inexact to go on with a C simulation that differs")
+
+
 def agreement(model, hls_model, X_raw, fmt: FixedFormat = CFG.logit_format) -> dict:
     """QKeras vs C simulation on raw pulses: class agreement (argmax; the sign of one sigmoid
     logit), max |Δlogit|, bit-exactness."""

@@ -31,8 +31,8 @@ import numpy as np
 
 from ..fixedpoint import grid_precision
 
-SUPPORTED = ("Input, QDense (quantized_bits weights, alpha 1/'auto'/'auto_po2'; activation linear or "
-             "quantized_relu), QActivation(quantized_relu), Dropout (removed), BatchNormalization right after "
+SUPPORTED = ("Input, QDense (quantized_bits weights of any width, signed or not, alpha 1/'auto'/'auto_po2'; "
+             "activation linear or quantized_relu), QActivation(quantized_relu, not leaky), Dropout (removed), BatchNormalization right after "
              "a QDense (folded into it), and a final softmax/sigmoid (stripped: the IP outputs logits)")
 FINAL_ACTIVATIONS = ("softmax", "sigmoid")
 
@@ -79,6 +79,20 @@ def _check_quantizer(q, where: str) -> None:
     if getattr(q, "use_stochastic_rounding", False):
         raise OwnModelError(f"{where} uses stochastic rounding, which has no fixed inference weights: "
                             "train with use_stochastic_rounding=False")
+
+
+def _plain(q) -> bool:
+    """A ``quantized_bits`` that hls4ml reads exactly as it stands: signed, at least 2 bits, not
+    symmetric, ``alpha`` 1.  Any other (``keep_negative=False``, 1 bit, ``symmetric``, ``alpha='auto'``)
+    has its quantized weights rewritten onto an exact grid (:func:`_grid_quantizer`)."""
+    return (getattr(q, "alpha", None) in (None, 1, 1.0) and bool(getattr(q, "keep_negative", True))
+            and int(getattr(q, "bits", 8)) >= 2 and not getattr(q, "symmetric", False))
+
+
+def _leaky(q) -> str:
+    """'' or the sentence part naming a leaky quantized_relu (hls4ml has no exact twin of it)."""
+    slope = getattr(q, "negative_slope", 0) or 0
+    return f"a leaky quantized_relu (negative_slope={slope:g})" if slope else ""
 
 
 def folded_quantizer(bits: int, values):
@@ -141,11 +155,17 @@ def _prepare(model):
             act = _activation_name(cfg.get("activation"))
             if act not in ("linear", "quantized_relu") and not (act in FINAL_ACTIVATIONS and i == last_compute):
                 found.append(f"QDense {layer.name!r} with activation {act!r}")
+            elif act == "quantized_relu" and _leaky(layer.activation):
+                found.append(f"QDense {layer.name!r} with {_leaky(layer.activation)}, which hls4ml does not "
+                             "convert bit-exactly (train with negative_slope=0)")
             plan.append(("dense", layer))
         elif kind == "QActivation":
             act = _activation_name(layer.quantizer if hasattr(layer, "quantizer") else cfg.get("activation"))
             if act in FINAL_ACTIVATIONS and i > last_compute:
                 plan.append(("final", layer))
+            elif act == "quantized_relu" and _leaky(layer.quantizer):
+                found.append(f"QActivation {layer.name!r} is {_leaky(layer.quantizer)}, which hls4ml does not "
+                             "convert bit-exactly (train with negative_slope=0)")
             elif act == "quantized_relu":
                 plan.append(("relu", layer))
             else:
@@ -188,7 +208,7 @@ def _prepare(model):
             for q in qs:
                 _check_quantizer(q, f"QDense {layer.name!r}")
             return (_activation_name(layer.get_config().get("activation")) != "linear"
-                    or any(getattr(q, "alpha", None) not in (None, 1, 1.0) for q in qs))
+                    or not all(_plain(q) for q in qs))
         return False
 
     if not any(needs_change(kind, layer) for kind, layer in plan):
@@ -219,6 +239,9 @@ def _rebuild(model, plan, notes):
             bq = layer.bias_quantizer_internal if layer.use_bias else None
             bias = exact_weights(bq, layer.bias.numpy()) if bq is not None else None
             for q, what, values in ((kq, "kernel", layer.kernel.numpy()), (bq, "bias", layer.bias.numpy() if bq else None)):
+                if q is not None and getattr(q, "alpha", None) in (None, 1, 1.0) and not _plain(q):
+                    notes.append(f"QDense {layer.name!r} {what}: the values {q} gives are kept exactly, on a "
+                                 "signed grid hls4ml converts bit for bit")
                 if q is not None and getattr(q, "alpha", None) not in (None, 1, 1.0):
                     scale = np.unique(_quantize(q, values)[1])
                     notes.append(f"QDense {layer.name!r} {what}: alpha={q.alpha!r} scales from the trained "
