@@ -56,14 +56,19 @@ def student_model() -> Path:
     return artifacts_dir("student") / "student.h5"
 
 
-def student_info(path=None) -> dict:
-    """What lab 03 recorded of the deployed student (``student.json`` beside ``student.h5``), or {}."""
+def model_record(model_path) -> dict:
+    """What was recorded beside a saved model (the ``.json`` next to its ``.h5``), or {} when there is
+    none or it cannot be read (a record is information about the model, never needed to load it)."""
     import json
-    p = Path(path) if path is not None else student_model().with_suffix(".json")
     try:
-        return json.loads(p.read_text())
+        return json.loads(Path(model_path).with_suffix(".json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def student_info(path=None) -> dict:
+    """What lab 03 recorded of the deployed student (``student.json`` beside ``student.h5``), or {}."""
+    return model_record(path if path is not None else student_model())
 
 
 def student_line(info: dict | None = None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedFormat", "bits_precision", "grid_precision", "relu_precision", "exact_accumulator",
+__all__ = ["FixedFormat", "bits_precision", "grid_precision", "relu_precision", "activation_precision", "exact_accumulator",
            "predicted_classes", "quantize_logits"]
 
 
@@ -160,6 +160,21 @@ def relu_precision(quantizer) -> FixedFormat:
         raise ValueError(f"activation quantizer {quantizer} is not a plain quantized_relu(bits, integer)")
     # tf.round is round-half-to-even = AP_RND_CONV; the clip at 2**integer - lsb = AP_SAT
     return FixedFormat(int(quantizer.bits), int(quantizer.integer), False, "RND_CONV", "SAT")
+
+
+def activation_precision(quantizer) -> FixedFormat:
+    """The format a ``QActivation``'s quantizer gives: :func:`relu_precision` for ``quantized_relu``;
+    a saturating linear ``quantized_bits(bits, integer)`` (signed, ``alpha`` 1, not symmetric) ->
+    ap_fixed<bits, integer + 1, RND_CONV, SAT> (QKeras: ``clip(round(x * 2**frac), -2**(bits-1),
+    2**(bits-1) - 1) / 2**frac`` with ``frac = bits - 1 - integer``, tf.round = half to even)."""
+    if type(quantizer).__name__ != "quantized_bits":
+        return relu_precision(quantizer)
+    if (not getattr(quantizer, "keep_negative", True) or getattr(quantizer, "symmetric", False)
+            or getattr(quantizer, "alpha", None) not in (None, 1, 1.0)
+            or getattr(quantizer, "use_stochastic_rounding", False)):
+        raise ValueError(f"activation quantizer {quantizer} is not a plain signed quantized_bits(bits, integer) "
+                         "(keep_negative=True, symmetric=False, alpha=1)")
+    return FixedFormat(int(quantizer.bits), int(quantizer.integer) + 1, True, "RND_CONV", "SAT")
 
 
 def exact_accumulator(x: FixedFormat, w: FixedFormat, b: FixedFormat | None, fan_in: int) -> FixedFormat:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make test`: the tests (tests/) and the notebooks (labs/, labs/solutions/) in two pytest processes
-# side by side, one per core. The notebooks run in course order in their own process (each lab reads
-# the checkpoints the labs before it wrote in artifacts/fast/), together with the browser check that
+# `make test`: the tests (tests/) and the notebooks in two pytest processes side by side, one per core.
+# The notebooks are the labs with their exercises answered (scripts/answered_labs.py pastes each answer
+# of labs/solutions/ into its exercise cell, so every answer runs in its lab's namespace). They run in
+# course order in their own process (each lab reads the checkpoints the labs before it wrote in
+# artifacts/fast/), together with the browser check that
 # opens lab 01 on the same artifacts and one more test file (BESIDE_LABS). Both reports are printed, then
 # the 15 slowest tests of the two, then one closing line. Exit status 0 only if both runs pass.
 #
@@ -14,7 +16,8 @@ rm -f "$out"/labs.* "$out"/tests.*
 # the notebooks' process also takes a test file that runs in its own folders, so that both
 # processes take about as long (their times: the 15 slowest tests, printed at the end)
 BESIDE_LABS="tests/test_browser.py tests/test_own_model.py"
-"$PY" -m pytest -p no:cacheprovider labs $BESIDE_LABS --nbval-lax --nbval-current-env \
+notebooks=$("$PY" scripts/answered_labs.py artifacts/fast/answered) || exit 1
+"$PY" -m pytest -p no:cacheprovider $notebooks $BESIDE_LABS --nbval-lax --nbval-current-env \
       --junitxml="$out/labs.xml" > "$out/labs.log" 2>&1 &
 labs=$!
 trap 'kill "$labs" 2>/dev/null' INT TERM
@@ -24,7 +27,7 @@ tests_rc=$?
 wait "$labs"
 labs_rc=$?
 echo
-echo "==================== the notebooks (labs/, labs/solutions/) and the browser check ===================="
+echo "========== the labs, answered (artifacts/fast/answered/), and the browser check =========="
 cat "$out/labs.log"
 echo "make test: tests/ exit $tests_rc, notebooks exit $labs_rc"
 "$PY" scripts/slowest.py 15 "$out/tests.xml" "$out/labs.xml"     # ends with the closing line

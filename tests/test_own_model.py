@@ -117,8 +117,9 @@ def batchnorm_student():
 
 
 def odd_quantizer_student():
-    """Quantizers hls4ml does not read exactly as they stand (issue 30): a 1-bit kernel
-    (``quantized_bits(1, 0, alpha=1)``) and an unsigned one (``keep_negative=False``)."""
+    """As published models differ (issue 30): a 1-bit kernel (``quantized_bits(1, 0, alpha=1)``) and an
+    unsigned one (``keep_negative=False``), which hls4ml does not read exactly as they stand, and a
+    saturating linear ``QActivation('quantized_bits(8, 2)')`` between the layers (no ReLU)."""
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
@@ -126,7 +127,8 @@ def odd_quantizer_student():
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
     x = QDense(8, name="fc1", kernel_quantizer=quantized_bits(1, 0, alpha=1),
                bias_quantizer=quantized_bits(6, 2, alpha=1))(inp)
-    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QActivation("quantized_bits(8, 2)", name="q1")(x)
+    x = tf.keras.layers.Dropout(0.2, name="drop1")(x)
     out = QDense(2, name="out", kernel_quantizer=quantized_bits(6, 0, keep_negative=False, alpha=1),
                  bias_quantizer=quantized_bits(6, 0, alpha=1))(x)
     return train(tf.keras.Model(inp, out), 2, tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -1,9 +1,10 @@
-"""Every solution answers its exercise *where the exercise stands*: each name a solution cell uses
-is defined by the lab (its cells above the exercise), by an earlier solution cell, or is a builtin.
+"""Every solution answers its exercise *where the exercise stands*.
 
-The solution notebooks run on their own (nbval); this test is what keeps them honest about the lab:
-a solution that only works because its own set-up cell imported something the lab never imports
-(``artifacts`` in lab 02, ``Path`` in lab 04b) would leave the participant with a NameError."""
+``make test`` runs each lab with its answers pasted into the exercise cells (scripts/answered_labs.py,
+nbval): that run is the proof that each answer works in its lab's namespace.  These tests are the
+quick part of it: every answer has its exercise cell, the copies differ from the labs only there, and
+each name an answer uses is defined by the lab above the exercise, by an earlier answer, or is a
+builtin (an answer that needs ``Path`` where the lab never imports it fails here in a second)."""
 import ast
 import builtins
 import json
@@ -72,6 +73,28 @@ def _contexts():
 
 
 CASES = _contexts()
+
+
+def test_answered_copies_differ_from_the_labs_only_in_the_exercise_cells():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("answered_labs", LABS.parent / "scripts" / "answered_labs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    labs = mod.course_order()
+    assert [p.name for p in labs][:3] == ["01_data.ipynb", "02_teacher.ipynb", "03_student.ipynb"]
+    n_answered = 0
+    for lab in labs:
+        nb, done = mod.answered(lab)
+        orig = json.loads(lab.read_text())["cells"]
+        assert len(nb["cells"]) == len(orig)
+        for new, old in zip(nb["cells"], orig):
+            src_old = "".join(old["source"])
+            if new["cell_type"] == "code" and mod.exercise_number(src_old) in done:
+                assert "strict=True" in "".join(new["source"])
+            else:
+                assert new == old
+        n_answered += len(done)
+    assert n_answered == len(CASES)
 
 
 def test_every_solution_has_an_exercise_cell():

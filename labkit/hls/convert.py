@@ -27,8 +27,8 @@ import numpy as np
 
 from .. import artifacts
 from ..config import CFG
-from ..fixedpoint import (FixedFormat, bits_precision, exact_accumulator, predicted_classes, quantize_logits,
-                          relu_precision)
+from ..fixedpoint import (FixedFormat, activation_precision, bits_precision, exact_accumulator, predicted_classes,
+                          quantize_logits)
 from ..training.contract import describe_layers, network_input, qkeras_logits
 
 PROJECT_NAME = "myproject"  # hls4ml's default; the wrapper calls myproject()
@@ -62,7 +62,7 @@ def layer_precisions(model, logit_format: FixedFormat = CFG.logit_format) -> dic
             out[layer.name + "_linear"] = {"result": result}
             current = result
         else:  # QActivation
-            current = relu_precision(layer.quantizer)
+            current = activation_precision(layer.quantizer)
             out[layer.name] = {"result": current}
     return out
 

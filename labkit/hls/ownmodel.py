@@ -32,7 +32,8 @@ import numpy as np
 from ..fixedpoint import grid_precision
 
 SUPPORTED = ("Input, QDense (quantized_bits weights of any width, signed or not, alpha 1/'auto'/'auto_po2'; "
-             "activation linear or quantized_relu), QActivation(quantized_relu, not leaky), Dropout (removed), BatchNormalization right after "
+             "activation linear or quantized_relu), QActivation(quantized_relu, not leaky; or a signed quantized_bits "
+             "between layers), Dropout (removed), BatchNormalization right after "
              "a QDense (folded into it), and a final softmax/sigmoid (stripped: the IP outputs logits)")
 FINAL_ACTIVATIONS = ("softmax", "sigmoid")
 
@@ -167,6 +168,10 @@ def _prepare(model):
                 found.append(f"QActivation {layer.name!r} is {_leaky(layer.quantizer)}, which hls4ml does not "
                              "convert bit-exactly (train with negative_slope=0)")
             elif act == "quantized_relu":
+                plan.append(("relu", layer))
+            elif act == "quantized_bits" and i < last_compute:
+                # a saturating linear quantizer between layers (no ReLU): hls4ml reads it as a linear
+                # activation of the quantizer's precision; the conversion's bit-exact check decides
                 plan.append(("relu", layer))
             else:
                 found.append(f"QActivation {layer.name!r} ({act})")

@@ -59,8 +59,8 @@ def save(model, path: Path, *, check=None, **info) -> Path:
 
 
 def info(path: Path) -> dict:
-    p = Path(path).with_suffix(".json")
-    return json.loads(p.read_text()) if p.exists() else {}
+    """What :func:`save` recorded beside the model at ``path`` (:func:`labkit.artifacts.model_record`)."""
+    return artifacts.model_record(path)
 
 
 def teacher_model(split=None, *, retrain: bool = False, verbose: int = 0):

@@ -40,7 +40,7 @@ from collections import Counter
 import numpy as np
 
 from ..config import CFG
-from ..fixedpoint import bits_precision, relu_precision
+from ..fixedpoint import activation_precision, bits_precision
 from .contract import describe_layers
 
 
@@ -100,7 +100,7 @@ def layer_steps(model) -> list:
                                      "must use quantized_bits(bits, integer, alpha=1)")
             steps.append(("dense", layer.name, (W, b)))
         else:
-            steps.append(("relu", layer.name, relu_precision(layer.quantizer)))
+            steps.append(("relu", layer.name, activation_precision(layer.quantizer)))
     return steps
 
 

@@ -1,0 +1,84 @@
+"""Write each lab with its exercises answered: the lab's own cells, each ``# Exercise k`` cell replaced
+by the answer cell of ``labs/solutions/NN_*_solutions.ipynb``.  ``make test`` runs these copies (nbval)
+instead of the labs and the solutions apart, so every answer runs exactly where a participant pastes
+it: in the lab's namespace, after the lab's own cells.
+
+    python scripts/answered_labs.py OUT_DIR      # writes the copies, prints their paths in course order
+
+A lab without exercises is printed as it is (its own path).  tests/test_solutions_fit_labs.py checks
+the mapping (every answer has its exercise cell, and uses only what the lab defines above it).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = ROOT / "labs"
+CHECK = re.compile(r"""exercises\.check\(\s*["'](\w+)["']\s*,\s*(\d+)\s*,\s*answer\b[^)]*strict=True""")
+
+
+def exercise_number(source: str):
+    m = re.match(r"\s*#\s*Exercise\s+(\d+)\b", source)
+    return int(m.group(1)) if m else None
+
+
+def course_order() -> list:
+    """The labs and their notes, in the order the course runs them (lab NN's notes right after it)."""
+    out = []
+    for lab in sorted(LABS.glob("[0-9][0-9]*_*.ipynb")):
+        out.append(lab)
+        out += sorted((LABS / "notes").glob(lab.name.split("_")[0] + "_*.ipynb"))
+    return out
+
+
+def answers(number: str) -> dict:
+    """{exercise k: the solution's answer cell source} of lab ``number`` (e.g. "04b")."""
+    found = sorted((LABS / "solutions").glob(f"{number}_*_solutions.ipynb"))
+    if not found:
+        return {}
+    out = {}
+    for cell in json.loads(found[0].read_text())["cells"]:
+        src = "".join(cell["source"])
+        m = CHECK.search(src) if cell["cell_type"] == "code" else None
+        if m and m.group(1) == number:
+            out[int(m.group(2))] = src
+    return out
+
+
+def answered(lab: Path) -> tuple:
+    """(the notebook with its exercise cells answered, the exercise numbers answered)."""
+    nb = json.loads(lab.read_text())
+    sol = answers(lab.name.split("_")[0])
+    done = []
+    for cell in nb["cells"]:
+        k = exercise_number("".join(cell["source"])) if cell["cell_type"] == "code" else None
+        if k is not None and k in sol:
+            cell["source"] = sol[k].splitlines(keepends=True)
+            cell["outputs"], cell["execution_count"] = [], None
+            done.append(k)
+    return nb, done
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1:
+        print(__doc__.strip().splitlines()[-4].strip(), file=sys.stderr)
+        return 2
+    out = Path(argv[0])
+    for lab in course_order():
+        nb, done = answered(lab)
+        if not done:
+            print(lab)
+            continue
+        target = out / lab.relative_to(LABS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
