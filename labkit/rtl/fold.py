@@ -110,10 +110,15 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     nb, wb, xw, pw, aw = w["nb"], w["wb"], w["xw"], w["pw"], w["aw"]
     SWe = W[:nb * spw].sum(axis=0)
     bias = B << CFG.input_frac_bits
+    Wp = np.zeros((wpp * spw, U), np.int64)
+    Wp[:N] = W
+    bits = (Wp.reshape(wpp, spw, U)[..., None] >> np.arange(wb)) & 1          # (beat, lane, unit, bit)
+    ever_set, always_set = bits.max(axis=0) == 1, bits.min(axis=0) == 1       # (lane, unit, bit)
     shift = rest_in_frac - (F + CFG.input_frac_bits)
     lines = [
         f"// {name} -- the student's first layer folded to the stream (labkit.rtl.fold); do not edit.",
-        f"// Per input beat k: acc_j += W[{spw}k, j] * x0 + W[{spw}k+1, j] * x1, weights from a ROM indexed by k,",
+        f"// Per input beat k: acc_j += W[{spw}k, j] * x0 + W[{spw}k+1, j] * x1, weights from a ROM indexed by k",
+        "// (registered with the beat's x),",
         f"// x = baseline - sample from beat {nb} on (-sample before: the baseline is not known yet);",
         "// the accumulator starts at the bias; after the last beat z_j = acc_j + baseline * SWe_j.",
         f"module {name} (",
@@ -128,7 +133,9 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     ]
     for j in range(U):
         lines.append(f"    reg signed [{wb - 1}:0] " + ", ".join(f"w{j}_{m}" for m in range(spw)) + ";")
-    lines.append("    always @(*) begin   // the weights' ROM")
+    # stage 0 registers the ROM's weights with the beat's x: the ROM then stays a small table instead of
+    # being merged into the products' logic (benchmarks/DECISIONS.md: fewer LUTs, one clock more)
+    lines.append("    always @(posedge clk) if (en) begin   // stage 0: the weights' ROM, registered")
     lines.append("        case (widx)")
     for k in range(wpp):
         vals, nonzero = [], False
@@ -137,42 +144,52 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
                 i = spw * k + m
                 v = int(W[i, j]) if i < N else 0
                 nonzero |= v != 0
-                vals.append(f"w{j}_{m} = {_lit(v, wb)};")
+                vals.append(f"w{j}_{m} <= {_lit(v, wb)};")
         if nonzero:
             lines.append(f"            {wiw}'d{k}: begin " + " ".join(vals) + " end")
     lines.append("            default: begin " + " ".join(
-        f"w{j}_{m} = {wb}'sd0;" for j in range(U) for m in range(spw)) + " end")
+        f"w{j}_{m} <= {wb}'sd0;" for j in range(U) for m in range(spw)) + " end")
     lines.append("        endcase")
     lines.append("    end")
     lines.append(f"    wire early = (widx < {nb});")
     for m in range(spw):
-        lines.append(f"    wire signed [{xw - 1}:0] x{m} = $signed({{2'b0, early ? {adc}'d0 : baseline}}) - "
+        lines.append(f"    wire signed [{xw - 1}:0] x{m}_in = $signed({{2'b0, early ? {adc}'d0 : baseline}}) - "
                      f"$signed({{2'b0, data[{m * lane + adc - 1}:{m * lane}]}});")
-    lines.append("    // stage 1: the beat's products; stage 2: the accumulators (z after the last beat)")
-    lines.append("    reg p_en, p_first, p_last;")
+    lines.append("    // stage 0: the beat's weights and x; stage 1: the products; stage 2: the accumulators")
+    lines.append("    // (z after the last beat; the baseline is taken with the last beat)")
+    lines.append("    reg q_en, q_first, q_last, p_en, p_first, p_last;")
+    lines.append(f"    reg signed [{xw - 1}:0] " + ", ".join(f"x{m}" for m in range(spw)) + ";")
     lines.append(f"    reg [{adc - 1}:0] base_q;")
     for j in range(U):
         if dsp:
             prods = " + ".join(f"x{m} * w{j}_{m}" for m in range(spw))
-        else:       # shift-and-add on the weight's bits (its MSB weighs -2**(wb-1)): no multiplier to infer
+        else:       # shift-and-add on the weight's bits (its MSB weighs -2**(wb-1)): no multiplier to infer;
+            # a bit that is 0 on every beat adds no term, one that is 1 on every beat adds x unmasked
             terms = []
             for m in range(spw):
                 for bit in range(wb):
+                    if not ever_set[m, j, bit]:
+                        continue
                     sign = "-" if bit == wb - 1 else "+"
-                    terms.append(f"{sign} ($signed({{{pw}{{w{j}_{m}[{bit}]}}}}) & (x{m} <<< {bit}))")
-            prods = " ".join(terms).lstrip("+ ")
+                    mask = "" if always_set[m, j, bit] else f"$signed({{{pw}{{w{j}_{m}[{bit}]}}}}) & "
+                    terms.append(f"{sign} ({mask}(x{m} <<< {bit}))")
+            prods = " ".join(terms).lstrip("+ ") if terms else f"{pw}'sd0"
         lines += [f"    reg  signed [{pw - 1}:0] p{j};",
                   f"    reg  signed [{aw - 1}:0] a{j};",
                   f"    wire signed [{pw - 1}:0] p{j}_next = {prods};"]
     lines.append("    always @(posedge clk) begin")
-    lines.append("        p_en <= en; p_first <= en & (widx == 0); p_last <= en & last;")
+    lines.append("        q_en <= en; q_first <= en & (widx == 0); q_last <= en & last;")
     lines.append("        if (en) begin")
+    lines += [f"            x{m} <= x{m}_in;" for m in range(spw)]
+    lines.append("        end")
+    lines.append("        if (en & last) base_q <= baseline;")
+    lines.append("        p_en <= q_en; p_first <= q_first; p_last <= q_last;")
+    lines.append("        if (q_en) begin")
     lines += [f"            p{j} <= p{j}_next;" for j in range(U)]
     lines.append("        end")
     lines.append("        if (p_en) begin")
     lines += [f"            a{j} <= (p_first ? {_lit(int(bias[j]), aw)} : a{j}) + p{j};" for j in range(U)]
     lines.append("        end")
-    lines.append("        if (p_en & p_last) base_q <= baseline;")
     lines.append("    end")
     lines.append(f"    wire signed [{aw - 1}:0] bq = $signed({{1'b0, base_q}});")
     op = f"<<< {shift}" if shift >= 0 else f">>> {-shift}"
@@ -210,7 +227,7 @@ def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float
         folder=str(folder), name=name, rest=rest_name, board=board, clock_mhz=clock_mhz,
         units=int(W.shape[1]), frac=F, weight_bits=widths["weight_bits"], acc_width=widths["acc_width"],
         z_width=info["z_width"], rest_in_width=in_w, rest_in_frac=in_f, rest_latency=rest_lat,
-        latency_cycles=2 + rest_lat, out_width=out_w, out_frac=out_f, nonzero=info["nonzero"],
+        latency_cycles=3 + rest_lat, out_width=out_w, out_frac=out_f, nonzero=info["nonzero"],
         est_luts=float(round(comb.cost, 1)), sources=sources)
     (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
     return core, rtl

@@ -339,8 +339,9 @@ def estimate(model, clock_mhz: float | None = None, board: str = CFG.default_boa
         rest = fc["comb"]
         rest_stages = (len(to_pipeline(rest, cutoff, verbose=False).solutions)
                        if any(op.opcode != -1 for op in rest.ops) else 0)
-        # the products' register, the accumulators, then the rest's input register and its stages
-        out.update(lut_estimate=fc["lut_estimate"], latency_cycles=rest_stages + 3, stages=rest_stages,
+        # the weights' and x's register, the products', the accumulators, then the rest's input register
+        # and its stages
+        out.update(lut_estimate=fc["lut_estimate"], latency_cycles=rest_stages + 4, stages=rest_stages,
                    fold_parts={k: v for k, v in fc.items() if k != "comb"})
     out["estimate_s"] = round(time.perf_counter() - t0, 3)
     return out
