@@ -165,7 +165,7 @@ def _prepare(model):
             if act in FINAL_ACTIVATIONS and i > last_compute:
                 plan.append(("final", layer))
             elif act == "quantized_relu" and _leaky(layer.quantizer):
-                found.append(f"QActivation {layer.name!r} is {_leaky(layer.quantizer)}, which hls4ml does not "
+                found.append(f"QActivation {layer.name!r}, {_leaky(layer.quantizer)}, which hls4ml does not "
                              "convert bit-exactly (train with negative_slope=0)")
             elif act == "quantized_relu":
                 plan.append(("relu", layer))
