@@ -352,3 +352,12 @@ def test_an_inexact_conversion_writes_no_vectors(monkeypatch, tmp_path):
         build_all(model=object(), X_raw=X, y=np.zeros(4, int), vectors_dir=tmp_path / "vec",
                   emu_path=tmp_path / "emu" / "lib.so", source="my.h5", quiet=True)
     assert not (tmp_path / "vec").exists() and not (tmp_path / "emu").exists()
+
+
+def test_near_chance_accuracy_names_the_input_transform():
+    from labkit.course.bench import near_chance
+    from labkit.metrics import accuracy_ci
+    y = np.array([0, 1] * 100)
+    assert near_chance(accuracy_ci(y, y), 2, "m.h5", "w.csv") == ""
+    msg = near_chance(accuracy_ci(y, np.zeros_like(y)), 2, "m.h5", "w.csv")
+    assert msg.startswith("m.h5: 50.0% on w.csv is near chance (50%)") and "input transform" in msg

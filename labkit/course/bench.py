@@ -436,6 +436,17 @@ def bench_recipe(argv=None) -> int:
     return 0
 
 
+def near_chance(acc: dict, n_out: int, student, test) -> str:
+    """One sentence when an accuracy (:func:`labkit.metrics.accuracy_ci`) is no better than guessing among
+    the classes (its 95 % interval's upper end below chance + 10 points), else ''."""
+    chance = 1.0 / max(2, n_out)
+    if acc["ci95"][1] >= chance + 0.1:
+        return ""
+    return (f"{student}: {acc['acc']:.1%} on {test} is near chance ({chance:.0%}): the likely cause is the input "
+            "transform (the network sees baseline minus sample, scaled as course.ini [input_stage] says; a model "
+            "trained on raw ADC codes or on normalised pulses reads them differently)")
+
+
 def bench_agreement(argv=None) -> int:
     """``labkit bench agreement [--student PATH] [--test W.csv]``: one JSON line on the test windows
     (default: the course's test split): agreement, wrapper words, and the accuracy with its 95 % CI."""
@@ -490,6 +501,10 @@ def bench_agreement(argv=None) -> int:
         "n_out": int(agree["csim_logits"].shape[1]),
         "exact": conv.is_exact(agree),
     }))
+    warning = near_chance(acc, int(agree["csim_logits"].shape[1]), args.student or "the course student",
+                          args.test or "the test split")
+    if warning:
+        print(warning, file=sys.stderr)
     if not conv.is_exact(agree) and not args.accept_inexact:
         print(f"{args.student or 'the course student'}: the C simulation is not bit-exact with QKeras on every test "
               "window (see the line above); pass --accept-inexact to accept it", file=sys.stderr)

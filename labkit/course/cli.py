@@ -19,7 +19,7 @@ COMMANDS = {
     "data": ("labkit.data.cli", "data sets: fetch the real Zenodo files, write the synthetic set, inspect"),
     "calibrate": ("labkit.data.calibrate", "compare synthetic pulses with real traces (table + overlay plot)"),
     "course": ("labkit.course.runner", "run every lab headless and write executed copies + a summary"),
-    "bench": ("labkit.course.bench", "benchmarks that print one JSON line: accuracy | agreement | board | pareto | rtl"),
+    "bench": ("labkit.course.bench", "benchmarks that print one JSON line: accuracy | agreement | board | pareto | recipe | rtl"),
     "tune": ("labkit.training.distributed", "teacher or student search with a chief and N workers (keras-tuner gRPC)"),
     "hls": ("labkit.hls.cli", "hls4ml project, emulation library, test vectors, IP export"),
     "rtl": ("labkit.rtl", "open RTL twin of the IP: da4ml Verilog, Icarus/Verilator checks, Yosys resources"),
