@@ -145,7 +145,7 @@ def test_course_ini_search_section_is_checked(tmp_path):
     bad.write_text(text.replace("selection = pareto", "selection = smallest"))
     with pytest.raises(ValueError, match=r"\[search\] selection"):
         config.load(bad)
-    bad.write_text(text.replace("weight_bits = 3, 4", "weight_bits = 4, 3"))
+    bad.write_text(text.replace("weight_bits = 4, 4", "weight_bits = 4, 3"))
     with pytest.raises(ValueError, match=r"\[search\] weight_bits"):
         config.load(bad)
 
