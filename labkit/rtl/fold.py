@@ -8,7 +8,8 @@ clock, behind a window buffer.  Here the first layer is folded to the stream's o
   so unit j's first-layer sum, with integer weights ``W_ij`` (weights * 2**F) and bias ``B_j``, is
   ``z_j * 2**(F+8) = sum_i W_ij (baseline - s_i) + B_j * 2**8``.  It is accumulated as the beats arrive
   (the accumulator starts at the bias): per beat two products ``W_(2k)j x_(2k) + W_(2k+1)j x_(2k+1)``
-  with the beat's weights read from a small ROM.  The beats that hold the baseline samples come before
+  with the beat's weights read from a small ROM into registers, together with the beat's x (so the
+  table stays out of the products' logic), and one shift-and-add term per weight bit that is ever set.  The beats that hold the baseline samples come before
   the baseline is known, so they carry ``-s_i``, and ``baseline * SWe_j`` (SWe_j: the sum of their
   weights, often 0) is added once after the last beat (:func:`fold_verilog`, :func:`z_integers`);
 * the rest of the network (the first layer's activation, the later layers, the logit rounding)
