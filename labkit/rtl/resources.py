@@ -18,8 +18,12 @@ from . import tools
 
 
 def parse_stat(text: str) -> dict:
-    """Yosys ``stat`` (of one flattened module) -> {cell type: count}."""
+    """Yosys ``stat`` -> {cell type: count}: of the flattened top, or, when a module kept its hierarchy
+    (``keep_hierarchy``), the design's totals (the ``design hierarchy`` section) only."""
     cells = {}
+    marker = "=== design hierarchy ==="
+    if marker in text:
+        text = text[text.index(marker):]
     for line in text.splitlines():
         m = re.match(r"^\s+([A-Z][A-Z0-9_]*)\s+(\d+)\s*$", line)
         if m:
