@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedFormat", "bits_precision", "grid_precision", "relu_precision", "activation_precision", "exact_accumulator",
-           "predicted_classes", "quantize_logits"]
+__all__ = ["FixedFormat", "bits_precision", "grid_precision", "relu_precision", "activation_precision",
+           "exact_accumulator", "predicted_classes", "quantize_logits"]
 
 
 @dataclass(frozen=True)

@@ -361,3 +361,18 @@ def test_near_chance_accuracy_names_the_input_transform():
     assert near_chance(accuracy_ci(y, y), 2, "m.h5", "w.csv") == ""
     msg = near_chance(accuracy_ci(y, np.zeros_like(y)), 2, "m.h5", "w.csv")
     assert msg.startswith("m.h5: 50.0% on w.csv is near chance (50%)") and "input transform" in msg
+
+
+def test_an_activation_quantizer_without_a_format_is_refused_in_the_model_check():
+    """A quantized_bits activation the fixed-point rules have no format for is refused by the model
+    check, naming the layer (not later, from the fixed-point module)."""
+    pytest.importorskip("qkeras")
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+    from labkit.hls.ownmodel import OwnModelError, prepare_student
+
+    q = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1))
+    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
+    x = QActivation(quantized_bits(8, 2, keep_negative=False), name="unsigned")(QDense(4, name="fc1", **q)(inp))
+    with pytest.raises(OwnModelError, match=r"QActivation 'unsigned': .*plain signed quantized_bits"):
+        prepare_student(tf.keras.Model(inp, QDense(2, name="out", **q)(x)))

@@ -349,11 +349,11 @@ def recipe_student(part, teacher, config: dict, seed: int) -> dict:
           **{k: c[k] for k in ("learning_rate", "temperature", "alpha", "weight_bits", "activation_bits", "sparsity")}}
     row = {"seed": seed}
     try:
-        model, _ = train_final(hm, _fixed_hp(hp), part, epochs=training.student_epochs, training=training,
-                               progress=False, seed=seed)
+        train_final(hm, _fixed_hp(hp), part, epochs=training.student_epochs, training=training, progress=False,
+                    seed=seed)
     except compress.DeadModelError as dead:
         return {**row, "dead": str(dead)}
-    student = hm.last_student or compress.finalize_student(model)
+    student = hm.last_student          # the finalized network the fit validated (hardware_cost is on)
     pred = logits(student, part.test).argmax(1)
     row.update(errors=int((pred != part.test.y).sum()), n=int(len(part.test.y)))
     if not da4ml_missing():
@@ -501,12 +501,12 @@ def bench_agreement(argv=None) -> int:
         "n_out": int(agree["csim_logits"].shape[1]),
         "exact": conv.is_exact(agree),
     }))
-    warning = near_chance(acc, int(agree["csim_logits"].shape[1]), args.student or "the course student",
-                          args.test or "the test split")
+    who = args.student or "the course student"
+    warning = near_chance(acc, int(agree["csim_logits"].shape[1]), who, args.test or "the test split")
     if warning:
         print(warning, file=sys.stderr)
     if not conv.is_exact(agree) and not args.accept_inexact:
-        print(f"{args.student or 'the course student'}: the C simulation is not bit-exact with QKeras on every test "
+        print(f"{who}: the C simulation is not bit-exact with QKeras on every test "
               "window (see the line above); pass --accept-inexact to accept it", file=sys.stderr)
         return 1
     return 0

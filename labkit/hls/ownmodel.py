@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fixedpoint import grid_precision
+from ..fixedpoint import activation_precision, grid_precision
 
 SUPPORTED = ("Input, QDense (quantized_bits weights of any width, signed or not, alpha 1/'auto'/'auto_po2'; "
              "activation linear or quantized_relu), QActivation(quantized_relu, not leaky; or a signed quantized_bits "
@@ -91,9 +91,10 @@ def _plain(q) -> bool:
 
 
 def _leaky(q) -> str:
-    """'' or the sentence part naming a leaky quantized_relu (hls4ml has no exact twin of it)."""
+    """'' or the sentence part naming a leaky quantized_relu and the fix (hls4ml has no exact twin of it)."""
     slope = getattr(q, "negative_slope", 0) or 0
-    return f"a leaky quantized_relu (negative_slope={slope:g})" if slope else ""
+    return (f"a leaky quantized_relu (negative_slope={slope:g}), which hls4ml does not convert bit-exactly "
+            "(train with negative_slope=0)") if slope else ""
 
 
 def folded_quantizer(bits: int, values):
@@ -157,22 +158,25 @@ def _prepare(model):
             if act not in ("linear", "quantized_relu") and not (act in FINAL_ACTIVATIONS and i == last_compute):
                 found.append(f"QDense {layer.name!r} with activation {act!r}")
             elif act == "quantized_relu" and _leaky(layer.activation):
-                found.append(f"QDense {layer.name!r} with {_leaky(layer.activation)}, which hls4ml does not "
-                             "convert bit-exactly (train with negative_slope=0)")
+                found.append(f"QDense {layer.name!r} with {_leaky(layer.activation)}")
             plan.append(("dense", layer))
         elif kind == "QActivation":
             act = _activation_name(layer.quantizer if hasattr(layer, "quantizer") else cfg.get("activation"))
             if act in FINAL_ACTIVATIONS and i > last_compute:
                 plan.append(("final", layer))
             elif act == "quantized_relu" and _leaky(layer.quantizer):
-                found.append(f"QActivation {layer.name!r}, {_leaky(layer.quantizer)}, which hls4ml does not "
-                             "convert bit-exactly (train with negative_slope=0)")
+                found.append(f"QActivation {layer.name!r}, {_leaky(layer.quantizer)}")
             elif act == "quantized_relu":
                 plan.append(("relu", layer))
             elif act == "quantized_bits" and i < last_compute:
                 # a saturating linear quantizer between layers (no ReLU): hls4ml reads it as a linear
-                # activation of the quantizer's precision; the conversion's bit-exact check decides
-                plan.append(("relu", layer))
+                # activation of the quantizer's precision (the one rule, fixedpoint.activation_precision,
+                # refuses the kinds it has no format for); the conversion's bit-exact check decides
+                try:
+                    activation_precision(layer.quantizer)
+                    plan.append(("relu", layer))
+                except ValueError as err:
+                    found.append(f"QActivation {layer.name!r}: {err}")
             else:
                 found.append(f"QActivation {layer.name!r} ({act})")
         elif kind == "Activation":

@@ -9,8 +9,8 @@ clock, behind a window buffer.  Here the first layer is folded to the stream's o
   ``z_j * 2**(F+8) = sum_i W_ij (baseline - s_i) + B_j * 2**8``.  It is accumulated as the beats arrive
   (the accumulator starts at the bias): per beat two products ``W_(2k)j x_(2k) + W_(2k+1)j x_(2k+1)``
   with the beat's weights read from a small ROM into registers, together with the beat's x (so the
-  table stays out of the products' logic), and one shift-and-add term per weight bit that is ever set.  The beats that hold the baseline samples come before
-  the baseline is known, so they carry ``-s_i``, and ``baseline * SWe_j`` (SWe_j: the sum of their
+  table stays out of the products' logic), and one shift-and-add term per weight bit that is ever
+  set.  The beats that hold the baseline samples come before the baseline is known, so they carry ``-s_i``, and ``baseline * SWe_j`` (SWe_j: the sum of their
   weights, often 0) is added once after the last beat (:func:`fold_verilog`, :func:`z_integers`);
 * the rest of the network (the first layer's activation, the later layers, the logit rounding)
   is traced with da4ml from ``z`` exactly as :func:`labkit.training.cost.trace` traces the whole
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CFG
-from ..training.cost import first_layer, fold_widths, naf, trace_rest
+from ..training.cost import first_layer, fold_widths, naf, trace_rest, weight_bit_planes
 from . import tools
 
 
@@ -111,10 +111,7 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     nb, wb, xw, pw, aw = w["nb"], w["wb"], w["xw"], w["pw"], w["aw"]
     SWe = W[:nb * spw].sum(axis=0)
     bias = B << CFG.input_frac_bits
-    Wp = np.zeros((wpp * spw, U), np.int64)
-    Wp[:N] = W
-    bits = (Wp.reshape(wpp, spw, U)[..., None] >> np.arange(wb)) & 1          # (beat, lane, unit, bit)
-    ever_set, always_set = bits.max(axis=0) == 1, bits.min(axis=0) == 1       # (lane, unit, bit)
+    ever_set, always_set = weight_bit_planes(W, wb)                            # (lane, unit, bit)
     shift = rest_in_frac - (F + CFG.input_frac_bits)
     lines = [
         f"// {name} -- the student's first layer folded to the stream (labkit.rtl.fold); do not edit.",

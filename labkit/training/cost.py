@@ -181,6 +181,19 @@ def fold_widths(W, z_width: int) -> dict:
             "xw": CFG.adc_bits + 2, "pw": pw, "aw": max(int(z_width), pw)}
 
 
+def weight_bit_planes(W, wb: int) -> tuple:
+    """(ever set, always set): boolean arrays (lane, unit, bit) over the folded ROM's beats of the
+    first layer's integer weights ``W`` in ``wb``-bit two's complement.  A bit never set adds no
+    shift-and-add term; one set on every beat adds an unmasked term and no ROM bit
+    (:func:`labkit.rtl.fold.fold_verilog` writes them, :func:`fold_cost` counts them)."""
+    spw, wpp = CFG.samples_per_word, CFG.words_per_pulse
+    N, U = W.shape
+    Wp = np.zeros((wpp * spw, U), np.int64)
+    Wp[:N] = W
+    bits = (Wp.reshape(wpp, spw, U)[..., None] >> np.arange(wb)) & 1          # (beat, lane, unit, bit)
+    return bits.max(axis=0) == 1, bits.min(axis=0) == 1
+
+
 def naf(c: int) -> list:
     """``c`` in the non-adjacent form: ``[(shift, digit ±1)]``, lowest first (the adders of a constant
     multiplication, one fewer than the digits)."""
@@ -213,25 +226,21 @@ def trace_rest(model):
 def fold_cost(model) -> dict:
     """LUT estimate of the folded core (:mod:`labkit.rtl.fold`): first layer beat by beat + the rest.
 
-    Per unit j the beat's products are shift-and-add terms, one per weight bit that is not the same
-    on every beat of the ROM: (terms - 1) adders of the product's width, plus the accumulator; each
-    such ROM bit costs one LUT6 per 64 beats; each input lane one subtractor (x = baseline - s);
+    Per unit j the beat's products are shift-and-add terms, one per weight bit set on some beat of
+    the ROM (:func:`weight_bit_planes`): (terms - 1) adders of the product's width, plus the
+    accumulator; each ROM bit that varies between beats costs one LUT6 per 64 beats; each input lane one subtractor (x = baseline - s);
     the baseline correction one adder per signed digit of SWe_j; the rest: :func:`comb_cost`.
     The cost follows the first layer's width and bits, hardly its nonzero count.
     """
     W, B, F, _ = first_layer(model)
-    N, U = W.shape
+    U = W.shape[1]
     spw, wpp = CFG.samples_per_word, CFG.words_per_pulse
     comb, info = trace_rest(model)
     w = fold_widths(W, info["z_width"])
     nb, wb, xw, pw, aw = w["nb"], w["wb"], w["xw"], w["pw"], w["aw"]
-    Wp = np.zeros((wpp * spw, U), np.int64)
-    Wp[:N] = W
-    bits = (Wp.reshape(wpp, spw, U)[..., None] >> np.arange(wb)) & 1          # (beat, lane, unit, bit)
-    varies = bits.min(axis=0) != bits.max(axis=0)                               # (lane, unit, bit)
-    set_always = (bits.min(axis=0) == 1)
-    terms = (varies | set_always).sum(axis=(0, 2))                              # per unit
-    rom = int(varies.sum()) * -(-wpp // 64)
+    ever_set, always_set = weight_bit_planes(W, wb)                            # (lane, unit, bit)
+    terms = ever_set.sum(axis=(0, 2))                                           # per unit
+    rom = int((ever_set & ~always_set).sum()) * -(-wpp // 64)                   # the bits that vary
     products = int(sum(max(int(t) - 1, 0) * pw for t in terms))
     SWe = W[:nb * spw].sum(axis=0)
     corr = sum(len(naf(int(c))) * aw for c in SWe)
