@@ -80,6 +80,8 @@ class Quant:
     activation_integer: int      #: quantized_relu integer bits
     logit_width: int             #: logits leave the IP as ap_fixed<logit_width, logit_integer>
     logit_integer: int           #: (integer bits incl. sign)
+    float_bits: int              #: your own model's float weights / activations become this many bits ...
+    float_integer: int           #: ... with this many integer bits for a float ReLU (labkit hls convert --student)
     target_sparsity: float       #: the student's kernel sparsity floor
 
 
@@ -120,6 +122,26 @@ class Design:
 
 #: the RTL cores labkit.rtl builds: "none" (fully parallel) and "stream" (the first layer folded to the stream)
 RTL_FOLDS = ("none", "stream")
+
+#: what the network sees of a pulse's raw ADC codes (``--input`` of ``labkit hls convert``, ``bench
+#: agreement|rtl|board``): ``course`` = course.ini [input_stage] (baseline minus sample, scaled), ``raw`` =
+#: the codes unchanged (a model trained on the CSV columns as they are)
+INPUTS = ("course", "raw")
+INPUT_HELP = ("what the model was trained on: course = baseline minus sample as course.ini [input_stage] says "
+              "(the course's student), raw = the ADC codes unchanged (the CSV columns as they are); QKeras, the C "
+              "simulation, the RTL twin and the IP apply the same transform")
+
+
+@dataclass(frozen=True)
+class InputTransform:
+    """One input transform, applied identically by numpy (QKeras), the C++ wrapper, the RTL twin and the IP:
+    ``x = (baseline - s) * 2**-frac_bits`` when ``baseline``, else ``x = s * 2**-frac_bits``; ``format``
+    holds every x exactly."""
+
+    name: str
+    baseline: bool
+    frac_bits: int
+    format: FixedFormat
 
 
 @dataclass(frozen=True)
@@ -285,6 +307,15 @@ class Config:
     @property
     def input_format(self) -> FixedFormat:
         return FixedFormat(self.input_stage.input_width, self.input_stage.input_integer)
+
+    def input_transform(self, name: str = "course") -> InputTransform:
+        """The input transform ``name`` (one of :data:`INPUTS`); one sentence for any other name."""
+        if name == "course":
+            return InputTransform("course", True, self.input_frac_bits, self.input_format)
+        if name == "raw":
+            return InputTransform("raw", False, 0, FixedFormat(self.adc_bits, self.adc_bits, signed=False))
+        raise ValueError(f"unknown input transform {name!r}: use one of {', '.join(INPUTS)} (course: baseline "
+                         "minus sample as course.ini [input_stage] says; raw: the ADC codes unchanged)")
 
     @property
     def logit_format(self) -> FixedFormat:

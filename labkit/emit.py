@@ -134,16 +134,18 @@ def write_tcl(board: str, path, cfg=CFG) -> Path:
 # C++ and Verilog
 # ------------------------------------------------------------------------------------------
 
-def cpp_header(n_out: int | None = None) -> str:
+def cpp_header(n_out: int | None = None, input: str = "course") -> str:
     """Text of ``labkit_params.h`` (``#define LABKIT_*``) for the C++ stream wrapper.
 
     ``n_out``: logits per pulse of the converted network (default ``CFG.n_classes``; your own
-    model's, ``labkit hls convert --student``)."""
+    model's, ``labkit hls convert --student``); ``input``: the input transform the wrapper applies
+    (``CFG.input_transform``; ``LABKIT_INPUT_BASELINE`` 1 = baseline minus sample, 0 = the codes)."""
+    t = CFG.input_transform(input)
     consts = {
         "N_SAMPLES": CFG.n_samples, "WORDS_PER_PULSE": CFG.words_per_pulse,
         "SAMPLES_PER_WORD": CFG.samples_per_word, "LANE_BITS": CFG.lane_bits, "WORD_BITS": CFG.word_bits,
-        "ADC_BITS": CFG.adc_bits, "BASELINE_LOG2": CFG.baseline_log2, "INPUT_FRAC_BITS": CFG.input_frac_bits,
-        "INPUT_WIDTH": CFG.input_format.width, "INPUT_INTEGER": CFG.input_format.integer,
+        "ADC_BITS": CFG.adc_bits, "BASELINE_LOG2": CFG.baseline_log2, "INPUT_BASELINE": int(t.baseline),
+        "INPUT_FRAC_BITS": t.frac_bits, "INPUT_WIDTH": t.format.width, "INPUT_INTEGER": t.format.integer,
         "N_OUT": CFG.n_classes if n_out is None else int(n_out), "LOGIT_WIDTH": CFG.logit_format.width, "LOGIT_INTEGER": CFG.logit_format.integer,
         "MAX_BATCH": CFG.max_batch,
     }
@@ -160,12 +162,15 @@ def cpp_header(n_out: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def verilog_values() -> Dict[str, object]:
-    """The course's numbers for the Verilog templates (the core-specific ones are added by labkit.rtl)."""
+def verilog_values(n_out: int | None = None, input: str = "course") -> Dict[str, object]:
+    """The course's numbers for the Verilog templates (the core-specific ones are added by labkit.rtl);
+    ``n_out`` logits per pulse (default ``CFG.n_classes``) and the input transform ``input``."""
+    t = CFG.input_transform(input)
     return {
         "TOP": CFG.rtl.top, "N": CFG.n_samples, "ADC": CFG.adc_bits, "BLOG2": CFG.baseline_log2,
-        "NBASE": CFG.baseline_samples, "XW": CFG.input_format.width, "XI": CFG.input_format.integer,
-        "WPP": CFG.words_per_pulse, "SPW": CFG.samples_per_word, "LANE": CFG.lane_bits, "NOUT": CFG.n_classes,
+        "NBASE": CFG.baseline_samples, "XW": t.format.width, "XI": t.format.integer,
+        "WPP": CFG.words_per_pulse, "SPW": CFG.samples_per_word, "LANE": CFG.lane_bits,
+        "NOUT": CFG.n_classes if n_out is None else int(n_out),
         "LW": CFG.logit_format.width, "LI": CFG.logit_format.integer, "LF": CFG.logit_format.frac,
         **{f"A_{k.upper()}": f"5'h{v:02X}" for k, v in REGISTERS.items()},
     }
@@ -179,19 +184,21 @@ def _fmt(f) -> dict:
     return {"width": f.width, "integer": f.integer, "signed": f.signed, "hls": f.hls()}
 
 
-def board_metadata(n_out: int | None = None) -> dict:
+def board_metadata(n_out: int | None = None, input: str = "course") -> dict:
     """The course numbers the board side needs with the test vectors (``meta.json``).
 
     ``n_out``: logits per pulse of the IP (default ``CFG.n_classes``); for another number of classes
-    the class names are ``class 0`` ... (one sigmoid output keeps the course's two names)."""
+    the class names are ``class 0`` ... (one sigmoid output keeps the course's two names).
+    ``input``: the IP's input transform (``CFG.input_transform``), recorded as ``input`` with its format."""
+    t = CFG.input_transform(input)
     v = course_values()
     n_out = CFG.n_classes if n_out is None else int(n_out)
     names = list(CFG.class_names) if n_out in (1, CFG.n_classes) else [f"class {k}" for k in range(n_out)]
     return {
         "n_samples": CFG.n_samples, "n_out": n_out, "words_per_pulse": CFG.words_per_pulse, "samples_per_word": CFG.samples_per_word,
         "lane_bits": CFG.lane_bits, "word_bits": CFG.word_bits, "adc_bits": CFG.adc_bits,
-        "baseline_log2": CFG.baseline_log2, "input_frac_bits": CFG.input_frac_bits,
-        "input_format": _fmt(CFG.input_format), "logit_format": _fmt(CFG.logit_format),
+        "baseline_log2": CFG.baseline_log2, "input": t.name, "input_frac_bits": t.frac_bits,
+        "input_format": _fmt(t.format), "logit_format": _fmt(CFG.logit_format),
         "class_names": names, "vlnv": CFG.vlnv,
         **{k: v[k] for k in ("ip_name", "dma_name", "hls_top", "ip_in_stream", "ip_out_stream", "ip_ctrl",
                              "max_batch", "dma_length_width")},

@@ -164,16 +164,19 @@ def relu_precision(quantizer) -> FixedFormat:
 
 def activation_precision(quantizer) -> FixedFormat:
     """The format a ``QActivation``'s quantizer gives: :func:`relu_precision` for ``quantized_relu``;
-    a saturating linear ``quantized_bits(bits, integer)`` (signed, ``alpha`` 1, not symmetric) ->
+    a saturating linear ``quantized_bits(bits, integer)`` (``alpha`` 1, not symmetric) ->
     ap_fixed<bits, integer + 1, RND_CONV, SAT> (QKeras: ``clip(round(x * 2**frac), -2**(bits-1),
-    2**(bits-1) - 1) / 2**frac`` with ``frac = bits - 1 - integer``, tf.round = half to even)."""
+    2**(bits-1) - 1) / 2**frac`` with ``frac = bits - 1 - integer``, tf.round = half to even), or with
+    ``keep_negative=False`` ap_ufixed<bits, integer, RND_CONV, SAT> (``clip(round(x * 2**(bits-integer)),
+    0, 2**bits - 1)``)."""
     if type(quantizer).__name__ != "quantized_bits":
         return relu_precision(quantizer)
-    if (not getattr(quantizer, "keep_negative", True) or getattr(quantizer, "symmetric", False)
-            or getattr(quantizer, "alpha", None) not in (None, 1, 1.0)
+    if (getattr(quantizer, "symmetric", False) or getattr(quantizer, "alpha", None) not in (None, 1, 1.0)
             or getattr(quantizer, "use_stochastic_rounding", False)):
-        raise ValueError(f"activation quantizer {quantizer} is not a plain signed quantized_bits(bits, integer) "
-                         "(keep_negative=True, symmetric=False, alpha=1)")
+        raise ValueError(f"activation quantizer {quantizer} is not a plain quantized_bits(bits, integer) "
+                         "(symmetric=False, alpha=1, no stochastic rounding)")
+    if not getattr(quantizer, "keep_negative", True):
+        return FixedFormat(int(quantizer.bits), int(quantizer.integer), False, "RND_CONV", "SAT")
     return FixedFormat(int(quantizer.bits), int(quantizer.integer) + 1, True, "RND_CONV", "SAT")
 
 

@@ -192,7 +192,8 @@ def test_other_layers_are_refused_in_one_sentence_listing_them(tmp_path):
 
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
     x = tf.keras.layers.BatchNormalization(name="bn_in")(inp)
-    x = tf.keras.layers.Dense(4, name="float_dense")(x)
+    x = tf.keras.layers.Dense(4, name="float_dense")(x)            # taken (float weights: a stated choice) ...
+    x = tf.keras.layers.Activation("tanh", name="float_tanh")(x)   # ... but a float tanh is no exact activation
     model = tf.keras.Model(inp, models.qdense(2, "logits")(x))
     with quiet_keras():
         model.save(tmp_path / "odd.h5")
@@ -200,8 +201,9 @@ def test_other_layers_are_refused_in_one_sentence_listing_them(tmp_path):
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     line = lines[0]
-    assert "odd.h5" in line and "'bn_in'" in line and "Dense 'float_dense'" in line     # everything found ...
-    assert "Dropout (removed)" in line and "BatchNormalization right after a QDense" in line  # ... and what is supported
+    assert "odd.h5" in line and "'bn_in'" in line and "Activation 'float_tanh'" in line    # everything found ...
+    assert "lookup table" in line and "float_dense" not in line                            # ... and why
+    assert "Dropout" in line and "BatchNormalization right after a dense layer" in line    # ... and what is supported
     assert not (tmp_path / "art" / "hls").exists()
 
 
@@ -373,6 +375,6 @@ def test_an_activation_quantizer_without_a_format_is_refused_in_the_model_check(
 
     q = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1))
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = QActivation(quantized_bits(8, 2, keep_negative=False), name="unsigned")(QDense(4, name="fc1", **q)(inp))
-    with pytest.raises(OwnModelError, match=r"QActivation 'unsigned': .*plain signed quantized_bits"):
+    x = QActivation(quantized_bits(8, 2, symmetric=True), name="sym")(QDense(4, name="fc1", **q)(inp))
+    with pytest.raises(OwnModelError, match=r"QActivation 'sym': .*plain quantized_bits"):
         prepare_student(tf.keras.Model(inp, QDense(2, name="out", **q)(x)))

@@ -72,7 +72,7 @@ def test_params_header_from_cfg():
 def test_info_matches_cfg(build):
     ip = EmulatedIP(build["lib"])
     assert ip.info == {"n_samples": CFG.n_samples, "words_per_pulse": CFG.words_per_pulse,
-                       "n_out": CFG.n_classes, "max_batch": CFG.max_batch}
+                       "n_out": CFG.n_classes, "max_batch": CFG.max_batch, "input": "course"}
 
 
 def test_wrapper_words_equal_csim_bit_for_bit(build, pulses, csim):

@@ -28,7 +28,7 @@ from pynq import allocate
 from .. import artifacts
 from ..config import CFG
 from .driver import (BoardRun, Classifier, ClycClassifier, InputSaturationWarning, check_overlay,
-                     count_saturating, dma_length_width, n_out_from_metadata)
+                     count_saturating, dma_length_width, input_from_metadata, n_out_from_metadata)
 from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
 
 MODE_ENV = "LABKIT_BOARD"
@@ -37,7 +37,7 @@ FPGA_MANAGER = "/sys/class/fpga_manager/fpga0"      # what PYNQ's EmbeddedDevice
 
 __all__ = ["Overlay", "allocate", "Classifier", "ClycClassifier", "BoardRun", "BoardError",
            "DMATimeoutError", "InputSaturationWarning", "board_mode", "on_board", "find_bitstream",
-           "check_overlay", "count_saturating", "dma_length_width", "n_out_from_metadata", "describe",
+           "check_overlay", "count_saturating", "dma_length_width", "input_from_metadata", "n_out_from_metadata", "describe",
            "overlay_board"]
 
 

@@ -43,8 +43,15 @@ def n_out_from_metadata(meta: Optional[dict]) -> Optional[int]:
     return whole_number(meta["n_out"], "n_out in the test vectors' meta.json", low=1, high=max_outputs())
 
 
+def input_from_metadata(meta: Optional[dict]) -> Optional[str]:
+    """The IP's input transform named by board metadata (the test vectors' ``meta.json``), or ``None``."""
+    if not meta or meta.get("input") is None:
+        return None
+    return CFG.input_transform(str(meta["input"])).name
+
+
 class InputSaturationWarning(UserWarning):
-    """Some pulses' baseline-subtracted samples do not fit the IP's input format (they clip)."""
+    """Some pulses' transformed samples do not fit the IP's input format (they clip)."""
 
 
 class ClycClassifier(DefaultIP):
@@ -213,14 +220,15 @@ class BoardRun:
                 "n_saturated": self.n_saturated}
 
 
-def count_saturating(X, fmt: Optional[FixedFormat] = None) -> int:
-    """Pulses with a baseline-subtracted sample outside ``fmt`` (the IP would clip it)."""
+def count_saturating(X, fmt: Optional[FixedFormat] = None, input: str = "course") -> int:
+    """Pulses with a sample outside ``fmt`` after the input transform ``input`` (the IP would clip it)."""
     from ..data.prep import baseline
 
-    fmt = fmt or CFG.input_format
+    t = CFG.input_transform(input)
+    fmt = fmt or t.format
     X = check_pulses(X).astype(np.int64)
-    diff = baseline(X)[:, None] - X                       # in input LSBs of 2**-input_frac_bits
-    shift = fmt.frac - CFG.input_frac_bits
+    diff = baseline(X)[:, None] - X if t.baseline else X   # in input LSBs of 2**-frac_bits
+    shift = fmt.frac - t.frac_bits
     raw = diff << shift if shift >= 0 else diff >> -shift
     lo, hi = (-(1 << (fmt.width - 1)), (1 << (fmt.width - 1)) - 1) if fmt.signed else (0, (1 << fmt.width) - 1)
     return int(np.count_nonzero(((raw < lo) | (raw > hi)).any(axis=1)))
@@ -239,7 +247,7 @@ class Classifier:
 
     def __init__(self, overlay, timeout_s: float = DEFAULT_TIMEOUT_S,
                  input_format: Optional[FixedFormat] = None, logit_format: Optional[FixedFormat] = None,
-                 n_out: Optional[int] = None):
+                 n_out: Optional[int] = None, input: Optional[str] = None):
         check_overlay(overlay)
         self.overlay = overlay
         self.mode = getattr(overlay, "mode", "board")
@@ -249,9 +257,10 @@ class Classifier:
             raise BoardError(f"{CFG.dma_name!r} has no send/receive channel driver: is pynq.lib.dma loaded "
                              "(PYNQ binds it from the .hwh)?")
         self.timeout_s = positive_seconds(timeout_s, "timeout_s")
-        self.input_format = input_format or CFG.input_format
         self.logit_format = logit_format or CFG.logit_format
         self.n_out = self._resolve_n_out(overlay, n_out)
+        self.input = self._resolve_input(overlay, input)
+        self.input_format = input_format or CFG.input_transform(self.input).format
         self.length_width = dma_length_width(self.dma, overlay.ip_dict[CFG.dma_name])
         max_bytes = (1 << self.length_width) - 1
         per_pulse = max(CFG.words_per_pulse, self.n_out) * WORD_BYTES
@@ -271,6 +280,18 @@ class Classifier:
             raise BoardError(f"the IP emits {own} logits per pulse but n_out = {n_out} was given (e.g. by the test "
                              "vectors' meta.json): use the vectors written with this IP (`labkit hls convert`)")
         return n_out
+
+    @staticmethod
+    def _resolve_input(overlay, input: Optional[str]) -> str:
+        """The IP's input transform: given > the emulated IP's own > the course's; a mismatch is refused."""
+        own = getattr(getattr(overlay, "ip_model", None), "input", None)
+        if input is None:
+            return own or "course"
+        input = CFG.input_transform(input).name
+        if own is not None and own != input:
+            raise BoardError(f"the IP's input stage is {own!r} but input = {input!r} was given (e.g. by the test "
+                             "vectors' meta.json): use the vectors written with this IP (`labkit hls convert`)")
+        return input
 
     # -- buffers ----------------------------------------------------------------------------
     def _buffers(self, batch: int):
@@ -396,10 +417,10 @@ class Classifier:
         if len(X) == 0:
             raise ValueError("no pulses to classify")
         batch_size = self.check_batch_size(min(self.max_batch, len(X)) if batch_size is None else batch_size)
-        n_sat = count_saturating(X, self.input_format)
+        n_sat = count_saturating(X, self.input_format, self.input)
         if n_sat:
-            warnings.warn(f"{n_sat} of {len(X)} pulses have baseline-subtracted samples outside "
-                          f"{self.input_format.hls()}: the IP clips them (check the ADC window / baseline)",
+            warnings.warn(f"{n_sat} of {len(X)} pulses have samples outside {self.input_format.hls()} after the "
+                          f"IP's input stage ({self.input}): the IP clips them (check the ADC window / baseline)",
                           InputSaturationWarning, stacklevel=2)
         words = pack_pulses(X)
         out, lat = [], []

@@ -101,6 +101,7 @@ class ClassifierModel:
         info = emu.info
         self.words_per_pulse = int(info["words_per_pulse"])
         self.n_out = int(info["n_out"])
+        self.input = info.get("input", "course")     # the input transform its wrapper applies
         self.max_batch = int(info["max_batch"])
         self.drop_tlast = False
         self.early_tlast_at: int | None = None

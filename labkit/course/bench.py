@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import CFG, SELECTION_MODES
+from ..config import CFG, INPUT_HELP, INPUTS, SELECTION_MODES
 
 BENCHES = {
     "accuracy": "bench_accuracy",     # teacher + student workflow, full settings
@@ -436,15 +436,18 @@ def bench_recipe(argv=None) -> int:
     return 0
 
 
-def near_chance(acc: dict, n_out: int, student, test) -> str:
+def near_chance(acc: dict, n_out: int, student, test, input: str = "course") -> str:
     """One sentence when an accuracy (:func:`labkit.metrics.accuracy_ci`) is no better than guessing among
     the classes (its 95 % interval's upper end below chance + 10 points), else ''."""
     chance = 1.0 / max(2, n_out)
     if acc["ci95"][1] >= chance + 0.1:
         return ""
+    seen = ("baseline minus sample, scaled as course.ini [input_stage] says" if input == "course"
+            else "the ADC codes unchanged")
+    other = " or ".join(f"--input {k}" for k in INPUTS if k != input)
     return (f"{student}: {acc['acc']:.1%} on {test} is near chance ({chance:.0%}): the likely cause is the input "
-            "transform (the network sees baseline minus sample, scaled as course.ini [input_stage] says; a model "
-            "trained on raw ADC codes or on normalised pulses reads them differently)")
+            f"transform (with --input {input} the network sees {seen}; a model trained on other inputs reads them "
+            f"differently: try {other})")
 
 
 def bench_agreement(argv=None) -> int:
@@ -458,6 +461,7 @@ def bench_agreement(argv=None) -> int:
     p.add_argument("--test", default=None, help="window CSV (header 120,…,280,class) used as the test windows "
                    "(default: the course's test split)")
     p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
+    p.add_argument("--input", choices=INPUTS, default="course", help=INPUT_HELP)
     p.add_argument("--accept-inexact", action="store_true", help="print the line and exit 0 even when the C "
                    "simulation is not bit-exact with QKeras on every test window (default: the line, then exit 1)")
     args = p.parse_args(argv)
@@ -472,13 +476,13 @@ def bench_agreement(argv=None) -> int:
     from ..metrics import accuracy_ci
     from ..stream import encode_logits, pack_pulses
 
-    _, model, _ = load_own_student(args.student)
+    _, model, _ = load_own_student(args.student, args.input)
     test = load(args.test, progress=False) if args.test else load_split().test
     if len(test.X) == 0:
         raise ValueError(f"{args.test}: no test windows in it: give a window CSV with at least one row")
     prj = artifacts.hls_bench("prj")
     t0 = time.perf_counter()
-    hls_model = conv.convert(model, output_dir=prj, board=args.board)
+    hls_model = conv.convert(model, output_dir=prj, board=args.board, input=args.input)
     compile_s = time.perf_counter() - t0
     agree = conv.agreement(model, hls_model, test.X)
     emu = EmulatedIP(build_emulation(prj, artifacts.hls_bench("emu", create=True) / LIB_NAME))
@@ -500,9 +504,10 @@ def bench_agreement(argv=None) -> int:
         "accuracy_ci95": [round(v, 5) for v in acc["ci95"]],
         "n_out": int(agree["csim_logits"].shape[1]),
         "exact": conv.is_exact(agree),
+        "input": args.input,
     }))
     who = args.student or "the course student"
-    warning = near_chance(acc, int(agree["csim_logits"].shape[1]), who, args.test or "the test split")
+    warning = near_chance(acc, int(agree["csim_logits"].shape[1]), who, args.test or "the test split", args.input)
     if warning:
         print(warning, file=sys.stderr)
     if not conv.is_exact(agree) and not args.accept_inexact:
@@ -516,25 +521,32 @@ def bench_agreement(argv=None) -> int:
 # labkit bench rtl (stage 04b)
 # ------------------------------------------------------------------------------------------
 
-def _stage04_vectors(model, folder=None):
-    """Lab 04's test vectors of this student: raw pulses and their hls4ml C-simulation logits.
+def _stage04_vectors(model, folder=None, input=None):
+    """Lab 04's test vectors of this student: raw pulses, their hls4ml C-simulation logits and the
+    input transform they were written with (``meta.json``; ``input`` given and different is refused).
 
     Written by ``labkit hls convert`` (by default the whole test split); refused when they were
     written for another student (QKeras logits more than half a logit LSB apart).
     """
+    from ..board.driver import input_from_metadata
     from ..stream import load_test_vectors
     from ..training.contract import qkeras_logits
 
     vec = load_test_vectors(folder)
+    recorded = input_from_metadata(vec.get("meta")) or "course"
+    if input is not None and input != recorded:
+        raise ValueError(f"--input {input}, but the test vectors were written with the {recorded!r} input "
+                         f"transform: write them again with `labkit hls convert --input {input}` or drop --input")
     missing = [k for k in ("csim_logits", "qkeras_logits") if k not in vec]
     if missing:
         raise FileNotFoundError(f"the test vectors lack {', '.join(k + '.npy' for k in missing)}: "
                                 "rewrite them with `labkit hls convert`")
     X = vec["inputs"]
-    if not np.allclose(qkeras_logits(model, X), vec["qkeras_logits"], rtol=0, atol=CFG.logit_format.lsb / 2):
+    if not np.allclose(qkeras_logits(model, X, input=recorded), vec["qkeras_logits"], rtol=0,
+                       atol=CFG.logit_format.lsb / 2):
         raise ValueError("the test vectors were written for another student: run `labkit hls convert` "
                          "with the same --student first")
-    return X, vec["csim_logits"]
+    return X, vec["csim_logits"], recorded
 
 
 def _ultrascale_board() -> str:
@@ -542,14 +554,14 @@ def _ultrascale_board() -> str:
     return next((k for k, b in CFG.boards.items() if b.yosys_family == "xcup"), CFG.default_board)
 
 
-def _rtl_variant(model, fold: str, X, csim, board: str) -> tuple:
+def _rtl_variant(model, fold: str, X, csim, board: str, input: str = "course") -> tuple:
     """Build, check (no stalls), run the IP again with random stalls on both streams, and synthesise one core."""
     from ..rtl import build, check, synth
     from ..rtl.sim import simulate_ip
     from ..stream import encode_logits
 
     t0 = time.perf_counter()
-    built = build(model, board=board, fold=fold)
+    built = build(model, board=board, fold=fold, input=input)
     res = check(built, model, X, csim_logits=csim)
     stalled_words = simulate_ip(built["ip"], X, gap_percent=25)["words"]
     stalled_equal = bool(np.array_equal(stalled_words, encode_logits(csim)))
@@ -579,25 +591,28 @@ def bench_rtl(argv=None) -> int:
     input beat to its first logit, sustained beats per pulse, and bit-exactness with and without stalls.
     """
     p = argparse.ArgumentParser(prog="labkit bench rtl", description="RTL twin: bit-exactness, latency, resources")
-    p.add_argument("--student", default=None, help="student .h5 (default artifacts/student/student.h5)")
+    p.add_argument("--student", default=None, help="student .h5, the course's or your own, prepared as `labkit "
+                   "hls convert --student` does (default artifacts/student/student.h5)")
     p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     p.add_argument("--vectors", default=None, help="test-vector folder with the C simulation's logits "
                                                    "(default artifacts/hls/vectors, written by `labkit hls convert`)")
+    p.add_argument("--input", choices=INPUTS, default=None, help="default: the one the test vectors' meta.json "
+                   "records; " + INPUT_HELP)
     args = p.parse_args(argv)
     from ..rtl import FOLDS, synth, tools
     reason = tools.missing("da4ml", "verilator", "iverilog", "yosys", "g++")
     if reason:
         print(json.dumps({"skipped": reason}))
         return 1
-    from ..training.checkpoints import load_student
+    from ..hls.ownmodel import load_own_student
 
     t0 = time.perf_counter()
-    model = load_student(args.student)
-    X, csim = _stage04_vectors(model, args.vectors)
+    _, model, _ = load_own_student(args.student, args.input or "course")
+    X, csim, input = _stage04_vectors(model, args.vectors, args.input)
     course_fold = CFG.rtl.fold
     variants, main = [], None
     for fold in (course_fold,) + tuple(f for f in FOLDS if f != course_fold):
-        row, built, res, figs = _rtl_variant(model, fold, X, csim, args.board)
+        row, built, res, figs = _rtl_variant(model, fold, X, csim, args.board, input)
         variants.append(row)
         if fold == course_fold:
             main = (built, res, figs)
@@ -619,7 +634,7 @@ def bench_rtl(argv=None) -> int:
         "ip_lut": ipr["lut"], "ip_ff": ipr["ff"], "ip_dsp": ipr["dsp"], "ip_cycles_per_pulse": round(res["ip_cycles_per_pulse"], 2),
         "nonzero": core.nonzero, "board": args.board, "yosys_family": c["family"],
         "verilator_s": built["timings"].get("verilator_s"), "yosys_s": c["yosys_s"],
-        "fold": course_fold, "variants": variants,
+        "fold": course_fold, "variants": variants, "input": input, "n_out": core.n_out,
     }))
     return 0
 
@@ -666,12 +681,21 @@ def bench_board(argv=None) -> int:
     ap.add_argument("--bitfile", default=None, help=f"overlay .bit on a board (default: search {CFG.overlay_name}.bit)")
     ap.add_argument("--timeout", type=_cli_number(positive_seconds, "--timeout"), default=5.0,
                     help="seconds before a DMA transfer is declared stuck (finite, > 0)")
+    ap.add_argument("--input", choices=INPUTS, default=None, help="the IP's input transform (default: the one the "
+                    "test vectors' meta.json records, else course); " + INPUT_HELP)
     args = ap.parse_args(argv)
-    from ..board import Classifier, Overlay, n_out_from_metadata
+    from ..board import Classifier, Overlay, input_from_metadata, n_out_from_metadata
     from ..metrics import accuracy_ci
     vec = load_vectors(args.vectors)
+    recorded = input_from_metadata(vec.get("meta"))
+    if args.input and recorded and args.input != recorded:
+        print(f"labkit bench board: --input {args.input}, but the test vectors were written for an IP with the "
+              f"{recorded!r} input stage (their meta.json): drop --input or write the vectors again with "
+              f"labkit hls convert --input {args.input}", file=sys.stderr)
+        return 2
     overlay = Overlay(args.bitfile)
-    clf = Classifier(overlay, timeout_s=args.timeout, n_out=n_out_from_metadata(vec.get("meta")))
+    clf = Classifier(overlay, timeout_s=args.timeout, n_out=n_out_from_metadata(vec.get("meta")),
+                     input=args.input or recorded)
     batch_size = (min(BENCH_BATCH, clf.max_batch) if args.batch_size is None
                   else clf.check_batch_size(args.batch_size, "--batch-size"))
     t0 = time.perf_counter()
@@ -683,6 +707,6 @@ def bench_board(argv=None) -> int:
             "accuracy": run.accuracy(vec["labels"]) if "labels" in vec else None,
             "accuracy_ci95": (accuracy_ci(vec["labels"], run.predictions)["ci95"] if "labels" in vec else None),
             "inferences_per_s": round(run.inferences_per_s, 1),
-            "mode": run.mode, "batch_size": run.batch_size, "wall_s": round(wall, 4)}
+            "mode": run.mode, "batch_size": run.batch_size, "wall_s": round(wall, 4), "input": clf.input}
     print(json.dumps(line))
     return 0 if line["words_equal_to_csim"] else 1

@@ -69,7 +69,7 @@ def reuse_table(model, reuse_factors=(1, 2, 4, 8, 16, 32)) -> list:
 
 def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, project_dir=None,
               emu_path=None, vectors_dir=None, n_vectors: int | None = None, quiet: bool = False,
-              original=None, notes=(), accept_inexact: bool = False, source=None) -> dict:
+              original=None, notes=(), accept_inexact: bool = False, source=None, input: str = "course") -> dict:
     """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does).
 
     Your own model: ``model`` is the prepared one (:func:`labkit.hls.ownmodel.prepare_student`),
@@ -79,7 +79,10 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
 
     A C simulation that is not bit-exact with QKeras on every pulse is refused
     (:class:`~labkit.hls.convert.InexactConversionError`, naming ``source``) before the emulation
-    library and the test vectors are written, unless ``accept_inexact``."""
+    library and the test vectors are written, unless ``accept_inexact``.
+
+    ``input``: the input transform the network was trained on (``CFG.input_transform``: ``course`` or
+    ``raw``); QKeras, the C simulation, the wrapper and the vectors' ``meta.json`` all use it."""
     from .ipsim import EmulatedIP
     from . import convert as conv
     from .vectors import write_test_vectors
@@ -94,7 +97,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
         split = load_split().test
         X_raw, y = split.X, split.y
     t0 = time.perf_counter()
-    hls_model = conv.convert(model, output_dir=project_dir, board=board)
+    hls_model = conv.convert(model, output_dir=project_dir, board=board, input=input)
     compile_s = time.perf_counter() - t0
     agree = conv.agreement(model, hls_model, X_raw)
     if not accept_inexact:
@@ -115,7 +118,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
         from ..fixedpoint import predicted_classes
         from .ownmodel import original_classes
         summary["original_class_agreement"] = float(np.mean(
-            original_classes(original, X_raw) == predicted_classes(agree["csim_logits"])))
+            original_classes(original, X_raw, input) == predicted_classes(agree["csim_logits"])))
     summary.update(wrapper_words_equal=vec["wrapper_words_equal"], tlast_ok=vec["tlast_ok"],
                    compile_s=round(compile_s, 1), emulation_build_s=round(emu_s, 1),
                    project=str(hls_model.config.get_output_dir()), emulation_library=str(lib),

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from .. import artifacts
-from ..config import CFG
+from ..config import CFG, INPUT_HELP, INPUTS
 
 
 def main(argv=None) -> int:
@@ -19,6 +19,7 @@ def main(argv=None) -> int:
                    "folded, a final softmax/sigmoid stripped, alpha='auto_po2' scales kept, any number of classes)")
     c.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     c.add_argument("--n-vectors", type=int, default=None, help="pulses in the board test vectors (default: the whole test split)")
+    c.add_argument("--input", choices=INPUTS, default="course", help=INPUT_HELP)
     c.add_argument("--accept-inexact", action="store_true", help="go on when the C simulation is not bit-exact "
                    "with QKeras on every test pulse (refused by default, exit 2)")
     e = sub.add_parser("emulate", help="build artifacts/hls/emu/libclyc_emu.so from the written project")
@@ -34,9 +35,9 @@ def main(argv=None) -> int:
         from . import build_all
         from .ownmodel import load_own_student
         from ..training.checkpoints import student_path
-        original, model, notes = load_own_student(args.student)
+        original, model, notes = load_own_student(args.student, args.input)
         build_all(model, board=args.board, n_vectors=args.n_vectors, original=original, notes=notes,
-                  accept_inexact=args.accept_inexact, source=args.student or student_path())
+                  accept_inexact=args.accept_inexact, source=args.student or student_path(), input=args.input)
         return 0
     if args.cmd == "emulate":
         from .wrapper import build_emulation

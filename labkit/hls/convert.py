@@ -2,7 +2,8 @@
 
 Every precision is set explicitly (granularity ``name``):
 
-* input          = ``CFG.input_format`` (ap_fixed<12,4>): what the IP's input stage produces;
+* input          = the input transform's format (``CFG.input_transform``: ap_fixed<12,4> for the
+  course's baseline-subtracted pulses, ap_ufixed<10,10> for raw codes): what the IP's input stage produces;
 * weights/biases = the QKeras ``quantized_bits(bits, integer)`` -> ``ap_fixed<bits, integer+1>``
   (QKeras' ``integer`` excludes the sign bit, ap_fixed's includes it);
 * dense accumulators and pre-activation results are wide enough to be *exact* (derived from
@@ -34,15 +35,16 @@ from ..training.contract import describe_layers, network_input, qkeras_logits
 PROJECT_NAME = "myproject"  # hls4ml's default; the wrapper calls myproject()
 
 
-def layer_precisions(model, logit_format: FixedFormat = CFG.logit_format) -> dict:
+def layer_precisions(model, logit_format: FixedFormat = CFG.logit_format, input: str = "course") -> dict:
     """{layer name: {precision key: FixedFormat}} for every layer, derived from the quantizers.
 
-    Any number of logits (your own model after :func:`labkit.hls.ownmodel.prepare_student`)."""
+    Any number of logits (your own model after :func:`labkit.hls.ownmodel.prepare_student`); the
+    input is the format of the input transform ``input`` (``CFG.input_transform``)."""
     rows = describe_layers(model, outputs="any")
     in_shape = model.input_shape[1:]
     if in_shape != (CFG.n_samples,):
         raise ValueError(f"student input shape {in_shape} != ({CFG.n_samples},) of course.ini")
-    current = CFG.input_format  # what flows into the next layer
+    current = CFG.input_transform(input).format  # what flows into the next layer
     out = {rows[0][1].name: {"result": current}}
     for i, (kind, layer) in enumerate(rows[1:], start=1):
         if kind == "QDense":
@@ -87,15 +89,15 @@ def quote_hls4ml_paths() -> None:
 
 
 def hls_config(model, reuse_factor: int = 1, strategy: str = "Latency", trace: bool = False,
-               logit_format: FixedFormat = CFG.logit_format) -> dict:
+               logit_format: FixedFormat = CFG.logit_format, input: str = "course") -> dict:
     """The hls4ml configuration (granularity 'name') with every precision set explicitly."""
     import hls4ml
 
     quote_hls4ml_paths()
 
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
-    precisions = layer_precisions(model, logit_format)
-    cfg["Model"]["Precision"] = CFG.input_format.hls4ml()  # unused: every layer is explicit
+    precisions = layer_precisions(model, logit_format, input)
+    cfg["Model"]["Precision"] = CFG.input_transform(input).format.hls4ml()  # unused: every layer is explicit
     cfg["Model"]["ReuseFactor"] = reuse_factor
     cfg["Model"]["Strategy"] = strategy
     for name, layer_cfg in cfg["LayerName"].items():
@@ -114,15 +116,19 @@ def hls_config(model, reuse_factor: int = 1, strategy: str = "Latency", trace: b
 
 def convert(model, output_dir=None, board: str = CFG.default_board, io_type: str = "io_parallel",
             reuse_factor: int = 1, strategy: str = "Latency", trace: bool = False,
-            logit_format: FixedFormat = CFG.logit_format, compile: bool = True, install_wrapper: bool = True):
-    """Convert, ``write()`` and (by default) ``compile()`` the hls4ml project; returns the model."""
+            logit_format: FixedFormat = CFG.logit_format, compile: bool = True, install_wrapper: bool = True,
+            input: str = "course"):
+    """Convert, ``write()`` and (by default) ``compile()`` the hls4ml project; returns the model.
+
+    ``input``: the input transform the network was trained on (``CFG.input_transform``); the stream
+    wrapper applies it to the ADC codes (``labkit_params.h``), and ``hls_model.labkit_input`` records it."""
     import hls4ml
 
     from ..training.compress import quiet_keras
 
     output_dir = Path(output_dir) if output_dir is not None else artifacts.hls_project()
     with quiet_keras():     # reading a QDense's configuration warns that its quantizers are no Keras constraints
-        config = hls_config(model, reuse_factor, strategy, trace, logit_format)
+        config = hls_config(model, reuse_factor, strategy, trace, logit_format, input)
         hls_model = hls4ml.converters.convert_from_keras_model(
             model,
             hls_config=config,
@@ -135,6 +141,7 @@ def convert(model, output_dir=None, board: str = CFG.default_board, io_type: str
             write_weights_txt=False,  # weights compiled in: the emulation library is self-contained
         )
         hls_model.write()   # writes the Keras model's configuration too
+    hls_model.labkit_input = CFG.input_transform(input).name
     if install_wrapper:
         from .wrapper import install_wrapper as _install
         _install(output_dir)
@@ -157,8 +164,11 @@ def compile_written(hls_model):
     return hls_model
 
 
-def csim_logits(hls_model, X_raw) -> np.ndarray:
-    x = np.ascontiguousarray(network_input(X_raw), dtype=np.float64)
+def csim_logits(hls_model, X_raw, input: str | None = None) -> np.ndarray:
+    """The C simulation's logits of raw pulses, through the input transform the project was converted
+    with (``input`` default: ``hls_model.labkit_input``, else the course's)."""
+    input = input or getattr(hls_model, "labkit_input", "course")
+    x = np.ascontiguousarray(network_input(X_raw, input), dtype=np.float64)
     y = np.asarray(hls_model.predict(x), dtype=np.float64)
     return y.reshape(len(x), -1)
 
@@ -187,10 +197,11 @@ def refuse_inexact(agree: dict, source, project=None) -> None:
 
 
 def agreement(model, hls_model, X_raw, fmt: FixedFormat = CFG.logit_format) -> dict:
-    """QKeras vs C simulation on raw pulses: class agreement (argmax; the sign of one sigmoid
-    logit), max |Δlogit|, bit-exactness."""
-    q = qkeras_logits(model, X_raw)
-    c = csim_logits(hls_model, X_raw)
+    """QKeras vs C simulation on raw pulses, both through the project's input transform: class
+    agreement (argmax; the sign of one sigmoid logit), max |Δlogit|, bit-exactness."""
+    input = getattr(hls_model, "labkit_input", "course")
+    q = qkeras_logits(model, X_raw, input=input)
+    c = csim_logits(hls_model, X_raw, input)
     ref = quantize_logits(q, fmt)
     return {
         "n": int(len(q)),
@@ -199,6 +210,7 @@ def agreement(model, hls_model, X_raw, fmt: FixedFormat = CFG.logit_format) -> d
         # the C simulation must equal QKeras' logits rounded to the logit format, bit for bit
         "bit_exact_fraction": float(np.mean(np.all(ref == c, axis=1))),
         "logit_lsb": fmt.lsb,
+        "input": input,
         "qkeras_logits": q,
         "csim_logits": c,
     }

@@ -179,6 +179,9 @@ class EmulatedIP:
             raise EmulationError(f"labkit_emu_info returned {rc}: rebuild the library with `labkit hls emulate`")
         keys = ("n_samples", "words_per_pulse", "n_out", "max_batch")
         self.info = dict(zip(keys, (int(v.value) for v in vals)))
+        # the input transform its wrapper applies (a library built before --input existed: the course's)
+        baseline = getattr(self._lib, "labkit_emu_input_baseline", None)
+        self.info["input"] = "raw" if baseline is not None and baseline() == 0 else "course"
 
     def __repr__(self) -> str:
         return f"EmulatedIP({str(self.path)!r}, {self.info})"

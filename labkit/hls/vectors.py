@@ -12,10 +12,11 @@ from .ipsim import EmulatedIP, default_vectors_dir
 from ..stream import encode_logits, pack_pulses
 
 
-def vector_meta(n: int, batch: int, n_out: int | None = None) -> dict:
+def vector_meta(n: int, batch: int, n_out: int | None = None, input: str = "course") -> dict:
     # the expected words were produced by IP runs of `batch` pulses (the last run may be
     # shorter): TLAST closes each run; n_out = logits per pulse of the IP that produced them
-    return {"n": int(n), "batch": int(batch), **board_metadata(n_out)}
+    # input = the IP's input transform (CFG.input_transform)
+    return {"n": int(n), "batch": int(batch), **board_metadata(n_out, input)}
 
 
 def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedIP | None = None,
@@ -65,7 +66,7 @@ def write_test_vectors(X_raw, labels, qkeras_logits, csim_logits, emu: EmulatedI
     }
     for name, arr in arrays.items():
         np.save(folder / f"{name}.npy", arr, allow_pickle=False)
-    meta = dict(vector_meta(n, batch, emu.info["n_out"]), student=student)
+    meta = dict(vector_meta(n, batch, emu.info["n_out"], emu.info.get("input", "course")), student=student)
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return {
         "folder": str(folder),

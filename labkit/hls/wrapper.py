@@ -44,14 +44,32 @@ def project_n_out(project_dir) -> int:
     return int(found[0])
 
 
+def project_input(project_dir) -> str:
+    """The input transform a written hls4ml project takes (``CFG.input_transform``): the one whose
+    format is its ``input_t`` in ``firmware/defines.h`` (the course's when the header is absent)."""
+    import re
+
+    from ..config import INPUTS
+
+    header = Path(project_dir) / "firmware" / "defines.h"
+    if not header.exists():
+        return "course"
+    found = re.search(r"typedef\s+(ap_u?fixed<[^>]*>)\s+input_t\s*;", header.read_text())
+    for name in INPUTS:
+        if found and found.group(1).replace(" ", "") == CFG.input_transform(name).format.hls():
+            return name
+    raise ValueError(f"{header}: input_t is {found.group(1) if found else 'not declared'}, the format of no "
+                     f"input transform ({', '.join(INPUTS)}): convert the model again with labkit hls convert --input")
+
+
 def install_wrapper(project_dir) -> Path:
     """Copy the wrapper sources and write ``labkit_params.h`` into ``<project>/firmware``
-    (``LABKIT_N_OUT`` = :func:`project_n_out`)."""
+    (``LABKIT_N_OUT`` = :func:`project_n_out`, the input stage of :func:`project_input`)."""
     fw = Path(project_dir) / "firmware"
     if not (fw / "myproject.cpp").is_file():
         raise FileNotFoundError(f"{fw}/myproject.cpp missing: write the hls4ml project first (labkit hls convert)")
     files = {name: (CPP_DIR / name).read_text() for name in WRAPPER_FILES}
-    files[PARAMS_HEADER] = params_header(project_n_out(project_dir))
+    files[PARAMS_HEADER] = params_header(project_n_out(project_dir), project_input(project_dir))
     for name, text in files.items():
         _write_if_changed(fw / name, text)
     return fw

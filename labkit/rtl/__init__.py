@@ -21,18 +21,19 @@ import time
 import numpy as np
 
 from .. import artifacts
-from ..config import CFG, RTL_FOLDS as FOLDS   # the cores ``build`` writes (labkit.rtl.fold: "stream")
+from ..config import CFG, INPUT_HELP, INPUTS, RTL_FOLDS as FOLDS   # the cores ``build`` writes (labkit.rtl.fold: "stream")
 
 __all__ = ["FOLDS", "build", "check", "depth_sweep", "main"]
 
 
 def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cutoff=None, folder=None,
-          emulator: bool = True, quiet: bool = True, fold: str | None = None) -> dict:
+          emulator: bool = True, quiet: bool = True, fold: str | None = None, input: str = "course") -> dict:
     """Student -> core (+ Verilator emulator) -> IP folder.  Returns {core, rtl, ip, timings, fold}.
 
     ``fold``: "none" (fully parallel core behind a window buffer) or "stream" (the first layer folded
     to the input stream, :mod:`labkit.rtl.fold`); default course.ini [rtl] fold.  ``folder`` default:
-    ``artifacts/rtl`` (parallel) or ``artifacts/rtl/<fold>``.
+    ``artifacts/rtl`` (parallel) or ``artifacts/rtl/<fold>``.  ``input``: the input transform the
+    student was trained on (``CFG.input_transform``; ``course`` or ``raw``).
     """
     from pathlib import Path
 
@@ -51,9 +52,10 @@ def build(model=None, board: str = CFG.default_board, clock_mhz=None, latency_cu
         from .fold import build_folded
         if latency_cutoff is not None:
             raise ValueError("latency_cutoff applies to the parallel core (fold='none') only")
-        core, rtl = build_folded(model, root / "core", board=board, clock_mhz=clock_mhz)
+        core, rtl = build_folded(model, root / "core", board=board, clock_mhz=clock_mhz, input=input)
     else:
-        core, rtl = build_core(model, root / "core", board=board, clock_mhz=clock_mhz, latency_cutoff=latency_cutoff)
+        core, rtl = build_core(model, root / "core", board=board, clock_mhz=clock_mhz, latency_cutoff=latency_cutoff,
+                               input=input)
     timings = {"write_s": round(time.perf_counter() - t0, 1)}
     if emulator:
         timings["verilator_s"] = round(compile_emulator(core, rtl), 1)
@@ -85,7 +87,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
 
     core = built["core"]
     fold = built.get("fold", "none")
-    q = quantize_logits(qkeras_logits(model, X_raw), CFG.logit_format)
+    q = quantize_logits(qkeras_logits(model, X_raw, input=core.input), CFG.logit_format)
     out = {"n": int(len(X_raw)), "fold": fold}
     if core.emulator_compiled:
         if fold == "stream":
@@ -93,7 +95,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
             v = emulator_logits(core, built["rtl"], model, X_raw)
         else:
             from .core import emulator_logits
-            v = emulator_logits(built["rtl"], X_raw)
+            v = emulator_logits(built["rtl"], X_raw, core.input)
         out["verilator_equal_qkeras"] = bool(np.array_equal(v, q))
     batch = min(len(X_raw), ip_batch or CFG.max_batch)
     batches = [min(batch, len(X_raw) - s) for s in range(0, len(X_raw), batch)]
@@ -101,7 +103,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
     ip_logits = None
     if fold == "stream":
         from ..stream import decode_logits
-        ip_logits = decode_logits(ip["words"], n_out=CFG.n_classes) if ip["words"].size == q.size else None
+        ip_logits = decode_logits(ip["words"], n_out=core.n_out) if ip["words"].size == q.size else None
         out.update(iverilog_core_equal_qkeras=bool(ip_logits is not None and np.array_equal(ip_logits, q)),
                    latency_cycles=ip["latency_after_last_beat"] if gap_percent == 0 else None,
                    ii=float(CFG.words_per_pulse))
@@ -115,7 +117,7 @@ def check(built: dict, model, X_raw, csim_logits=None, ip_batch: int | None = No
     out.update(rtl_words_equal=bool(ip["words"].shape == ref_words.shape and np.array_equal(ip["words"], ref_words)),
                compared_with="C simulation" if csim_logits is not None else "QKeras",
                tlast_ok=bool(ip["last"].sum() == len(batches) and all(
-                   ip["last"][np.cumsum(batches) * CFG.n_classes - 1])),
+                   ip["last"][np.cumsum(batches) * core.n_out - 1])),
                protocol_errors=ip["errors"], ip_cycles_per_pulse=ip["cycles_per_pulse"],
                ip_latency_after_last_beat=ip["latency_after_last_beat"], words=ip["words"])
     if csim_logits is not None:
@@ -183,6 +185,7 @@ def main(argv=None) -> int:
             s.add_argument("--student", default=None)
             s.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
             s.add_argument("--clock-mhz", type=float, default=None, help=f"default {CFG.rtl.clock_mhz:g} (course.ini [rtl])")
+            s.add_argument("--input", choices=INPUTS, default="course", help=INPUT_HELP)
             s.add_argument("--fold", choices=FOLDS, default=None,
                            help="none: fully parallel core behind a window buffer; stream: the first layer folded "
                                 f"to the input stream (default {CFG.rtl.fold}, course.ini [rtl] fold)")
@@ -197,10 +200,11 @@ def main(argv=None) -> int:
     if reason:
         print(f"labkit rtl {args.cmd}: {reason}")
         return 1
-    from ..training.checkpoints import load_student
-    model = load_student(args.student)
+    from ..hls.ownmodel import load_own_student
+    _, model, _ = load_own_student(args.student, args.input)   # the course's student, or your own prepared
     built = build(model, board=args.board, clock_mhz=args.clock_mhz,
-                  emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False, fold=args.fold)
+                  emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False, fold=args.fold,
+                  input=args.input)
     if args.cmd == "check":
         test = _test_split()
         res = check(built, model, test.X)

@@ -50,6 +50,8 @@ class Core:
     trace_s: float
     sources: list = field(default_factory=list)   # Verilog files, relative to folder
     emulator_compiled: bool = False
+    n_out: int = CFG.n_classes  # logits per pulse
+    input: str = "course"       # the input transform (CFG.input_transform)
 
     def meta(self) -> dict:
         return asdict(self)
@@ -82,7 +84,7 @@ def write_comb(comb, name: str, folder: Path, board: str, clock_mhz: float, cuto
     fmt = input_format
     if fmt is not None and (in_f != fmt.frac or in_w > fmt.width):
         raise ValueError(f"the traced core takes inputs of {in_w} bits with {in_f} fraction bits, not "
-                         f"{fmt.hls()}: every input must be quantized to course.ini [input_stage]")
+                         f"{fmt.hls()}: every input must be quantized to the input transform's format")
     lf = CFG.logit_format
     if out_f > lf.frac or out_w - out_f > lf.integer:
         raise ValueError(f"core logits ({out_w} bits, {out_f} fraction) do not fit {lf.hls()}")
@@ -101,11 +103,12 @@ def verilog_sources(folder: Path) -> list:
 
 
 def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: float | None = None,
-               latency_cutoff: int | None = None):
+               latency_cutoff: int | None = None, input: str = "course"):
     """Trace the student and write the pipelined Verilog project; returns ``(Core, RTLModel)``.
 
     The pipeline cut follows the board's adder delay at ``clock_mhz`` (course.ini [rtl]),
-    unless ``latency_cutoff`` (adder levels per stage) is given.
+    unless ``latency_cutoff`` (adder levels per stage) is given.  ``input``: the input transform
+    the student was trained on (``CFG.input_transform``).
     """
     reason = tools.missing("da4ml")
     if reason:
@@ -117,17 +120,18 @@ def build_core(model, folder=None, board: str = CFG.default_board, clock_mhz: fl
     folder = Path(folder) if folder is not None else artifacts.rtl_core()
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    comb, info = trace(model)
+    t = CFG.input_transform(input)
+    comb, info = trace(model, t.name)
     trace_s = time.perf_counter() - t0
     rtl, (in_w, in_f), (out_w, out_f) = write_comb(comb, CFG.rtl.core, folder, board, clock_mhz, cutoff,
-                                                   input_format=CFG.input_format)
+                                                   input_format=t.format)
     pipe = rtl._pipe
     core = Core(
         folder=str(folder), name=CFG.rtl.core, board=board, clock_mhz=clock_mhz, latency_cutoff=cutoff,
         stages=len(pipe.solutions), latency_cycles=len(pipe.solutions) + 1,
         in_width=in_w, in_frac=in_f, out_width=out_w, out_frac=out_f,
         est_luts=float(round(comb.cost, 1)), est_ffs=int(pipe.reg_bits), nonzero=info["nonzero"],
-        trace_s=round(trace_s, 2), sources=verilog_sources(folder))
+        trace_s=round(trace_s, 2), sources=verilog_sources(folder), n_out=int(model.output_shape[-1]), input=t.name)
     (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
     return core, rtl
 
@@ -145,8 +149,8 @@ def compile_emulator(core, rtl, verbose: bool = False) -> float:
     return time.perf_counter() - t0
 
 
-def emulator_logits(rtl, X_raw) -> np.ndarray:
+def emulator_logits(rtl, X_raw, input: str = "course") -> np.ndarray:
     """Logits of the Verilated core for raw pulses (the input stage in numpy, as the wrapper does it)."""
-    from ..data.prep import preprocess
-    x = np.ascontiguousarray(preprocess(X_raw), dtype=np.float64)
+    from ..data.prep import transform
+    x = np.ascontiguousarray(transform(X_raw, input), dtype=np.float64)
     return np.asarray(rtl.predict(x, n_threads=1), np.float64).reshape(len(x), -1)

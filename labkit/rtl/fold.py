@@ -58,6 +58,8 @@ class FoldedCore:
     sources: list = field(default_factory=list)
     emulator_compiled: bool = False
     fold: str = "stream"
+    n_out: int = CFG.n_classes  # logits per pulse
+    input: str = "course"       # the input transform (CFG.input_transform)
 
     def meta(self) -> dict:
         return asdict(self)
@@ -67,13 +69,17 @@ class FoldedCore:
 # the arithmetic, in numpy (what the Verilog computes)
 # ------------------------------------------------------------------------------------------
 
-def z_integers(model, X_raw) -> np.ndarray:
+def z_integers(model, X_raw, input: str = "course") -> np.ndarray:
     """``Z_j`` (n, U) of raw pulses, as the folded Verilog computes them (exact integers)."""
     from ..data.prep import baseline, check_pulses
     W, B, _F, _ = first_layer(model)
+    t = CFG.input_transform(input)
     X = check_pulses(X_raw).astype(np.int64)
+    bias = (B << t.frac_bits)[None, :]
+    if not t.baseline:
+        return X @ W + bias
     base = baseline(X).astype(np.int64)
-    return base[:, None] * W.sum(axis=0)[None, :] - X @ W + (B << CFG.input_frac_bits)[None, :]
+    return base[:, None] * W.sum(axis=0)[None, :] - X @ W + bias
 
 
 # ------------------------------------------------------------------------------------------
@@ -95,13 +101,14 @@ def _const_times(expr: str, c: int, dsp: bool) -> str:
 
 
 def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width: int, rest_in_frac: int,
-                 out_width: int, dsp: bool = False) -> tuple:
+                 out_width: int, dsp: bool = False, input: str = "course", n_out: int | None = None) -> tuple:
     """The folded first layer + the rest's instance, as one Verilog module; returns (text, widths).
 
     Beats from ``nb`` on (after the baseline samples) carry ``x = baseline - s``; the first ``nb``
     beats, before the baseline is known, carry ``-s``, and their ``baseline * SWe_j`` (SWe_j: the sum
     of their weights, often 0 after L1) is added once after the last beat.  The accumulator starts
     at the bias.  Without ``dsp`` every product is shifts and adds, so no DSP is inferred.
+    With the raw input (``input="raw"``) every beat carries ``x = s`` and there is no correction.
     """
     N, U = W.shape
     spw, lane, adc = CFG.samples_per_word, CFG.lane_bits, CFG.adc_bits
@@ -109,16 +116,19 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     wiw = max(1, int(np.ceil(np.log2(wpp))))
     w = fold_widths(W, z_width)
     nb, wb, xw, pw, aw = w["nb"], w["wb"], w["xw"], w["pw"], w["aw"]
-    SWe = W[:nb * spw].sum(axis=0)
-    bias = B << CFG.input_frac_bits
+    t = CFG.input_transform(input)
+    SWe = W[:nb * spw].sum(axis=0) if t.baseline else np.zeros(U, np.int64)
+    bias = B << t.frac_bits
     ever_set, always_set = weight_bit_planes(W, wb)                            # (lane, unit, bit)
-    shift = rest_in_frac - (F + CFG.input_frac_bits)
+    shift = rest_in_frac - (F + t.frac_bits)
+    n_out = CFG.n_classes if n_out is None else int(n_out)
     lines = [
         f"// {name} -- the student's first layer folded to the stream (labkit.rtl.fold); do not edit.",
         f"// Per input beat k: acc_j += W[{spw}k, j] * x0 + W[{spw}k+1, j] * x1, weights from a ROM indexed by k",
         "// (registered with the beat's x),",
-        f"// x = baseline - sample from beat {nb} on (-sample before: the baseline is not known yet);",
-        "// the accumulator starts at the bias; after the last beat z_j = acc_j + baseline * SWe_j.",
+        *([f"// x = baseline - sample from beat {nb} on (-sample before: the baseline is not known yet);",
+           "// the accumulator starts at the bias; after the last beat z_j = acc_j + baseline * SWe_j."]
+          if t.baseline else ["// x = the sample's code (the raw input); the accumulator starts at the bias."]),
         "// Kept as its own module in synthesis: merged with the AXI top, Yosys folds the ROM and the beat",
         "// counter into one logic cone (about 200 LUT more for the same IP).",
         "(* keep_hierarchy *)",
@@ -129,7 +139,7 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
         "    input  wire [31:0] data,              // its word",
         "    input  wire last,                     // it is the pulse's last beat",
         f"    input  wire [{adc - 1}:0] baseline,   // final from beat {nb} to the pulse's end",
-        f"    output wire [{CFG.n_classes * out_width - 1}:0] model_out",
+        f"    output wire [{n_out * out_width - 1}:0] model_out",
         ");",
     ]
     for j in range(U):
@@ -154,8 +164,11 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     lines.append("    end")
     lines.append(f"    wire early = (widx < {nb});")
     for m in range(spw):
-        lines.append(f"    wire signed [{xw - 1}:0] x{m}_in = $signed({{2'b0, early ? {adc}'d0 : baseline}}) - "
-                     f"$signed({{2'b0, data[{m * lane + adc - 1}:{m * lane}]}});")
+        if t.baseline:
+            lines.append(f"    wire signed [{xw - 1}:0] x{m}_in = $signed({{2'b0, early ? {adc}'d0 : baseline}}) - "
+                         f"$signed({{2'b0, data[{m * lane + adc - 1}:{m * lane}]}});")
+        else:       # the raw input: x is the code itself
+            lines.append(f"    wire signed [{xw - 1}:0] x{m}_in = $signed({{2'b0, data[{m * lane + adc - 1}:{m * lane}]}});")
     lines.append("    // stage 0: the beat's weights and x; stage 1: the products; stage 2: the accumulators")
     lines.append("    // (z after the last beat; the baseline is taken with the last beat)")
     lines.append("    reg q_en, q_first, q_last, p_en, p_first, p_last;")
@@ -204,8 +217,11 @@ def fold_verilog(name: str, rest: str, W, B, F: int, z_width: int, rest_in_width
     return "\n".join(lines) + "\n", {"weight_bits": wb, "acc_width": aw, "product_width": pw}
 
 
-def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float | None = None) -> tuple:
-    """Write the folded core into ``folder``; returns ``(FoldedCore, RTLModel of the rest)``."""
+def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float | None = None,
+                 input: str = "course") -> tuple:
+    """Write the folded core into ``folder``; returns ``(FoldedCore, RTLModel of the rest)``.
+
+    ``input``: the input transform the student was trained on (``CFG.input_transform``)."""
     reason = tools.missing("da4ml")
     if reason:
         raise RuntimeError(reason)
@@ -216,11 +232,13 @@ def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     W, B, F, _ = first_layer(model)
-    comb, info = trace_rest(model)
+    comb, info = trace_rest(model, input)
+    n_out = int(model.output_shape[-1])
     rest_name = f"{CFG.rtl.core}_rest"
     rtl, (in_w, in_f), (out_w, out_f) = write_comb(comb, rest_name, folder, board, clock_mhz, cutoff)
     name = f"{CFG.rtl.core}_fold"
-    text, widths = fold_verilog(name, rest_name, W, B, F, info["z_width"], in_w, in_f, out_w)
+    text, widths = fold_verilog(name, rest_name, W, B, F, info["z_width"], in_w, in_f, out_w, input=input,
+                                n_out=n_out)
     (folder / "src" / f"{name}.v").write_text(text)
     sources = verilog_sources(folder)
     rest_lat = len(rtl._pipe.solutions) + 1
@@ -229,12 +247,13 @@ def build_folded(model, folder, board: str = CFG.default_board, clock_mhz: float
         units=int(W.shape[1]), frac=F, weight_bits=widths["weight_bits"], acc_width=widths["acc_width"],
         z_width=info["z_width"], rest_in_width=in_w, rest_in_frac=in_f, rest_latency=rest_lat,
         latency_cycles=3 + rest_lat, out_width=out_w, out_frac=out_f, nonzero=info["nonzero"],
-        est_luts=float(round(comb.cost, 1)), sources=sources)
+        est_luts=float(round(comb.cost, 1)), sources=sources, n_out=n_out, input=CFG.input_transform(input).name)
     (folder / "labkit_core.json").write_text(json.dumps(core.meta(), indent=1) + "\n")
     return core, rtl
 
 
 def emulator_logits(core: FoldedCore, rtl, model, X_raw) -> np.ndarray:
     """Logits of the Verilated rest fed with the folded layer's ``Z`` (computed as the Verilog does)."""
-    z = z_integers(model, X_raw).astype(np.float64) * 2.0 ** -(core.frac + CFG.input_frac_bits)
+    t = CFG.input_transform(core.input)
+    z = z_integers(model, X_raw, core.input).astype(np.float64) * 2.0 ** -(core.frac + t.frac_bits)
     return np.asarray(rtl.predict(np.ascontiguousarray(z), n_threads=1), np.float64).reshape(len(z), -1)

@@ -38,11 +38,18 @@ def render(template: str, values: dict) -> str:
 def top_values(core) -> dict:
     """The top's fields for a parallel :class:`~labkit.rtl.core.Core` or a :class:`~labkit.rtl.fold.FoldedCore`."""
     values = {
-        **emit.verilog_values(), "CORE": core.name, "CW": core.out_width, "CF": core.out_frac,
+        **emit.verilog_values(core.n_out, core.input), "CORE": core.name, "CW": core.out_width, "CF": core.out_frac,
         "LAT": core.latency_cycles, "DEPTH": FIFO_DEPTH,
         "WIW": max(1, int(np.ceil(np.log2(CFG.words_per_pulse)))), "DW": max(1, int(np.log2(FIFO_DEPTH))),
-        "BW": max(1, int(np.ceil(np.log2(CFG.n_classes)))),
+        "BW": max(1, int(np.ceil(np.log2(max(2, core.n_out))))),
     }
+    if CFG.input_transform(core.input).baseline:
+        values["INSTAGE"] = (f"baseline = (sum of the first {CFG.baseline_samples} codes) >> {CFG.baseline_log2}, "
+                             "x = baseline - code")
+        values["XIN"] = "{{(XW-ADC){1'b0}}, baseline} - {{(XW-ADC){1'b0}}, samples[j*ADC +: ADC]}"
+    else:
+        values["INSTAGE"] = "x = the code itself (the raw input)"
+        values["XIN"] = "samples[j*ADC +: ADC]"
     if getattr(core, "fold", "none") == "stream":
         values["NETWORK"] = (f"{core.name}, the first layer folded to the stream (one beat per clock, no "
                              f"window buffer), then {core.rest} (da4ml); the result {core.latency_cycles} "
@@ -74,6 +81,12 @@ def write_ip(core, folder=None) -> Path:
     (folder / "labkit_rtl.json").write_text(json.dumps({**core.meta(), "top": CFG.rtl.top,
                                                         "fifo_depth": FIFO_DEPTH}, indent=1) + "\n")
     return folder
+
+
+def ip_meta(folder) -> dict:
+    """``labkit_rtl.json`` of an IP folder (its core's fields: ``n_out``, ``input``, ...), or {}."""
+    path = Path(folder) / "labkit_rtl.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def read_sources(folder) -> list:
@@ -122,9 +135,10 @@ def _compile_tb(sources, tb_text: str, top: str, workdir: Path) -> Path:
 # bare core: latency and initiation interval
 # ------------------------------------------------------------------------------------------
 
-def core_input_lines(x: np.ndarray, width: int) -> list:
-    """Preprocessed inputs (n, N) -> hex lines of the core's packed input (input 0 in the low bits)."""
-    bits = np.asarray(np.round(np.asarray(x, np.float64) * 2.0 ** CFG.input_format.frac), np.int64)
+def core_input_lines(x: np.ndarray, width: int, frac: int = CFG.input_format.frac) -> list:
+    """Transformed inputs (n, N) with ``frac`` fraction bits -> hex lines of the core's packed input
+    (input 0 in the low bits)."""
+    bits = np.asarray(np.round(np.asarray(x, np.float64) * 2.0 ** frac), np.int64)
     mask = (1 << width) - 1
     digits = (width * CFG.n_samples + 3) // 4
     lines = []
@@ -139,7 +153,7 @@ def core_input_lines(x: np.ndarray, width: int) -> list:
 def decode_core_output(value: int, core) -> np.ndarray:
     mask = (1 << core.out_width) - 1
     out = []
-    for k in range(CFG.n_classes):
+    for k in range(core.n_out):
         r = (value >> (k * core.out_width)) & mask
         if r >> (core.out_width - 1):
             r -= 1 << core.out_width
@@ -154,14 +168,14 @@ def simulate_core(core, X_raw, expected=None, workdir=None) -> dict:
     that captures an input to the edge that updates its output, both counted), ``ii`` (clocks
     between successive results when a new input comes every clock) and the wall time.
     """
-    from ..data.prep import preprocess
+    from ..data.prep import transform
 
-    x = preprocess(X_raw)
+    x = transform(X_raw, core.input)
     n = len(x)
     with _workdir(workdir, "labkit_tbcore_") as workdir:
         t0 = time.perf_counter()
-        (workdir / "in.hex").write_text("\n".join(core_input_lines(x, core.in_width)) + "\n")
-        values = {"CORE": core.name, "INW": core.in_width * CFG.n_samples, "OUTW": core.out_width * CFG.n_classes,
+        (workdir / "in.hex").write_text("\n".join(core_input_lines(x, core.in_width, core.in_frac)) + "\n")
+        values = {"CORE": core.name, "INW": core.in_width * CFG.n_samples, "OUTW": core.out_width * core.n_out,
                   "NMAX": n, "LAT": core.latency_cycles}
         sources = [Path(core.folder) / s for s in core.sources]
         exe = _compile_tb(sources, render("tb_core.v.in", values), "tb_core", workdir)
@@ -246,7 +260,8 @@ def simulate_ip(ip_folder, X_raw, batches=None, gap_percent: int = 0, seed: int 
         errors.append(f"only {len(runs)} of {len(batches)} runs finished")
     span = sum(r["last_out_edge"] - r["first_in_edge"] for r in runs)
     # clock edges from the edge that takes a pulse's last input word to the one that hands out its first logit
-    first_out = [int(beats[p * CFG.n_classes][2]) for p in range(min(len(in_last), len(beats) // CFG.n_classes))]
+    n_out = ip_meta(ip_folder).get("n_out", CFG.n_classes)
+    first_out = [int(beats[p * n_out][2]) for p in range(min(len(in_last), len(beats) // n_out))]
     after_last = [o - i for o, i in zip(first_out, in_last)]
     return {
         "latency_after_last_beat": min(after_last) if after_last else None,

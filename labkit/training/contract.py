@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import CFG
-from ..data.prep import preprocess
+from ..data.prep import transform
 from ..stream import max_outputs
 
 
@@ -31,7 +31,10 @@ def check_io(model, outputs: str = "course") -> None:
             raise ValueError(f"the model has {len(shape)} {what}s, but the course's models have one {what}: "
                              f"rebuild it with a single {what}")
     n_in = tuple(model.input_shape[1:])
-    if n_in != (CFG.n_samples,):
+    # your own model (outputs="any") may take the window in any shape of CFG.n_samples values, e.g.
+    # (161, 1) then Flatten: labkit.hls.ownmodel rebuilds it on a flat input
+    flat = outputs == "any" and None not in n_in and int(np.prod(n_in)) == CFG.n_samples
+    if n_in != (CFG.n_samples,) and not flat:
         raise ValueError(f"the model takes inputs of shape {n_in}, but the course's window has CFG.n_samples = "
                          f"{CFG.n_samples} samples (labkit/course.ini [data] window_start..window_stop): "
                          f"train it on the course's {CFG.n_samples}-sample windows")
@@ -75,11 +78,11 @@ def describe_layers(model, outputs: str = "course"):
     return rows
 
 
-def network_input(X_raw) -> np.ndarray:
-    """Raw pulses -> what the network sees (the IP's input stage, in numpy)."""
-    return preprocess(X_raw)
+def network_input(X_raw, input: str = "course") -> np.ndarray:
+    """Raw pulses -> what the network sees (the IP's input stage ``input``, ``CFG.input_transform``, in numpy)."""
+    return transform(X_raw, input)
 
 
-def qkeras_logits(model, X_raw, batch_size: int = 4096) -> np.ndarray:
-    """The QKeras student's logits (float64) for raw pulses."""
-    return np.asarray(model.predict(network_input(X_raw), batch_size=batch_size, verbose=0), dtype=np.float64)
+def qkeras_logits(model, X_raw, batch_size: int = 4096, input: str = "course") -> np.ndarray:
+    """The QKeras student's logits (float64) for raw pulses through the input transform ``input``."""
+    return np.asarray(model.predict(network_input(X_raw, input), batch_size=batch_size, verbose=0), dtype=np.float64)

@@ -104,15 +104,16 @@ def layer_steps(model) -> list:
     return steps
 
 
-def trace(model):
-    """The student as da4ml combinational logic: returns ``(CombLogic, info dict)``."""
+def trace(model, input: str = "course"):
+    """The student as da4ml combinational logic: returns ``(CombLogic, info dict)``; its input is the
+    format of the input transform ``input`` (``CFG.input_transform``)."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize
 
     if model.input_shape[1:] != (CFG.n_samples,):
         raise ValueError(f"student input shape {model.input_shape[1:]} != ({CFG.n_samples},) of course.ini")
     inp = FixedVariableArrayInput((CFG.n_samples,), hwconf=HWConfig(1, -1, -1))
-    h = quantize(inp, *fixed_kif(CFG.input_format))
+    h = quantize(inp, *fixed_kif(CFG.input_transform(input).format))
     steps = layer_steps(model)
     comb = comb_trace(inp, replay(h, steps))
     return comb, {"nonzero": _nonzero(steps)}
@@ -161,11 +162,11 @@ def signed_bits(lo: int, hi: int) -> int:
     return n
 
 
-def z_range(W, B) -> tuple:
+def z_range(W, B, input: str = "course") -> tuple:
     """(min, max) of Z_j over every possible pulse (each x_i = baseline - s_i in [-top, top],
-    top = 2**adc - 1)."""
+    top = 2**adc - 1; or x_i = s_i for the raw input, a bound too)."""
     reach = np.abs(W).sum(axis=0) * ((1 << CFG.adc_bits) - 1)
-    bias = B << CFG.input_frac_bits
+    bias = B << CFG.input_transform(input).frac_bits
     return int((bias - reach).min()), int((bias + reach).max())
 
 
@@ -208,15 +209,15 @@ def naf(c: int) -> list:
     return out
 
 
-def trace_rest(model):
+def trace_rest(model, input: str = "course"):
     """Everything after ``z`` as da4ml combinational logic: ``(CombLogic, info)``."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize
 
     W, B, F, rest = first_layer(model)
-    lo, hi = z_range(W, B)
+    lo, hi = z_range(W, B, input)
     zw = signed_bits(lo, hi)
-    frac = F + CFG.input_frac_bits
+    frac = F + CFG.input_transform(input).frac_bits
     inp = FixedVariableArrayInput((W.shape[1],), hwconf=HWConfig(1, -1, -1))
     h = quantize(inp, 1, zw - 1 - frac, frac)
     nonzero = int(np.count_nonzero(W) + np.count_nonzero(B)) + _nonzero(rest)

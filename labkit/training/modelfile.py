@@ -55,11 +55,16 @@ class ModelFileError(ValueError):
 #: carries Python code that load_model would run.
 MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 LAYER_CLASSES = frozenset({"InputLayer", "Dense", "QDense", "QActivation", "Activation", "PruneLowMagnitude",
-                           "Dropout", "BatchNormalization"})
+                           "Dropout", "BatchNormalization", "Flatten", "Reshape", "ReLU"})
+#: QKeras quantizers a file may name (data only); which of them a conversion takes is decided later, with
+#: one sentence for the rest (labkit.hls.ownmodel)
+QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_po2", "quantized_relu_po2", "quantized_tanh",
+              "quantized_sigmoid", "quantized_ulinear", "quantized_linear", "binary", "ternary",
+              "stochastic_binary", "stochastic_ternary", "bernoulli")
 #: the objects inside a layer's configuration: QKeras quantizers and their initializer/constraint,
 #: Keras initializers, regularizers and constraints, tfmot pruning schedules (data only, no code)
 HELPER_CLASSES = frozenset({
-    "quantized_bits", "quantized_relu", "QInitializer", "Clip",
+    *QUANTIZERS, "QInitializer", "Clip",
     "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity", "LecunNormal",
     "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform", "TruncatedNormal",
     "VarianceScaling", "Zeros",
@@ -67,11 +72,11 @@ HELPER_CLASSES = frozenset({
     "PolynomialDecay", "ConstantSparsity", "Policy", "DTypePolicy",
 })
 #: activations by name (a string is looked up in keras.activations / QKeras' quantizers)
-ACTIVATIONS = frozenset({"linear", "relu", "softmax", "sigmoid"})
+ACTIVATIONS = frozenset({"linear", "relu", "softmax", "sigmoid", "tanh"})
 #: a quantizer written as a string, e.g. "quantized_relu(8,3)": name and literal numbers only
 #: (a value may be a quoted word: alpha='auto_po2')
 _VALUE = r"""(?:[\w.+-]+|'\w+'|"\w+")"""
-QUANTIZER_STRING = re.compile(rf"(quantized_bits|quantized_relu)\(\s*({_VALUE}\s*(=\s*{_VALUE}\s*)?"
+QUANTIZER_STRING = re.compile(rf"({'|'.join(QUANTIZERS)})\(\s*({_VALUE}\s*(=\s*{_VALUE}\s*)?"
                               rf"(,\s*{_VALUE}\s*(=\s*{_VALUE}\s*)?)*)?\)")
 #: module names Keras may resolve a class in (it never imports others, but a file naming one is not ours)
 MODULE_PREFIXES = ("keras", "qkeras", "tensorflow_model_optimization", "tf_keras")
@@ -80,14 +85,13 @@ UNSUPPORTED_FIX = {
     "Lambda": "it stores Python code that loading would run",
     "TFOpLambda": "it stores a TensorFlow call that loading would rebuild",
     "SlicingOpLambda": "it stores a TensorFlow call that loading would rebuild",
-    "Flatten": "the pulse window is already flat: remove it",
 }
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _allowed_text() -> str:
-    return ("InputLayer, Dense, QDense, QActivation, Activation (relu/linear/softmax/sigmoid), Dropout, "
-            "BatchNormalization and pruning-wrapper")
+    return ("InputLayer, Dense, QDense, QActivation, Activation (relu/linear/softmax/sigmoid/tanh), ReLU, Dropout, "
+            "BatchNormalization, Flatten, Reshape and pruning-wrapper")
 
 
 def check_model_file(path: Path) -> dict:
@@ -177,10 +181,11 @@ def _check_config(config, path: Path) -> None:
                 continue
             if isinstance(value, str):
                 if key == "activation" and value not in ACTIVATIONS and not QUANTIZER_STRING.fullmatch(value):
-                    refuse(place(layer, cls), f"its activation {value!r} is not relu, linear, softmax or sigmoid")
+                    refuse(place(layer, cls), f"its activation {value!r} is not relu, linear, softmax, sigmoid, "
+                                              "tanh or a QKeras quantizer")
                 if key.endswith("quantizer") and not QUANTIZER_STRING.fullmatch(value):
-                    refuse(place(layer, cls), f"its quantizer {value!r} is not quantized_bits(...) or "
-                                              "quantized_relu(...)")
+                    refuse(place(layer, cls), f"its quantizer {value!r} is not a QKeras quantizer written "
+                                              "as name(numbers)")
             else:
                 walk(value, layer, cls, key == "layers")
 

@@ -1,8 +1,9 @@
 // clyc_classifier.cpp -- AXI-Stream wrapper around the hls4ml network (io_parallel).
 //
 // For each of `batch` pulses: read LABKIT_WORDS_PER_PULSE words, unpack the ADC codes
-// (sample 2k in the low lane), compute the integer baseline and x exactly like
-// labkit.data.prep.preprocess, run myproject(), and emit LABKIT_N_OUT logit words.
+// (sample 2k in the low lane), compute x exactly like labkit.data.prep.transform (LABKIT_INPUT_BASELINE 1:
+// the integer baseline minus the sample, as preprocess; 0: the code itself, for a model trained on raw
+// codes), run myproject(), and emit LABKIT_N_OUT logit words.
 // Every constant comes from the generated labkit_params.h (course.ini).
 //
 // Test-only macros (never set for the real IP; used by tests/test_stream_wrapper.py to prove
@@ -13,9 +14,9 @@
 #include "myproject.h"
 
 // The hardware input stage writes the bits of x straight into input_t: the network's input
-// precision must be exactly the course's input format.
+// precision must be exactly the input transform's format.
 static_assert(input_t::width == LABKIT_INPUT_WIDTH && input_t::iwidth == LABKIT_INPUT_INTEGER,
-              "hls4ml input precision differs from course.ini [input_stage]: regenerate the project");
+              "hls4ml input precision differs from the input transform's format: regenerate the project");
 static_assert(input_t::width - input_t::iwidth == LABKIT_INPUT_FRAC_BITS, "input fraction bits");
 static_assert(result_t::width == LABKIT_LOGIT_WIDTH && result_t::iwidth == LABKIT_LOGIT_INTEGER,
               "hls4ml output precision differs from course.ini logit_width/logit_integer");
@@ -42,6 +43,13 @@ read_words:
 
 static void input_stage(const adc_t samples[LABKIT_N_SAMPLES], input_t x[LABKIT_N_SAMPLES]) {
 #pragma HLS INLINE
+#if !LABKIT_INPUT_BASELINE
+raw:
+    for (int i = 0; i < LABKIT_N_SAMPLES; i++) {
+        // x = code * 2**-input_frac_bits: the code's bits ARE x's bits
+        x[i].range(LABKIT_INPUT_WIDTH - 1, 0) = ap_uint<LABKIT_INPUT_WIDTH>(samples[i]);
+    }
+#else
     baseline_sum_t sum = 0;
 baseline:
     for (int i = 0; i < (1 << LABKIT_BASELINE_LOG2); i++) {
@@ -54,6 +62,7 @@ subtract:
         // x = diff * 2**-input_frac_bits: the integer's bits ARE x's bits (no rounding anywhere)
         x[i].range(LABKIT_INPUT_WIDTH - 1, 0) = diff.range(LABKIT_INPUT_WIDTH - 1, 0);
     }
+#endif
 }
 
 static ap_uint<LABKIT_WORD_BITS> logit_word(const result_t &logit) {

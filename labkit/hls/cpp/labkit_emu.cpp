@@ -21,6 +21,9 @@ int labkit_emu_info(uint32_t *n_samples, uint32_t *words_per_pulse, uint32_t *n_
     return 0;
 }
 
+// the input stage: 1 = baseline minus sample (course.ini [input_stage]), 0 = the ADC codes unchanged
+int labkit_emu_input_baseline(void) { return LABKIT_INPUT_BASELINE; }
+
 int labkit_emu_run(uint32_t batch, const uint32_t *in_words, const uint8_t *in_last, uint32_t n_in,
                    uint32_t *out_words, uint8_t *out_last, uint32_t out_capacity, uint32_t *in_consumed) {
     if (in_consumed) *in_consumed = 0;
