@@ -1,11 +1,12 @@
-"""Your own QKeras student through `labkit hls convert --student` (issue 15, item 6).
+"""Your own QKeras student through `labkit hls convert --student` (issues 15 and 30).
 
-Three small models, trained a few epochs on toy pulses, each converted once (module-scoped builds,
-~30 s each): the ICTP-lab style student (Dropout layers, a softmax output, alpha='auto_po2'
-quantizers), a 3-class student, and a student with BatchNormalization and one sigmoid output.
-Each must give QKeras vs C simulation agreement 1.0 and bit-exact logits, and the emulated IP
-(driven by the board driver through the emulated overlay) must emit the C simulation's words.
-The fast tests check the preparation and the refusals without hls4ml.
+The preparation and the refusals are checked without hls4ml on small models trained a few epochs on
+toy pulses.  One model goes through the command line: the published ICTP-lab structure of the gallery
+(tests/gallery.py: QDense + saturating quantized_bits activations, Dropout, alpha='auto_po2', softmax),
+trained on raw ADC codes, converted with `labkit hls convert --student ... --input raw`: agreement 1.0,
+the input transform recorded with the vectors, the board driver reading it; `labkit bench agreement`
+with the wrong transform says that the input transform is the likely cause.  Every other kind of model
+goes through every stage in tests/test_gallery.py.
 """
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gallery
 from labkit.config import CFG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,30 +43,7 @@ def labkit(*args, artifacts, timeout=900):
 # toy data and models
 # ------------------------------------------------------------------------------------------
 
-def pulses(n, n_classes=2, seed=SEED):
-    """Raw 10-bit CLYC-like pulses; the decay time grows with the class (gamma fast, neutron slow, ...)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, n_classes, n)
-    t = np.arange(CFG.n_samples, dtype=np.float64)
-    onset = rng.integers(15, 25, n)[:, None]
-    taus = [(6, 14), (22, 34), (45, 70), (80, 120)]
-    tau = np.array([rng.uniform(*taus[c]) for c in y])[:, None]
-    amp = rng.uniform(80, 500, n)[:, None]
-    base = rng.uniform(700, 900, n)[:, None]
-    rel = np.clip(t[None, :] - onset, 0, None)
-    X = base - np.where(t[None, :] >= onset, amp * np.exp(-rel / tau), 0.0) + rng.normal(0, 2.0, (n, CFG.n_samples))
-    return np.clip(np.round(X), 0, CFG.adc_max).astype(np.uint16), y.astype(np.int64)
-
-
-def train(model, n_classes, loss, epochs=4):
-    import tensorflow as tf
-    from labkit.data.prep import preprocess
-
-    X, y = pulses(1500, n_classes, SEED + n_classes)
-    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss=loss)
-    model.fit(preprocess(X), y.astype(np.float32) if loss == "binary_crossentropy" else y,
-              epochs=epochs, batch_size=64, verbose=0)
-    return model
+pulses = gallery.pulses
 
 
 def ictp_student():
@@ -85,56 +64,10 @@ def ictp_student():
         QDense(2, name="output", **q),
         tf.keras.layers.Activation("softmax", name="softmax"),
     ])
-    return train(model, 2, "sparse_categorical_crossentropy")
+    return gallery.train(model, 2, loss="sparse_categorical_crossentropy")
 
 
-def three_class_student():
-    import tensorflow as tf
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    tf.keras.utils.set_random_seed(SEED + 1)
-    q = dict(kernel_quantizer=quantized_bits(8, 1, alpha=1), bias_quantizer=quantized_bits(8, 1, alpha=1))
-    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = QDense(12, name="fc1", activation=quantized_relu(8, 3), **q)(inp)   # relu inside the QDense
-    out = QDense(3, name="logits", **q)(x)
-    return train(tf.keras.Model(inp, out), 3,
-                 tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-
-
-def batchnorm_student():
-    """QDense -> BatchNormalization -> quantized_relu -> QDense(1, sigmoid): folded, one logit out."""
-    import tensorflow as tf
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    tf.keras.utils.set_random_seed(SEED + 2)
-    q = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1))
-    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = QDense(16, name="fc1", **q)(inp)
-    x = tf.keras.layers.BatchNormalization(name="bn1")(x)
-    x = QActivation(quantized_relu(8, 3), name="relu1")(x)
-    out = QDense(1, name="out", activation="sigmoid", **q)(x)
-    return train(tf.keras.Model(inp, out), 2, "binary_crossentropy")
-
-
-def odd_quantizer_student():
-    """As published models differ (issue 30): a 1-bit kernel (``quantized_bits(1, 0, alpha=1)``) and an
-    unsigned one (``keep_negative=False``), which hls4ml does not read exactly as they stand, and a
-    saturating linear ``QActivation('quantized_bits(8, 2)')`` between the layers (no ReLU)."""
-    import tensorflow as tf
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    tf.keras.utils.set_random_seed(SEED + 3)
-    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = QDense(8, name="fc1", kernel_quantizer=quantized_bits(1, 0, alpha=1),
-               bias_quantizer=quantized_bits(6, 2, alpha=1))(inp)
-    x = QActivation("quantized_bits(8, 2)", name="q1")(x)
-    x = tf.keras.layers.Dropout(0.2, name="drop1")(x)
-    out = QDense(2, name="out", kernel_quantizer=quantized_bits(6, 0, keep_negative=False, alpha=1),
-                 bias_quantizer=quantized_bits(6, 0, alpha=1))(x)
-    return train(tf.keras.Model(inp, out), 2, tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-
-
-BUILDERS = {"ictp": ictp_student, "three": three_class_student, "bn": batchnorm_student, "odd": odd_quantizer_student}
+BUILDERS = {"ictp": ictp_student, "published": gallery.published}
 
 
 @pytest.fixture(scope="module")
@@ -233,88 +166,83 @@ def test_grid_precision_holds_po2_scaled_weights():
 
 @pytest.fixture(scope="module")
 def builds(saved, tmp_path_factory):
+    """The published-style student (trained on raw codes) through `labkit hls convert --input raw`."""
     pytest.importorskip("hls4ml")
     if shutil.which("g++") is None:
         pytest.skip("needs g++ (hls4ml C simulation)")
-    out, data = {}, None
-    for name, path in saved.items():
-        art = tmp_path_factory.mktemp(f"art-{name}")
-        if data is not None:                       # the synthetic set, written once
-            shutil.copytree(data, art / "data", dirs_exist_ok=True)
-        proc = labkit("hls", "convert", "--student", path, "--n-vectors", N_VECTORS, artifacts=art)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert "Traceback" not in proc.stderr and not proc.stderr.strip(), proc.stderr
-        summary = json.loads(proc.stdout[proc.stdout.index("{"):])
-        notes = [l for l in proc.stdout.splitlines() if l.startswith("note: ")]
-        out[name] = {"art": art, "summary": summary, "notes": notes}
-        data = data or art / "data"
-    return out
+    art = tmp_path_factory.mktemp("art-published")
+    proc = labkit("hls", "convert", "--student", saved["published"], "--input", "raw", "--n-vectors", N_VECTORS,
+                  artifacts=art)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and not proc.stderr.strip(), proc.stderr
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    notes = [l for l in proc.stdout.splitlines() if l.startswith("note: ")]
+    return {"art": art, "summary": summary, "notes": notes}
 
 
 @needs_build
-@pytest.mark.parametrize("name, n_out", [("ictp", 2), ("three", 3), ("bn", 1), ("odd", 2)])
-def test_convert_own_model_agrees_bit_for_bit(builds, name, n_out):
-    s = builds[name]["summary"]
-    assert s["n_out"] == n_out
-    assert s["argmax_agreement"] == 1.0
-    assert s["bit_exact_fraction"] == 1.0
+def test_convert_with_the_raw_input_agrees_bit_for_bit(builds):
+    s = builds["summary"]
+    assert s["n_out"] == 2 and s["input"] == "raw"
+    assert s["argmax_agreement"] == 1.0 and s["bit_exact_fraction"] == 1.0 and s["max_abs_logit_diff_ip"] == 0.0
     assert s["wrapper_words_equal"] is True and s["tlast_ok"] is True
     meta = json.loads((Path(s["vectors"]) / "meta.json").read_text())
-    assert meta["n_out"] == n_out and meta["n"] == N_VECTORS
+    assert meta["n_out"] == 2 and meta["n"] == N_VECTORS
+    assert meta["input"] == "raw" and meta["input_format"]["hls"] == "ap_ufixed<10,10>"
+    header = (Path(s["project"]) / "firmware" / "labkit_params.h").read_text()
+    assert "#define LABKIT_INPUT_BASELINE 0\n" in header
 
 
 @needs_build
 def test_convert_prints_what_it_changed(builds):
-    ictp = " ".join(builds["ictp"]["notes"])
-    assert "Dropout 'drop1' removed" in ictp and "softmax" in ictp and "IP outputs logits" in ictp
-    assert "auto_po2" in ictp
-    bn = " ".join(builds["bn"]["notes"])
-    assert "BatchNormalization 'bn1' folded into QDense 'fc1'" in bn and "sigmoid" in bn
-    # the folded model is the reference; how often it agrees with the trained, unfolded one is measured
-    assert 0.9 <= builds["bn"]["summary"]["original_class_agreement"] <= 1.0
-    assert "quantized_relu activation became QActivation" in " ".join(builds["three"]["notes"])
-    odd = " ".join(builds["odd"]["notes"])
-    assert "'fc1' kernel" in odd and "'out' kernel" in odd and "kept exactly" in odd
+    text = " ".join(builds["notes"])
+    assert "Dropout 'drop0' removed" in text and "softmax" in text and "IP outputs logits" in text
+    assert "auto_po2" in text
 
 
 @needs_build
-@pytest.mark.parametrize("name", ["ictp", "three", "bn"])
-def test_emulated_ip_through_the_board_driver(builds, name, monkeypatch):
-    """The board driver, on the emulated overlay, reads n_out from the vectors' meta.json and gets
-    exactly the C simulation's words."""
+def test_emulated_ip_through_the_board_driver(builds, monkeypatch):
+    """The board driver, on the emulated overlay, reads n_out and the input transform from the vectors'
+    meta.json and gets exactly the C simulation's words; a transform the IP does not have is refused."""
     pytest.importorskip("pynq")
-    art = builds[name]["art"]
+    art = builds["art"]
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
-    from labkit.board import Classifier, EmulatedOverlay, n_out_from_metadata
+    from labkit.board import BoardError, Classifier, EmulatedOverlay, input_from_metadata, n_out_from_metadata
     from labkit.stream import load_test_vectors
 
     vec = load_test_vectors(art / "hls" / "vectors")
     overlay = EmulatedOverlay(lib_path=art / "hls" / "emu" / "libclyc_emu.so")
-    clf = Classifier(overlay, n_out=n_out_from_metadata(vec["meta"]))
+    clf = Classifier(overlay, n_out=n_out_from_metadata(vec["meta"]), input=input_from_metadata(vec["meta"]))
+    assert clf.input == "raw" and Classifier(overlay).input == "raw"      # the emulated IP knows its own
     run = clf.classify(vec["inputs"], batch_size=32)
     np.testing.assert_array_equal(run.words, vec["expected_words"])
     np.testing.assert_array_equal(run.logits, vec["csim_logits"])
-    assert run.logits.shape == (N_VECTORS, vec["meta"]["n_out"])
+    with pytest.raises(BoardError, match="input stage is 'raw' but input = 'course'"):
+        Classifier(overlay, input="course")
     with pytest.raises(Exception, match="logits per pulse"):
         Classifier(overlay, n_out=vec["meta"]["n_out"] + 1)
 
 
 @needs_build
-def test_bench_agreement_with_own_model_and_test_windows(builds, saved, tmp_path):
+def test_bench_agreement_with_the_wrong_input_transform_says_so(builds, saved, tmp_path):
+    """A model trained on raw codes, fed the course's transform: still exact (the IP computes what the
+    model computes), but near chance, and one sentence names the input transform and --input raw."""
     from labkit.data.formats import write_windows
 
     X, y = pulses(200, 2, 99)
     write_windows(tmp_path / "w.csv", X, y)
-    art = builds["ictp"]["art"]
-    proc = labkit("bench", "agreement", "--student", saved["ictp"], "--test", tmp_path / "w.csv", artifacts=art)
+    proc = labkit("bench", "agreement", "--student", saved["published"], "--test", tmp_path / "w.csv",
+                  artifacts=builds["art"])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in ("n", "argmax_agreement", "max_abs_logit_diff", "bit_exact_fraction", "wrapper_words_equal", "compile_s"):
         assert key in line
     assert line["n"] == 200 and line["argmax_agreement"] == 1.0 and line["bit_exact_fraction"] == 1.0
-    assert line["wrapper_words_equal"] is True
+    assert line["wrapper_words_equal"] is True and line["input"] == "course"
     lo, hi = line["accuracy_ci95"]
     assert lo <= line["accuracy"] <= hi and line["accuracy_k"] == round(line["accuracy"] * 200)
+    if hi < 0.6:                    # near chance: the sentence
+        assert "input transform" in proc.stderr and "--input raw" in proc.stderr
 
 
 def test_a_leaky_relu_is_refused_before_anything_is_written(tmp_path):

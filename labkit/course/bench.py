@@ -496,6 +496,7 @@ def bench_agreement(argv=None) -> int:
         "n": agree["n"],
         "argmax_agreement": agree["argmax_agreement"],
         "max_abs_logit_diff": agree["max_abs_logit_diff"],
+        "max_abs_logit_diff_ip": agree["max_abs_logit_diff_ip"],
         "bit_exact_fraction": agree["bit_exact_fraction"],
         "wrapper_words_equal": equal,
         "compile_s": round(compile_s, 1),

@@ -74,7 +74,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
 
     Your own model: ``model`` is the prepared one (:func:`labkit.hls.ownmodel.prepare_student`),
     ``original`` the model as trained and ``notes`` what the preparation changed; the summary then
-    adds ``notes`` and, when a BatchNormalization was folded, ``original_class_agreement`` (the
+    adds ``notes`` and, when the preparation changed the model, ``original_class_agreement`` (the
     trained model's classes vs the C simulation's).
 
     A C simulation that is not bit-exact with QKeras on every pulse is refused
@@ -114,7 +114,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
     summary["exact"] = conv.is_exact(agree)
     if notes:
         summary["notes"] = list(notes)
-    if original is not None and original is not model and any("folded" in n for n in notes):
+    if original is not None and original is not model:     # what the preparation changed, measured
         from ..fixedpoint import predicted_classes
         from .ownmodel import original_classes
         summary["original_class_agreement"] = float(np.mean(

@@ -207,6 +207,8 @@ def agreement(model, hls_model, X_raw, fmt: FixedFormat = CFG.logit_format) -> d
         "n": int(len(q)),
         "argmax_agreement": float(np.mean(predicted_classes(q) == predicted_classes(c))),
         "max_abs_logit_diff": float(np.max(np.abs(q - c))) if len(q) else 0.0,
+        # ... the same against QKeras' logits rounded to the IP's logit format (0 when bit-exact)
+        "max_abs_logit_diff_ip": float(np.max(np.abs(ref - c))) if len(q) else 0.0,
         # the C simulation must equal QKeras' logits rounded to the logit format, bit for bit
         "bit_exact_fraction": float(np.mean(np.all(ref == c, axis=1))),
         "logit_lsb": fmt.lsb,

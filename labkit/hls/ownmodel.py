@@ -16,7 +16,7 @@ twin compute the same numbers bit for bit:
   ``quantized_tanh`` (QKeras' hard tanh rounded to ``bits`` = ``quantized_bits(bits, 0)``),
   ``quantized_sigmoid`` (hard sigmoid ``clip(z/2 + 1/2, 0, 1)`` rounded: the halving and the offset
   go into the dense layer before it, then ``quantized_bits(bits, 0, keep_negative=False)``), a float
-  ReLU (``quantized_relu(CFG.float_bits, CFG.float_integer)``, hls4ml's default ap_fixed<16,6>);
+  ReLU (``quantized_relu(CFG.float_bits, CFG.float_integer)``, a stated choice too);
 * ``Dropout`` (the identity at inference), ``Flatten`` / ``Reshape`` of the window to 161 values, and a
   ``QActivation`` on the input that changes no possible input value are removed;
 * ``BatchNormalization`` right after a dense layer is folded into it (``w' = w s``, ``b' = (b - mean) s
@@ -214,8 +214,8 @@ def _activation(act, where: str, plan: _Plan, final_ok: bool) -> None:
     if name == "relu":
         q = quantized_relu(CFG.float_bits, CFG.float_integer)
         plan.steps.append({"kind": "act", "where": where, "quantizer": q})
-        plan.note(f"{where}: float ReLU kept as quantized_relu({CFG.float_bits},{CFG.float_integer}) (hls4ml's "
-                  "default precision ap_fixed<16,6>; course.ini [quant] float_bits, float_integer)")
+        plan.note(f"{where}: float ReLU kept as quantized_relu({CFG.float_bits},{CFG.float_integer}) (labkit's "
+                  "choice for float activations, course.ini [quant] float_bits, float_integer)")
         return
     if name in ("softmax", "sigmoid", "tanh"):
         plan.refuse(f"{where}: a float {name} between layers, which hls4ml computes with a lookup table that is "

@@ -87,13 +87,16 @@ def fixed_kif(p) -> tuple:
 def layer_steps(model) -> list:
     """[(kind, name, payload)] of the student: ('dense', name, (W, b)) / ('relu', name, FixedFormat)."""
     steps = []
-    for kind, layer in describe_layers(model)[1:]:
+    for kind, layer in describe_layers(model, outputs="any")[1:]:
         if kind == "QDense":
-            w_p = bits_precision(layer.kernel_quantizer_internal)
             W = np.asarray(layer.kernel_quantizer_internal(layer.kernel), np.float64)
             b = (np.asarray(layer.bias_quantizer_internal(layer.bias), np.float64) if layer.use_bias
                  else np.zeros(W.shape[1]))
             for name, arr in (("kernel", W), ("bias", b)):
+                q = getattr(layer, f"{name}_quantizer_internal") if name == "kernel" or layer.use_bias else None
+                if q is None:
+                    continue
+                w_p = bits_precision(q)         # each on its own quantizer's grid
                 off = arr * 2.0 ** w_p.frac - np.round(arr * 2.0 ** w_p.frac)
                 if np.any(off != 0):
                     raise ValueError(f"{layer.name} {name} is not on the {w_p.hls4ml()} grid: the student "
