@@ -245,7 +245,7 @@ def run(name, folder, n_test=200, n_vectors=48, rtl=True) -> dict:
     from labkit.board import Classifier, EmulatedOverlay, input_from_metadata, n_out_from_metadata
     from labkit.fixedpoint import predicted_classes
     from labkit.hls import build_all
-    from labkit.hls.ownmodel import load_own_student
+    from labkit.training.ownmodel import load_own_student
     from labkit.metrics import accuracy_ci
     from labkit.stream import load_test_vectors
     from labkit.training.compress import quiet_keras

@@ -138,14 +138,14 @@ def test_three_outputs_and_batchnorm_are_the_course_labs_limits_not_the_conversi
     """The labs' loader keeps the course's two logits; `labkit hls convert --student` takes any number
     of classes (tests/test_own_model.py), and refuses a BatchNormalization it cannot fold."""
     from labkit.training import checkpoints, compress, modelfile
-    from labkit.hls.ownmodel import load_own_student
+    from labkit.training.ownmodel import load_own_student
 
     assert load_own_student(models_dir / "three.h5")[1].output_shape == (None, 3)
     with pytest.raises(modelfile.ModelFileError, match="BatchNormalization"):
         checkpoints.load_student(models_dir / "batchnorm.h5")
     proc = labkit("hls", "convert", "--student", models_dir / "batchnorm.h5", artifacts=tmp_path)
     line = one_sentence(proc)
-    assert "batchnorm.h5" in line and "'bn'" in line and "not right after a linear QDense" in line
+    assert "batchnorm.h5" in line and "'bn'" in line and "not right after a dense layer" in line
     assert "folded" in line
     assert not (tmp_path / "hls").exists(), "nothing is converted for a refused student"
 

@@ -31,8 +31,9 @@ def test_quantizer_to_ap_fixed():
     from labkit.fixedpoint import activation_precision
     assert activation_precision(quantized_relu(8, 3)) == relu_precision(quantized_relu(8, 3))
     assert activation_precision(qb(8, 2)).hls4ml() == "fixed<8,3,RND_CONV,SAT>"      # a saturating linear activation
-    with pytest.raises(ValueError, match="plain signed quantized_bits"):
-        activation_precision(qb(8, 2, keep_negative=False))
+    assert activation_precision(qb(6, 2, keep_negative=False)).hls4ml() == "ufixed<6,2,RND_CONV,SAT>"
+    with pytest.raises(ValueError, match="plain quantized_bits"):
+        activation_precision(qb(8, 2, symmetric=True))
     with pytest.raises(ValueError, match="alpha=1"):
         bits_precision(quantized_bits(8, 0, alpha="auto_po2"))
     # the grids really coincide: every ap_fixed<8,1> value is a fixed point of the quantizer

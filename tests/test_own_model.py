@@ -90,7 +90,7 @@ def saved(tmp_path_factory):
 
 def test_ictp_student_is_prepared_like_hls4ml_reads_it(saved):
     from labkit.data.prep import preprocess
-    from labkit.hls.ownmodel import load_own_student
+    from labkit.training.ownmodel import load_own_student
 
     original, prepared, notes = load_own_student(saved["ictp"])
     kinds = [type(l).__name__ for l in prepared.layers]
@@ -109,7 +109,7 @@ def test_ictp_student_is_prepared_like_hls4ml_reads_it(saved):
 
 def test_course_student_is_left_alone():
     pytest.importorskip("qkeras")
-    from labkit.hls.ownmodel import prepare_student
+    from labkit.training.ownmodel import prepare_student
     from labkit.training import models
 
     student = models.build_student([4])
@@ -299,7 +299,7 @@ def test_an_activation_quantizer_without_a_format_is_refused_in_the_model_check(
     pytest.importorskip("qkeras")
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits
-    from labkit.hls.ownmodel import OwnModelError, prepare_student
+    from labkit.training.ownmodel import OwnModelError, prepare_student
 
     q = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1))
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")

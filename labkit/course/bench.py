@@ -471,7 +471,7 @@ def bench_agreement(argv=None) -> int:
     from ..fixedpoint import predicted_classes
     from ..hls import convert as conv
     from ..hls.ipsim import LIB_NAME, EmulatedIP
-    from ..hls.ownmodel import load_own_student
+    from ..training.ownmodel import load_own_student
     from ..hls.wrapper import build_emulation
     from ..metrics import accuracy_ci
     from ..stream import encode_logits, pack_pulses
@@ -529,12 +529,11 @@ def _stage04_vectors(model, folder=None, input=None):
     Written by ``labkit hls convert`` (by default the whole test split); refused when they were
     written for another student (QKeras logits more than half a logit LSB apart).
     """
-    from ..board.driver import input_from_metadata
     from ..stream import load_test_vectors
     from ..training.contract import qkeras_logits
 
     vec = load_test_vectors(folder)
-    recorded = input_from_metadata(vec.get("meta")) or "course"
+    recorded = CFG.input_transform(str((vec.get("meta") or {}).get("input") or "course")).name
     if input is not None and input != recorded:
         raise ValueError(f"--input {input}, but the test vectors were written with the {recorded!r} input "
                          f"transform: write them again with `labkit hls convert --input {input}` or drop --input")
@@ -605,7 +604,7 @@ def bench_rtl(argv=None) -> int:
     if reason:
         print(json.dumps({"skipped": reason}))
         return 1
-    from ..hls.ownmodel import load_own_student
+    from ..training.ownmodel import load_own_student
 
     t0 = time.perf_counter()
     _, model, _ = load_own_student(args.student, args.input or "course")

@@ -5,8 +5,6 @@ them.  Modules:
 
 * :mod:`labkit.hls.convert` -- hls4ml configuration (explicit precisions), convert, C simulation,
   QKeras-vs-csim agreement;
-* :mod:`labkit.hls.ownmodel` -- your own QKeras student -> the student contract (Dropout removed,
-  BatchNormalization folded, a final softmax/sigmoid stripped, ``auto_po2`` scales kept, any number of classes);
 * :mod:`labkit.hls.wrapper` -- generated ``labkit_params.h``, the stream wrapper, ``libclyc_emu.so``;
 * :mod:`labkit.hls.vectors` -- board test vectors;
 * :mod:`labkit.hls.vitis` -- Vitis HLS TCL, IP export, csynth report parser;
@@ -72,7 +70,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
               original=None, notes=(), accept_inexact: bool = False, source=None, input: str = "course") -> dict:
     """Convert + csim + agreement + emulation library + test vectors (what ``labkit hls convert`` does).
 
-    Your own model: ``model`` is the prepared one (:func:`labkit.hls.ownmodel.prepare_student`),
+    Your own model: ``model`` is the prepared one (:func:`labkit.training.ownmodel.prepare_student`),
     ``original`` the model as trained and ``notes`` what the preparation changed; the summary then
     adds ``notes`` and, when the preparation changed the model, ``original_class_agreement`` (the
     trained model's classes vs the C simulation's).
@@ -116,7 +114,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
         summary["notes"] = list(notes)
     if original is not None and original is not model:     # what the preparation changed, measured
         from ..fixedpoint import predicted_classes
-        from .ownmodel import original_classes
+        from ..training.ownmodel import original_classes
         summary["original_class_agreement"] = float(np.mean(
             original_classes(original, X_raw, input) == predicted_classes(agree["csim_logits"])))
     summary.update(wrapper_words_equal=vec["wrapper_words_equal"], tlast_ok=vec["tlast_ok"],

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
 
     if args.cmd == "convert":
         from . import build_all
-        from .ownmodel import load_own_student
+        from ..training.ownmodel import load_own_student
         from ..training.checkpoints import student_path
         original, model, notes = load_own_student(args.student, args.input)
         build_all(model, board=args.board, n_vectors=args.n_vectors, original=original, notes=notes,

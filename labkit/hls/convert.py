@@ -38,7 +38,7 @@ PROJECT_NAME = "myproject"  # hls4ml's default; the wrapper calls myproject()
 def layer_precisions(model, logit_format: FixedFormat = CFG.logit_format, input: str = "course") -> dict:
     """{layer name: {precision key: FixedFormat}} for every layer, derived from the quantizers.
 
-    Any number of logits (your own model after :func:`labkit.hls.ownmodel.prepare_student`); the
+    Any number of logits (your own model after :func:`labkit.training.ownmodel.prepare_student`); the
     input is the format of the input transform ``input`` (``CFG.input_transform``)."""
     rows = describe_layers(model, outputs="any")
     in_shape = model.input_shape[1:]

@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     if reason:
         print(f"labkit rtl {args.cmd}: {reason}")
         return 1
-    from ..hls.ownmodel import load_own_student
+    from ..training.ownmodel import load_own_student
     _, model, _ = load_own_student(args.student, args.input)   # the course's student, or your own prepared
     built = build(model, board=args.board, clock_mhz=args.clock_mhz,
                   emulator=args.cmd == "check" and not tools.missing("verilator"), quiet=False, fold=args.fold,

@@ -7,6 +7,7 @@ student the rest of the course deploys.
 * ``compress``    — distillation (``Distiller``), pruning schedules, dead-network checks, compression metrics
 * ``modelfile``   — saving a model atomically and loading one safely (``save_model``, ``load_model``)
 * ``contract``    — what a student must look like for the later stages, and its reference logits
+* ``ownmodel``    — your own Keras/QKeras classifier rewritten into that contract, exactly (``load_own_student``)
 * ``cost``        — what a student costs in hardware (the da4ml trace and the LUT / latency estimate)
 * ``selection``   — the trials of the student search as points, their front, and the deployed student's choice
 * ``checkpoints`` — the teacher/student checkpoints each lab writes and the next one reads

@@ -32,7 +32,7 @@ def check_io(model, outputs: str = "course") -> None:
                              f"rebuild it with a single {what}")
     n_in = tuple(model.input_shape[1:])
     # your own model (outputs="any") may take the window in any shape of CFG.n_samples values, e.g.
-    # (161, 1) then Flatten: labkit.hls.ownmodel rebuilds it on a flat input
+    # (161, 1) then Flatten: labkit.training.ownmodel rebuilds it on a flat input
     flat = outputs == "any" and None not in n_in and int(np.prod(n_in)) == CFG.n_samples
     if n_in != (CFG.n_samples,) and not flat:
         raise ValueError(f"the model takes inputs of shape {n_in}, but the course's window has CFG.n_samples = "

@@ -49,7 +49,7 @@ class ModelFileError(ValueError):
 
 #: layer classes a course model may contain: the teacher (Dense + ReLU), the student (QDense,
 #: QActivation), a student saved before strip_pruning (PruneLowMagnitude around a QDense), and what
-#: your own QKeras student may add (Dropout, BatchNormalization: data only; labkit.hls.ownmodel removes
+#: your own QKeras student may add (Dropout, BatchNormalization: data only; labkit.training.ownmodel removes
 #: or folds them, the course's labs refuse them through labkit.training.contract.describe_layers).
 #: Anything else is refused *before* Keras deserialises the file: a Lambda (or TFOpLambda) layer
 #: carries Python code that load_model would run.
@@ -57,7 +57,7 @@ MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 LAYER_CLASSES = frozenset({"InputLayer", "Dense", "QDense", "QActivation", "Activation", "PruneLowMagnitude",
                            "Dropout", "BatchNormalization", "Flatten", "Reshape", "ReLU"})
 #: QKeras quantizers a file may name (data only); which of them a conversion takes is decided later, with
-#: one sentence for the rest (labkit.hls.ownmodel)
+#: one sentence for the rest (labkit.training.ownmodel)
 QUANTIZERS = ("quantized_bits", "quantized_relu", "quantized_po2", "quantized_relu_po2", "quantized_tanh",
               "quantized_sigmoid", "quantized_ulinear", "quantized_linear", "binary", "ternary",
               "stochastic_binary", "stochastic_ternary", "bernoulli")
