@@ -284,6 +284,24 @@ def test_an_inexact_conversion_writes_no_vectors(monkeypatch, tmp_path):
     assert not (tmp_path / "vec").exists() and not (tmp_path / "emu").exists()
 
 
+def test_an_inexact_conversion_names_float32_when_qkeras_itself_rounds():
+    """16-bit weights on 161 inputs: QKeras' float32 sums cannot be exact, and the refusal says so."""
+    pytest.importorskip("qkeras")
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+    from labkit.hls import convert as conv
+
+    q = dict(kernel_quantizer=quantized_bits(16, 0, alpha=1), bias_quantizer=quantized_bits(16, 0, alpha=1))
+    inp = tf.keras.Input((CFG.n_samples,), name="pulse")
+    model = tf.keras.Model(inp, QDense(2, name="wide16", **q)(inp))
+    agree = {"n": 10, "argmax_agreement": 1.0, "max_abs_logit_diff": 0.001, "bit_exact_fraction": 0.9, "input": "course"}
+    with pytest.raises(conv.InexactConversionError, match=r"m\.h5: .*'wide16' in float32.*--accept-inexact"):
+        conv.refuse_inexact(agree, "m.h5", model=model)
+    narrow = tf.keras.Model(inp, QDense(2, name="n4", kernel_quantizer=quantized_bits(4, 0, alpha=1),
+                                        bias_quantizer=quantized_bits(4, 0, alpha=1))(inp))
+    assert conv.float32_cause(narrow) == ""
+
+
 def test_near_chance_accuracy_names_the_input_transform():
     from labkit.course.bench import near_chance
     from labkit.metrics import accuracy_ci

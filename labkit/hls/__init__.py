@@ -99,7 +99,7 @@ def build_all(model=None, X_raw=None, y=None, board: str = CFG.default_board, pr
     compile_s = time.perf_counter() - t0
     agree = conv.agreement(model, hls_model, X_raw)
     if not accept_inexact:
-        conv.refuse_inexact(agree, source or "the student", hls_model.config.get_output_dir())
+        conv.refuse_inexact(agree, source or "the student", hls_model.config.get_output_dir(), model)
     t1 = time.perf_counter()
     lib = build_emulation(hls_model.config.get_output_dir(), emu_path)
     emu_s = time.perf_counter() - t1

@@ -182,18 +182,34 @@ def is_exact(agree: dict) -> bool:
     return agree["bit_exact_fraction"] == 1.0 and agree["argmax_agreement"] == 1.0
 
 
-def refuse_inexact(agree: dict, source, project=None) -> None:
+def float32_cause(model, input: str = "course") -> str:
+    """'' or why QKeras itself may round: the widest layer whose exact sums (worst case) need more bits than
+    float32's 24-bit significand, in which QKeras (TensorFlow) sums a layer."""
+    try:
+        precisions = layer_precisions(model, input=input)
+    except Exception:          # noqa: BLE001 -- only a hint in a refusal: no hint rather than a second error
+        return ""
+    wide = [(p["accum"].width, name) for name, p in precisions.items() if "accum" in p and p["accum"].width > 24]
+    if not wide:
+        return ""
+    width, name = max(wide)
+    return (f"QKeras sums layer {name!r} in float32, whose 24-bit significand cannot hold every exact sum of it "
+            f"(up to {width} bits), so QKeras itself may round there (fewer weight or activation bits avoid it); ")
+
+
+def refuse_inexact(agree: dict, source, project=None, model=None) -> None:
     """Raise :class:`InexactConversionError` unless :func:`is_exact`: one sentence naming the model file,
-    the figures, what was (not) written and the two ways on."""
+    the figures, what was (not) written, the likely cause and the two ways on."""
     if is_exact(agree):
         return
     kept = f"; the hls4ml project in {project} is kept for inspection" if project else ""
+    cause = (float32_cause(model, agree.get("input", "course")) if model is not None else "") or (
+        "the model uses something labkit's model check does not yet make exact or refuse (please report it); ")
     raise InexactConversionError(
         f"{source}: hls4ml's C simulation does not reproduce this model exactly (bit-exact on "
         f"{agree['bit_exact_fraction']:.1%} of {agree['n']} pulses, classes agree on {agree['argmax_agreement']:.1%}, "
         f"max |Δlogit| {agree['max_abs_logit_diff']:.3g}), so no emulation library or test vectors were written{kept}: "
-        "the model uses something labkit's model check does not yet make exact or refuse (please report it); "
-        "pass --accept-inexact to go on with a C simulation that differs")
+        f"{cause}pass --accept-inexact to go on with a C simulation that differs")
 
 
 def agreement(model, hls_model, X_raw, fmt: FixedFormat = CFG.logit_format) -> dict:
