@@ -168,6 +168,15 @@ class ArtifactsBusyError(RuntimeError):
     """Another labkit process holds the artifacts folder's lock (the message names its PID)."""
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and restoring it at once)."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
     a reader (or an interrupted run) sees the old file or the new one, never half of one."""
@@ -177,6 +186,7 @@ def write_text_atomic(path, text: str) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())     # mkstemp makes 0600: honour the umask as open() does
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

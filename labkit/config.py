@@ -442,15 +442,45 @@ def _check(cfg: Config) -> None:
 # run-time settings
 # ------------------------------------------------------------------------------------------
 
+TRUE_WORDS = ("1", "true", "yes", "on", "y", "enabled", "enable")
+FALSE_WORDS = ("", "0", "false", "no", "off", "n", "disabled", "disable")
+
+
+def env_flag(name: str) -> bool:
+    """An on/off environment variable: the usual spellings of true and false (any case), unset = off;
+    anything else is refused in one sentence naming the variable (never guessed)."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name}={os.environ[name]!r} is neither on nor off: set it to 1 (or true, yes, on) or "
+                     "0 (or false, no, off), or unset it")
+
+
 def fast_mode() -> bool:
     """``LABKIT_FAST=1`` (set by ``make test``): small data, few trials, few epochs."""
-    return os.environ.get("LABKIT_FAST", "0").strip().lower() not in ("", "0", "false", "no")
+    return env_flag("LABKIT_FAST")
 
 
 def headless() -> bool:
     """``LABKIT_HEADLESS=1`` (set by ``labkit course`` for the kernels it starts): nobody watches the
     notebook while it runs, so no progress bars (a saved widget bar reads "0 %" forever)."""
-    return os.environ.get("LABKIT_HEADLESS", "0").strip().lower() not in ("", "0", "false", "no")
+    return env_flag("LABKIT_HEADLESS")
+
+
+#: folders named by the environment; a relative one is made absolute once, when labkit is imported, so
+#: that every process started from here (notebook kernels run in labs/) reads the same folder
+PATH_VARIABLES = ("LABKIT_ARTIFACTS", "LABKIT_DATASETS", "LABKIT_SHARED_DATA")
+
+
+def absolute_env_paths() -> None:
+    for name in PATH_VARIABLES:
+        value = os.environ.get(name)
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            os.environ[name] = str(Path(value).expanduser().absolute())
+        elif value and value.startswith("~"):
+            os.environ[name] = os.path.expanduser(value)
 
 
 def project_root() -> Path:
@@ -480,4 +510,5 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("LABKIT_DATASETS") or project_root() / "datasets")
 
 
+absolute_env_paths()
 CFG = load()

@@ -184,6 +184,41 @@ def whole_number(value, what: str, low: int = 1, high: int | None = None) -> int
     return value
 
 
+def int_arg(low: int = 1, high: int | None = None):
+    """An argparse ``type``: a whole number in ``low…high``, checked when the command line is parsed
+    (argparse then names the flag and exits 2): ``--n-vectors -1`` is refused, never read as "all but one"."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"{low}…{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def float_arg(low: float = 0.0, high: float | None = None):
+    """An argparse ``type``: a finite number > ``low`` (and <= ``high``), checked at parse time."""
+    import argparse
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value) or value <= low or (high is not None and value > high):
+            bound = f"> {low:g}" + (f" and <= {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
 def positive_seconds(value, what: str) -> float:
     """``value`` as a finite number of seconds > 0 (inf, NaN, 0 or a negative would disable a deadline)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:

@@ -91,7 +91,7 @@ def test_refuses_to_overwrite(built, art, monkeypatch, capsys):
     folder, archive, _ = built
     monkeypatch.setenv("LABKIT_ARTIFACTS", str(art))
     before = (folder / "MANIFEST.json").read_text()
-    assert main(["--board", "pynq-z1"]) == 1
+    assert main(["--board", "pynq-z1"]) == 2
     assert "--force" in capsys.readouterr().err
     assert (folder / "MANIFEST.json").read_text() == before
     with pytest.raises(FileExistsError, match="--timestamp"):

@@ -32,6 +32,7 @@ from .. import artifacts
 from ..config import CFG
 from ..config import load as load_config
 from .checks import failed, run_checks
+from ..stream import int_arg
 
 HW_DIR = Path(__file__).resolve().parents[2] / "hw"
 BUILD_TCL = HW_DIR / "build_overlay.tcl"
@@ -213,18 +214,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: artifacts/overlay/<board>)")
     parser.add_argument("--dry-run", action="store_true", help="print the Vivado command and stop")
     parser.add_argument("--force", action="store_true", help="rebuild even if <name>.bit exists in the output folder")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel Vivado jobs (default 4)")
+    parser.add_argument("--jobs", type=int_arg(1), default=None, help="parallel Vivado jobs (default 4)")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     fold = IP_CHOICES[args.ip_choice]
     args.ip_kind = "hls" if fold is None else "rtl"
+    if args.ip_repo is not None and not args.ip_repo.is_dir():      # given by hand: checked even without Vivado
+        print(f"labkit overlay: --ip-repo {args.ip_repo} is not a folder: give the folder of the exported IP "
+              "(make ip; for the RTL twin labkit rtl build)", file=sys.stderr)
+        return 2
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        print(f"labkit overlay: --out {args.out} is a file, but the overlay needs an output folder: give a "
+              "folder (it is created if missing)", file=sys.stderr)
+        return 2
     ip_repo = args.ip_repo or (artifacts.hls_ip() if fold is None else artifacts.rtl_ip(fold))
     out = args.out or artifacts.overlay(args.board)
     cmd = build_command(args.board, ip_repo, out, args.ip_kind)
     bit = Path(out) / f"{CFG.overlay_name}.bit"
     if bit.exists() and not args.force:
         print(f"labkit overlay: {bit} exists already; pass --force to rebuild it (or move it away)", file=sys.stderr)
-        return 1
+        return 2
     if _check_recording(args.board, args.ip_kind):
         return 1
     if args.dry_run:

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from ..config import CFG, INPUT_HELP, INPUTS, SELECTION_MODES
+from ..stream import int_arg
 
 BENCHES = {
     "accuracy": "bench_accuracy",     # teacher + student workflow, full settings
@@ -98,7 +99,7 @@ def bench_accuracy(argv=None) -> int:
         "Teacher + student workflow with full (not fast) settings, once per seed; prints one JSON line."))
     ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
     ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
-    ap.add_argument("--seeds", type=int, default=1, help="independent runs of the workflow (seeds differ; default 1)")
+    ap.add_argument("--seeds", type=int_arg(1), default=1, help="independent runs of the workflow (seeds differ; default 1)")
     ap.add_argument("--fresh", action="store_true", help="start the searches over instead of resuming")
     ap.add_argument("--yosys", action="store_true",
                     help="also synthesise each seed's delivered student with Yosys (student_lut, xc7 of the default board)")
@@ -188,14 +189,14 @@ def bench_pareto(argv=None) -> int:
         "front, chosen, baselines, wall_s; writes the front plot beside the bench's trials."))
     ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
     ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
-    ap.add_argument("--lut-budget", type=int, help="budget mode: most LUTs (implies --selection budget)")
-    ap.add_argument("--latency-budget", type=int,
+    ap.add_argument("--lut-budget", type=int_arg(1), help="budget mode: most LUTs (implies --selection budget)")
+    ap.add_argument("--latency-budget", type=int_arg(1),
                     help=f"budget mode: most cycles at {CFG.rtl.clock_mhz:g} MHz (default course.ini's "
                          f"{CFG.search_full.latency_budget})")
     ap.add_argument("--selection", choices=SELECTION_MODES,
                     help="how to choose (default: budget with --lut-budget, else course.ini's "
                          f"{CFG.search_full.selection})")
-    ap.add_argument("--trials", type=int, help=f"trials of the student search (default {CFG.training_full.student_trials})")
+    ap.add_argument("--trials", type=int_arg(1), help=f"trials of the student search (default {CFG.training_full.student_trials})")
     ap.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
     ap.add_argument("--no-compare", action="store_true",
                     help="do not measure the accuracy-only choice (the lowest validation loss of the same search)")
@@ -369,13 +370,13 @@ def bench_recipe(argv=None) -> int:
         "never tests on: the validation split (--folds 1) or k folds of the training and validation pulses; "
         "prints one JSON line. This is how a recipe setting in course.ini is chosen without the test pulses."))
     ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
-    ap.add_argument("--folds", type=int, default=5, help="1: score on the validation split; k ≥ 2: k-fold over "
+    ap.add_argument("--folds", type=int_arg(1), default=5, help="1: score on the validation split; k ≥ 2: k-fold over "
                     "training + validation pulses (default 5)")
     ap.add_argument("--student", default="{}", help="JSON object of the fixed student, keys: "
                     + ", ".join(RECIPE_DEFAULTS) + " (default: a linear student with course.ini's bits)")
     ap.add_argument("--vary", required=True, metavar="KEY=V1,V2,...",
                     help="the setting to vary and its values, e.g. sparsity=0.5,0.7,0.9 or layers=[],[3],[3,3]")
-    ap.add_argument("--seeds", type=int, default=1, help="students per value and fold (seeds differ; default 1)")
+    ap.add_argument("--seeds", type=int_arg(1), default=1, help="students per value and fold (seeds differ; default 1)")
     args = ap.parse_args(argv)
     try:
         base = json.loads(args.student)

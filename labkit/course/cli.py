@@ -15,6 +15,8 @@ import importlib
 import os
 import sys
 
+from ..config import env_flag
+
 COMMANDS = {
     "data": ("labkit.data.cli", "data sets: fetch the real Zenodo files, write the synthetic set, inspect"),
     "calibrate": ("labkit.data.calibrate", "compare synthetic pulses with real traces (table + overlay plot)"),
@@ -42,7 +44,12 @@ def usage() -> str:
 def _split_debug(argv: list) -> tuple:
     """(debug?, argv without --debug); ``--debug`` may stand anywhere before a ``--``."""
     end = argv.index("--") if "--" in argv else len(argv)
-    debug = DEBUG_FLAG in argv[:end] or os.environ.get("LABKIT_DEBUG", "") not in ("", "0")
+    try:
+        env_debug = env_flag("LABKIT_DEBUG")
+    except ValueError as err:          # said once here; the command itself runs without the traceback
+        print(f"labkit: {err}", file=sys.stderr)
+        env_debug = False
+    debug = DEBUG_FLAG in argv[:end] or env_debug
     return debug, [a for i, a in enumerate(argv) if not (i < end and a == DEBUG_FLAG)]
 
 

@@ -439,9 +439,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         build_package(args.board, force=args.force, timestamp=args.timestamp, out_root=args.out)
-    except FileExistsError as err:
+    except FileExistsError as err:            # an existing output: the README's exit status 2
         print(f"labkit package: {err}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("labkit package: interrupted; its temporary files were removed and any earlier package is "
               "untouched", file=sys.stderr)

@@ -33,6 +33,7 @@ from .pulse import crossing_before, interp_rows, smooth
 
 from .. import artifacts
 from ..config import CFG
+from ..stream import int_arg
 
 BASELINE_SAMPLES = 100       # raw samples 0…99 hold no pulse in the real records
 SHAPE_TOLERANCE = 0.15       # relative tolerance of the synthetic shape figures
@@ -256,8 +257,8 @@ def main(argv=None) -> int:
     ap.add_argument("--real", type=Path, default=None,
                     help="real trace table (label, fci_ref_100msps, s0…s2047); default: "
                          "$LABKIT_SHARED_DATA or ../shared/data/clyc_real_traces_200.csv")
-    ap.add_argument("--n", type=int, default=2000, help="synthetic pulses per class (default 2000)")
-    ap.add_argument("--seed", type=int, default=CFG.seed, help="seed of the synthetic pulses")
+    ap.add_argument("--n", type=int_arg(1), default=2000, help="synthetic pulses per class (default 2000)")
+    ap.add_argument("--seed", type=int_arg(0), default=CFG.seed, help="seed of the synthetic pulses")
     ap.add_argument("--plot", type=Path, default=None,
                     help="comparison plot path (default: artifacts/calibration/comparison.png)")
     args = ap.parse_args(argv)

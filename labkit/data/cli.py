@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from ..stream import int_arg, float_arg
 
 
 def main(argv=None) -> int:
@@ -11,11 +12,11 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="download gamma.csv/neutron.csv from Zenodo (sha256-checked, resumable)")
     f.add_argument("--dest", type=Path, help="target folder (default datasets/zenodo)")
-    f.add_argument("--timeout", type=float, default=30.0)
+    f.add_argument("--timeout", type=float_arg(0.0), default=30.0)
     s = sub.add_parser("synth", help="write the synthetic CLYC set in the Zenodo format")
     s.add_argument("--out", type=Path, required=True)
-    s.add_argument("--n", type=int, default=5000, help="pulses per class")
-    s.add_argument("--seed", type=int)
+    s.add_argument("--n", type=int_arg(1), default=5000, help="pulses per class")
+    s.add_argument("--seed", type=int_arg(0))
     s.add_argument("--force", action="store_true", help="overwrite existing files")
     i = sub.add_parser("info", help="load a data source and print what it holds")
     i.add_argument("source", help="'synthetic', 'zenodo', a folder with gamma/neutron.csv or a window CSV")

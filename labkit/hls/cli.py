@@ -6,6 +6,7 @@ import sys
 
 from .. import artifacts
 from ..config import CFG, INPUT_HELP, INPUTS
+from ..stream import int_arg
 
 
 def main(argv=None) -> int:
@@ -18,7 +19,7 @@ def main(argv=None) -> int:
                    "dense QKeras classifier on the window is taken too (Dropout removed, BatchNormalization "
                    "folded, a final softmax/sigmoid stripped, alpha='auto_po2' scales kept, any number of classes)")
     c.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
-    c.add_argument("--n-vectors", type=int, default=None, help="pulses in the board test vectors (default: the whole test split)")
+    c.add_argument("--n-vectors", type=int_arg(1), default=None, help="pulses in the board test vectors (default: the whole test split)")
     c.add_argument("--input", choices=INPUTS, default="course", help=INPUT_HELP)
     c.add_argument("--accept-inexact", action="store_true", help="go on when the C simulation is not bit-exact "
                    "with QKeras on every test pulse (refused by default, exit 2)")

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import artifacts
 from ..config import CFG, INPUT_HELP, INPUTS, RTL_FOLDS as FOLDS   # the cores ``build`` writes (labkit.rtl.fold: "stream")
+from ..stream import float_arg
 
 __all__ = ["FOLDS", "build", "check", "depth_sweep", "main"]
 
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
         if name != "status":
             s.add_argument("--student", default=None)
             s.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
-            s.add_argument("--clock-mhz", type=float, default=None, help=f"default {CFG.rtl.clock_mhz:g} (course.ini [rtl])")
+            s.add_argument("--clock-mhz", type=float_arg(0.0, 2000.0), default=None, help=f"default {CFG.rtl.clock_mhz:g} (course.ini [rtl])")
             s.add_argument("--input", choices=INPUTS, default="course", help=INPUT_HELP)
             s.add_argument("--fold", choices=FOLDS, default=None,
                            help="none: fully parallel core behind a window buffer; stream: the first layer folded "
