@@ -155,11 +155,21 @@ def load_test_vectors(folder=None) -> dict:
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path} not found: write the test vectors with `labkit hls convert` "
                                 "(or lab 04) and copy the folder to the board")
-    out = {"meta": json.loads(meta_path.read_text())}
+    rewrite = "write the test vectors again with `labkit hls convert` (or lab 04) and copy the whole folder"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{meta_path} is not valid JSON ({type(err).__name__}): {rewrite}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path} holds a {type(meta).__name__}, not the vectors' metadata: {rewrite}")
+    out = {"meta": meta}
     for name in VECTOR_ARRAYS:
         p = folder / f"{name}.npy"
         if p.is_file():
-            out[name] = np.load(p, allow_pickle=False)
+            try:
+                out[name] = np.load(p, allow_pickle=False)
+            except (ValueError, OSError, EOFError) as err:
+                raise ValueError(f"{p} is not a readable numpy array ({type(err).__name__}): {rewrite}") from None
     missing = [k for k in ("inputs", "input_words", "expected_words") if k not in out]
     if missing:
         raise FileNotFoundError(f"{folder} lacks {', '.join(k + '.npy' for k in missing)}: "

@@ -21,6 +21,27 @@ from .. import artifacts
 from ..config import fast_mode, project_root
 
 
+def _check_notebook(path: Path) -> None:
+    """``--labs`` names Jupyter notebooks: a file that is not one is refused in one sentence (before anything runs)."""
+    import json
+
+    why = ""
+    if path.suffix != ".ipynb":
+        why = "its name does not end in .ipynb"
+    else:
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+                why = "it is JSON but has no list of cells"
+        except UnicodeDecodeError:
+            why = "it is not UTF-8 text"
+        except ValueError as err:
+            why = f"it is not JSON ({err.__class__.__name__} at line {getattr(err, 'lineno', '?')})"
+    if why:
+        raise ValueError(f"--labs {path}: not a Jupyter notebook ({why}): give notebooks like labs/01_data.ipynb "
+                         "(or no --labs for every lab)")
+
+
 def labs(folder: Path | None = None):
     folder = folder or project_root() / "labs"
     found = sorted(folder.glob("[0-9][0-9]*_*.ipynb"))
@@ -173,6 +194,7 @@ def main(argv=None) -> int:
         if not nb.is_file():
             raise FileNotFoundError(f"{nb} is not a notebook file: give paths like labs/01_data.ipynb "
                                     "(or no --labs for every lab)")
+        _check_notebook(nb)
     # one `labkit course` per artifacts folder: a second one would overwrite the first one's files
     # under it; Ctrl-C: one line, and nothing half-written (the lab that ran keeps its old copy)
     current = {"lab": None}
