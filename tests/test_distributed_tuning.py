@@ -12,7 +12,6 @@ arrived, so beyond the initial points a concurrent search may differ from a one-
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -64,15 +63,17 @@ def test_two_workers_run_each_trial_once_and_the_same_trials_as_one(tmp_path):
 
 
 def test_a_failing_process_stops_the_search_with_one_sentence(tmp_path):
-    with socket.socket() as busy:                   # the chief cannot listen on a port that is taken
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        r = _tune(tmp_path, "teacher", "--workers", "1", "--port", str(port), *ARGS)
-    assert r.returncode == 1
+    """The chief refuses a search folder it cannot resume (exit 2, an input error): the launcher stops
+    the worker and passes the chief's sentence on, still an input error.  (A port in use is refused
+    by the launcher itself before anything starts: tests/test_distributed_security.py.)"""
+    project = tmp_path / "tuning" / "teacher"
+    project.mkdir(parents=True)
+    (project / "oracle.json").write_text("{}")      # no chief.json / tuner0.json to resume it from
+    r = _tune(tmp_path, "teacher", "--workers", "1", *ARGS)
+    assert r.returncode == 2
     msg = r.stderr.strip()
     assert "\n" not in msg and "Traceback" not in msg
-    assert "chief failed" in msg and "choose another port" in msg, msg
+    assert "chief failed (exit 2)" in msg and "cannot resume" in msg and "--fresh" in msg, msg
 
 
 def test_the_student_search_names_the_missing_teacher(tmp_path):

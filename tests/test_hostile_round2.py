@@ -199,3 +199,30 @@ def test_labs_that_are_not_notebooks_are_refused(tmp_path, name, text):
     (tmp_path / name).write_text(text)
     proc = run("course", "--labs", tmp_path / name, env={"LABKIT_ARTIFACTS": str(tmp_path / "art")})
     assert proc.returncode == 2 and "not a Jupyter notebook" in one_line(proc)
+
+
+# ---- a broken saved search ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("broken", ["oracle.json", "trial_00/trial.json"])
+def test_a_truncated_search_file_is_named_with_the_fix(tmp_path, broken):
+    kt = pytest.importorskip("keras_tuner")
+    from labkit.training.tuning import make_tuner
+
+    class Tiny(kt.HyperModel):
+        objective = "val_loss"
+
+        def build(self, hp):
+            import tensorflow as tf
+            return tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+
+    make_tuner(Tiny(), "teacher", 2, directory=tmp_path)          # writes the search's files
+    folder = tmp_path / "teacher"
+    (folder / "tuner0.json").write_text("{}")
+    (folder / "trial_00").mkdir(exist_ok=True)
+    (folder / "trial_00" / "trial.json").write_text('{"trial_id": "00", "status": "COMPLETED"}')
+    if not (folder / "oracle.json").exists():
+        (folder / "oracle.json").write_text("{}")
+    (folder / broken).write_text('{"ongoing_trials": {"chief"')         # cut off mid-save
+    with pytest.raises(ValueError, match=rf"{broken.replace('/', '.')} is truncated or not JSON.*overwrite=True; "
+                                         r"`labkit tune`: --fresh"):
+        make_tuner(Tiny(), "teacher", 2, directory=tmp_path)

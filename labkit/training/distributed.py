@@ -10,24 +10,38 @@ On one machine ``labkit tune teacher --workers 2`` starts the chief and two work
 port on 127.0.0.1 unless ``--port``), prints one line per finished trial, and exits non-zero with
 one sentence if a process fails; Ctrl-C stops them all.  The trials are recorded under
 ``artifacts/tuning/<teacher|student>`` exactly as by the labs' own search (same project, seed and
-budget from ``course.ini``), so lab 02 / 03 (or ``teacher_stage``) afterwards resumes the finished
-search and only trains the final model.  The student search needs the teacher
+budget from ``course.ini``), so lab 02 / 03 (or ``teacher_stage``) afterwards resumes the search
+(an interrupted one too: its finished trials are kept, only the rest are run) and only trains the
+final model.  The student search needs the teacher
 (``artifacts/teacher/teacher.h5``, lab 02) on every host.
 
 Several hosts (a lab's PCs, a cluster): the same checkout and artifacts (data, and the teacher for
-the student search) on each; pick a host for the chief and a port open between the hosts::
+the student search) on each; pick a host for the chief and a port open between the hosts, and one
+secret for the search (``LABKIT_TUNE_TOKEN``, at least 16 characters: the chief refuses every call
+without it, and refuses to start without one)::
 
+    # once, anywhere: a random secret for this search; set the same value on every host
+    python -c "import secrets; print(secrets.token_urlsafe(24))"
     # on the chief host (say pc0); 0.0.0.0 = listen on every interface
-    KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=0.0.0.0 KERASTUNER_ORACLE_PORT=8470 \\
-        labkit tune teacher --role chief
+    LABKIT_TUNE_TOKEN=<secret> KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=0.0.0.0 \\
+        KERASTUNER_ORACLE_PORT=8470 labkit tune teacher --role chief
     # on each worker host, a different id per worker
-    KERASTUNER_TUNER_ID=tuner1 KERASTUNER_ORACLE_IP=pc0 KERASTUNER_ORACLE_PORT=8470 \\
-        labkit tune teacher --role worker
+    LABKIT_TUNE_TOKEN=<secret> KERASTUNER_TUNER_ID=tuner1 KERASTUNER_ORACLE_IP=pc0 \\
+        KERASTUNER_ORACLE_PORT=8470 labkit tune teacher --role worker
 
 The chief exits when the budget is spent and every worker has been told so; the trial records
-(and so the result) are on the chief host.  The traffic is unencrypted gRPC: use it only inside a
-trusted network.  On a cluster, start the chief as one job and the workers as an array job with
-``KERASTUNER_TUNER_ID=tuner$INDEX``.
+(and so the result) are on the chief host.  A worker waits at most ``LABKIT_TUNE_TIMEOUT`` seconds
+(default 60) for the chief to answer, at its start and on every later call: start the chief first;
+a worker whose chief does not answer (not started, wrong address, or gone) exits with one sentence
+naming the address.  A chief refuses a port that another process listens on (a second search given
+the same ``--port``).  The traffic is unencrypted gRPC (the secret keeps other callers out, not
+eavesdroppers): use it only inside a trusted network.  On a cluster, start the chief as one job and
+the workers as an array job with ``KERASTUNER_TUNER_ID=tuner$INDEX``.
+
+The launcher makes a new secret for each run and hands it to its chief and workers in their
+environment (never on the command line or in a log).  Its processes end with it: Ctrl-C or SIGTERM
+stops them all, and if the launcher is killed outright (SIGKILL) each of them sees its standard
+input (a pipe from the launcher) close and exits.
 
 The student search (lab 03's: depth, widths, bits and first-layer sparsity searched) keeps the
 finalized student of every trial beside the chief's record (``artifacts/tuning/student/trial_<id>/
@@ -46,8 +60,14 @@ end, so its proposals differ from a ``labkit tune`` search with the same seed.
 from __future__ import annotations
 
 import argparse
+import collections
+import errno
+import hmac
 import os
+import re
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +81,14 @@ from ..config import CFG, SELECTION_MODES
 
 STAGES = ("teacher", "student")
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
+#: the search's secret (every gRPC call carries it), a worker's wait for the chief (seconds), and
+#: the launcher's process id (its chief and workers end when it is gone)
+ENV_TOKEN, ENV_TIMEOUT, ENV_LAUNCHER = "LABKIT_TUNE_TOKEN", "LABKIT_TUNE_TIMEOUT", "LABKIT_TUNE_LAUNCHER"
+#: gRPC metadata key of the secret (lower case, as gRPC requires)
+TOKEN_KEY = "labkit-tune-token"
+#: a worker's default wait for its chief (hand runs); the launcher's own workers wait longer, since
+#: the launcher itself watches the chief and stops everything if it fails
+TIMEOUT, LAUNCHED_TIMEOUT = 60.0, 600.0
 #: prefix of the chief's line per finished trial (the launcher prints these)
 TRIAL_LINE = "trial "
 
@@ -78,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--port", type=int, help="port of the chief on 127.0.0.1 (default: a free one)")
     ap.add_argument("--role", choices=("launcher", "chief", "worker"), default="launcher",
                     help="launcher (default) starts chief + workers here; chief/worker run one process "
-                         f"configured by {ENV_ID}, {ENV_IP}, {ENV_PORT} (several hosts)")
+                         f"configured by {ENV_ID}, {ENV_IP}, {ENV_PORT} and the search's secret {ENV_TOKEN} "
+                         f"(several hosts; a worker waits {ENV_TIMEOUT} seconds, default {TIMEOUT:g}, for the chief)")
     ap.add_argument("--trials", type=int, help="trial budget (default: course.ini's for the stage)")
     ap.add_argument("--epochs", type=int, help="epochs per trial (default: course.ini's for the stage)")
     ap.add_argument("--data", default="synthetic", help="'synthetic' (default), 'zenodo', a folder or a window CSV")
@@ -134,7 +163,140 @@ def _env() -> tuple:
     if missing:
         raise ValueError(f"--role chief/worker needs the environment variables {', '.join(missing)}: set "
                          f"{ENV_ID} (chief, tuner0, tuner1, ...), {ENV_IP} and {ENV_PORT} (see `labkit tune -h`).")
-    return os.environ[ENV_ID], os.environ[ENV_IP], os.environ[ENV_PORT]
+    port = os.environ[ENV_PORT]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{ENV_PORT} must be a port number between 1 and 65535 (it is {port!r}).")
+    return os.environ[ENV_ID], os.environ[ENV_IP], port
+
+
+# ------------------------------------------------------------------------------------------
+# the search's secret, the worker's wait, the launcher's watch
+# ------------------------------------------------------------------------------------------
+
+def new_token() -> str:
+    """A fresh secret for one search (the launcher makes one per run)."""
+    return secrets.token_urlsafe(24)
+
+
+def _token() -> str:
+    """The search's secret from ``LABKIT_TUNE_TOKEN``; without one a chief would serve anybody, so
+    --role chief and worker refuse to start.  (16+ printable characters: it travels as gRPC metadata.)"""
+    token = os.environ.get(ENV_TOKEN, "")
+    hint = (f"set {ENV_TOKEN} to the same random secret on the chief and every worker, e.g. the output of "
+            f"`python -c \"import secrets; print(secrets.token_urlsafe(24))\"`")
+    if not token:
+        raise ValueError(f"--role chief/worker needs the search's secret in {ENV_TOKEN} (the chief refuses every "
+                         f"call without it): {hint}.")
+    if not re.fullmatch(r"[!-~]{16,}", token):
+        raise ValueError(f"{ENV_TOKEN} must be at least 16 printable characters without spaces (it has "
+                         f"{len(token)} characters): {hint}.")
+    return token
+
+
+def _timeout() -> float:
+    """How long a worker waits for its chief to answer (``LABKIT_TUNE_TIMEOUT`` seconds, default 60)."""
+    text = os.environ.get(ENV_TIMEOUT, "") or str(TIMEOUT)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{ENV_TIMEOUT} must be a number of seconds above 0 (it is {text!r}): unset it for "
+                         f"the default {TIMEOUT:g}.")
+    return value
+
+
+def _end_with_launcher(role: str) -> None:
+    """A chief or worker started by the launcher ends when the launcher does.
+
+    The launcher stops its processes itself on Ctrl-C or SIGTERM; killed outright (SIGKILL) it cannot,
+    and its processes (in sessions of their own, so that Ctrl-C reaches only the launcher) would run
+    on under PID 1, the chief serving for ever.  So the launcher gives each of them a pipe as standard
+    input and writes nothing to it: a daemon thread reads it, and its end (the system closes the
+    launcher's side however the launcher ends) ends the process.  ``LABKIT_TUNE_LAUNCHER`` (the
+    launcher's process id) says that standard input is such a pipe."""
+    launcher = os.environ.get(ENV_LAUNCHER, "")
+    if not launcher:
+        return
+
+    def watch():
+        try:
+            while os.read(0, 1024):
+                pass
+        except OSError:
+            pass
+        print(f"labkit tune: the launcher (process {launcher}) is gone, so this {role} ({os.environ.get(ENV_ID)}) "
+              "stops too; rerun `labkit tune` to resume the search.", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="labkit-tune-launcher-watch", daemon=True).start()
+
+
+def _refuse_port_in_use(ip: str, port) -> None:
+    """One sentence if ``ip:port`` cannot be listened on, before any search state is touched.
+
+    gRPC binds its servers with SO_REUSEPORT, so a second chief given the same port would share it
+    with the first and the two searches would talk to each other.  A plain socket (SO_REUSEADDR only:
+    a previous run's connections in TIME_WAIT do not count) cannot bind beside a listening one."""
+    host = ip[1:-1] if ip.startswith("[") and ip.endswith("]") else ip
+    fix = f"choose another port (--port, or {ENV_PORT} with --role chief)"
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise ValueError(f"the chief cannot listen on {ip}:{port}: {host!r} is not a known address of this host; "
+                         f"set {ENV_IP} to one of its addresses (0.0.0.0 for all).") from None
+    with socket.socket(family, kind, proto) as s:
+        if os.name != "nt":         # on Windows SO_REUSEADDR would let it bind beside a listener
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ValueError(f"port {port} on {host} is in use (another search, or another program): "
+                                 f"{fix}.") from None
+            raise ValueError(f"the chief cannot listen on {ip}:{port} ({err.strerror}): set {ENV_IP} to an address "
+                             f"of this host (0.0.0.0 for all), or {fix}.") from None
+
+
+def _token_check(token: str):
+    """A gRPC server interceptor: calls without the search's secret are refused (UNAUTHENTICATED)
+    before they reach the oracle, so no other process can create, report or end a trial."""
+    import grpc
+
+    def refuse(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, f"this search needs its secret ({ENV_TOKEN}) on every call")
+
+    refused = grpc.unary_unary_rpc_method_handler(refuse)
+    expected = token.encode()
+
+    class TokenCheck(grpc.ServerInterceptor):
+        def intercept_service(self, continuation, details):
+            sent = dict(details.invocation_metadata or ()).get(TOKEN_KEY, "")
+            if isinstance(sent, str) and hmac.compare_digest(sent.encode(), expected):
+                return continuation(details)
+            return refused
+
+    return TokenCheck()
+
+
+_CallDetails = collections.namedtuple("_CallDetails", "method timeout metadata credentials wait_for_ready compression")
+
+
+def _token_sender(token: str, timeout: float):
+    """A gRPC client interceptor for the worker: every call carries the secret, and waits at most
+    ``timeout`` seconds for the chief (keras-tuner's own client waits an hour)."""
+    import grpc
+
+    class Details(_CallDetails, grpc.ClientCallDetails):
+        pass
+
+    class TokenSender(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            metadata = list(details.metadata or ()) + [(TOKEN_KEY, token)]
+            return continuation(Details(details.method, timeout, metadata, details.credentials,
+                                        details.wait_for_ready, getattr(details, "compression", None)), request)
+
+    return TokenSender()
 
 
 # ------------------------------------------------------------------------------------------
@@ -178,12 +340,31 @@ def _adopt_one_process_search(args) -> None:
     shutil.copyfile(project / "tuner0.json", project / "chief.json")    # both hold no trial data ({})
 
 
+def _bound_server(ip: str, port: str, token: str):
+    """The chief's gRPC server, bound to ``ip:port`` but not started, refusing every call without the
+    search's secret (:func:`_token_check`).  Bound first, before the search is loaded, so that a port
+    in use is refused at once; without SO_REUSEPORT (gRPC's default on Linux), so that a second chief
+    cannot share the port of a running one (:func:`_refuse_port_in_use` says so in one sentence)."""
+    import grpc
+    from concurrent import futures
+    _refuse_port_in_use(ip, port)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), interceptors=[_token_check(token)],
+                         options=[("grpc.so_reuseport", 0)])
+    try:
+        bound = server.add_insecure_port(f"{ip}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise ValueError(f"the chief cannot listen on {ip}:{port} (in use, or not an address of this host): "
+                         f"choose another port (--port, or {ENV_PORT} with --role chief) or address ({ENV_IP}).")
+    return server
+
+
 def _chief(args) -> int:
     tuner_id, ip, port = _env()
     if "chief" not in tuner_id:
         raise ValueError(f"--role chief needs {ENV_ID}=chief (it is {tuner_id!r}).")
-    import grpc
-    from concurrent import futures
+    server = _bound_server(ip, port, _token())
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
@@ -218,18 +399,10 @@ def _chief(args) -> int:
 
     oracle.end_trial = end_trial_and_report
 
-    # keras-tuner's own servicer; the loop below is oracle_chief.start_server's, polling every
-    # 0.2 s instead of 20 s so that the chief exits as soon as the last worker is done
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    # keras-tuner's own servicer, behind the secret; the loop below is oracle_chief.start_server's,
+    # polling every 0.2 s instead of 20 s so that the chief exits as soon as the last worker is done
     servicer = OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    try:
-        bound = server.add_insecure_port(f"{ip}:{port}")
-    except RuntimeError:
-        bound = 0
-    if not bound:
-        raise TuneError(f"the chief cannot listen on {ip}:{port} (in use, or not an address of this host): "
-                        f"choose another port ({ENV_PORT} or --port) or address ({ENV_IP}).")
     server.start()
     print(f"chief: serving the {args.stage} search ({trials} trials, {epochs} epochs) on {ip}:{port}", flush=True)
     try:
@@ -276,15 +449,49 @@ def _worker_dir(stage: str, tuner_id: str) -> Path:
     return artifacts.tuning() / f"{stage}.workers" / tuner_id
 
 
+def _chief_stub(stage: str, ip: str, port: str, token: str, timeout: float):
+    """The worker's line to its chief: every call carries the search's secret and waits at most
+    ``timeout`` seconds (:func:`_token_sender`).  Tried once now, so that a worker without a chief
+    (not started, wrong address) says so instead of waiting for ever."""
+    import grpc
+    from keras_tuner.src import protos
+    channel = grpc.intercept_channel(grpc.insecure_channel(f"{ip}:{port}"), _token_sender(token, timeout))
+    stub = protos.get_service_grpc().OracleStub(channel)
+    try:
+        stub.GetSpace(protos.get_service().GetSpaceRequest(), wait_for_ready=True)
+    except grpc.RpcError as err:
+        raise _chief_error(err, stage, ip, port, timeout, started=False) from None
+    return stub
+
+
+def _chief_error(err, stage: str, ip: str, port: str, timeout: float, *, started: bool) -> Exception:
+    """One sentence for a failed call of a worker to its chief (the error itself if it is none of these)."""
+    import grpc
+    code = err.code() if isinstance(err, grpc.RpcError) and hasattr(err, "code") else None
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return ValueError(f"the chief at {ip}:{port} refused this worker's secret: set {ENV_TOKEN} to the chief's "
+                          "value (the same on every host of the search).")
+    if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return err
+    if not started:
+        return ValueError(f"no chief answers at {ip}:{port} within {timeout:g} s: start the chief first (`labkit tune "
+                          f"{stage} --role chief`), check {ENV_IP} and {ENV_PORT}, or wait longer ({ENV_TIMEOUT}).")
+    return TuneError(f"the chief at {ip}:{port} stopped answering (it ended, was stopped, or the network failed): "
+                     "start it again (it resumes the search from its finished trials), then the workers.")
+
+
 def _worker(args) -> int:
-    tuner_id, _, _ = _env()
+    tuner_id, ip, port = _env()
     if "chief" in tuner_id:
         raise ValueError(f"--role worker needs {ENV_ID}=tuner0, tuner1, ... (it is {tuner_id!r}).")
+    token, timeout = _token(), _timeout()
+    import grpc
     import keras_tuner as kt
     from keras_tuner.src import config as kt_config
 
     from .tuning import early_stopping, save_trial_student, seed_everything, xy
 
+    stub = _chief_stub(args.stage, ip, port, token, timeout)
     trials, epochs = _budget(args)
     seed_everything(CFG.seed)
     split = _split(args)
@@ -310,16 +517,19 @@ def _worker(args) -> int:
                    seed=CFG.seed, num_initial_points=CFG.training.bo_initial_points,
                    directory=str(directory.parent), project_name=directory.name,
                    overwrite=True, max_consecutive_failed_trials=trials)
+    tuner.oracle.stub = stub        # keras-tuner's OracleClient, through the secret and the timeout
     x, y = xy(split.train)
     try:
         tuner.search(x, y, validation_data=xy(split.val), epochs=epochs, batch_size=CFG.training.batch_size,
                      callbacks=[early_stopping(hm, CFG.training.early_stopping_patience)], verbose=0)
-    except Exception as err:  # noqa: BLE001 -- the chief's refusal arrives as a gRPC error
-        if "consecutive failures" not in str(err):
+    except Exception as err:  # noqa: BLE001 -- the chief's refusal, or the chief gone, arrive as gRPC errors
+        if "consecutive failures" in str(err):
+            raise TuneError(f"the chief stopped the search: {trials} trials in a row failed (dead networks, see "
+                            f"`labkit tune {args.stage}` output); train longer (--epochs, now {epochs}) or on more "
+                            "pulses.") from None
+        if not isinstance(err, grpc.RpcError):
             raise
-        raise TuneError(f"the chief stopped the search: {trials} trials in a row failed (dead networks, see "
-                        f"`labkit tune {args.stage}` output); train longer (--epochs, now {epochs}) or on more "
-                        "pulses.") from None
+        raise _chief_error(err, args.stage, ip, port, timeout, started=True) from None
     return 0
 
 
@@ -354,6 +564,34 @@ def _stop(procs: dict) -> None:
             p.wait()
 
 
+def _child_failed(stage: str, name: str, rc: int, log: Path) -> Exception:
+    """The launcher's one sentence for a chief or worker that exited with ``rc``; a child's own input
+    error (exit 2: a port in use, say) stays an input error."""
+    text = (f"the {stage} search stopped: {name} failed (exit {rc}): {_last_line(log) or 'no output'} "
+            f"(full output in {log}).")
+    return ValueError(text) if rc == 2 else TuneError(text)
+
+
+class _SigtermAsInterrupt:
+    """While the launcher runs, SIGTERM stops it as Ctrl-C does (its ``finally`` stops the chief and
+    workers); by default SIGTERM would end the launcher alone and leave them running."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._interrupt)
+        return self
+
+    @staticmethod
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
 def launch(args) -> int:
     try:
         import grpc  # noqa: F401
@@ -367,6 +605,7 @@ def launch(args) -> int:
     _require_teacher(args.stage)
     _split(args)                 # writes the synthetic set / the windows cache once, before the children read it
     ip, port = "127.0.0.1", args.port or free_port()
+    _refuse_port_in_use(ip, port)       # before anything starts: a second search on a port in use
     logs = artifacts.tuning() / f"{_project(args)}.workers"
     logs.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "labkit", "tune", args.stage]
@@ -378,17 +617,31 @@ def launch(args) -> int:
     if args.hardware:
         cmd.append("--hardware")
     # the children get their own session: Ctrl-C reaches only this launcher, which stops them all
-    # (otherwise a child's exit on SIGINT could be reported as a failure)
-    base = dict(os.environ, **{ENV_IP: ip, ENV_PORT: str(port)})
+    # (otherwise a child's exit on SIGINT could be reported as a failure); they get a new secret for
+    # this run, and a pipe from this launcher as standard input, to end with it (_end_with_launcher)
+    base = dict(os.environ, **{ENV_IP: ip, ENV_PORT: str(port), ENV_TOKEN: new_token(), ENV_LAUNCHER: str(os.getpid())})
+    base.setdefault(ENV_TIMEOUT, str(LAUNCHED_TIMEOUT))
     procs: dict = {}
     files = []
+    with _SigtermAsInterrupt():
+        _run(args, cmd, base, logs, procs, files)
+    print(f"the {args.stage} search is recorded in {artifacts.tuning() / _project(args)}: lab "
+          f"{'02' if args.stage == 'teacher' else '03'} resumes it"
+          + (" and hands on the chosen trial's student." if args.stage == "student" else "."))
+    return 0
+
+
+def _run(args, cmd: list, base: dict, logs: Path, procs: dict, files: list) -> None:
+    """Start the chief and the workers, stream the chief's lines, and wait until all have exited 0;
+    the first failure stops them all with one sentence.  Whatever ends this (a failure, Ctrl-C,
+    SIGTERM), the chief and workers are stopped."""
     try:
         chief_log = logs / "chief.log"
         f = open(chief_log, "w")
         files.append(f)
         procs["chief"] = subprocess.Popen(cmd + ["--role", "chief"] + (["--fresh"] if args.fresh else []),
-                                          env=dict(base, **{ENV_ID: "chief"}), stdout=subprocess.PIPE,
-                                          stderr=f, text=True, start_new_session=True)
+                                          env=dict(base, **{ENV_ID: "chief"}), stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=f, text=True, start_new_session=True)
 
         def stream():      # the chief's stdout: trial lines and the final table, printed as they come
             for line in procs["chief"].stdout:
@@ -400,14 +653,13 @@ def launch(args) -> int:
             f = open(logs / f"{wid}.log", "w")
             files.append(f)
             procs[wid] = subprocess.Popen(cmd + ["--role", "worker"], env=dict(base, **{ENV_ID: wid}),
-                                          stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+                                          stdin=subprocess.PIPE, stdout=f, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
         while True:
             for name, p in procs.items():
                 rc = p.poll()
                 if rc not in (None, 0):
-                    log = chief_log if name == "chief" else logs / f"{name}.log"
-                    raise TuneError(f"the {args.stage} search stopped: {name} failed (exit {rc}): "
-                                    f"{_last_line(log) or 'no output'} (full output in {log}).")
+                    raise _child_failed(args.stage, name, rc, chief_log if name == "chief" else logs / f"{name}.log")
             if all(p.poll() == 0 for p in procs.values()):
                 break
             time.sleep(0.2)
@@ -416,10 +668,6 @@ def launch(args) -> int:
         _stop(procs)
         for f in files:
             f.close()
-    print(f"the {args.stage} search is recorded in {artifacts.tuning() / _project(args)}: lab "
-          f"{'02' if args.stage == 'teacher' else '03'} resumes it"
-          + (" and hands on the chosen trial's student." if args.stage == "student" else "."))
-    return 0
 
 
 def main(argv=None) -> int:
@@ -435,10 +683,8 @@ def main(argv=None) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1 (it is {v}).")
-    if args.role == "chief":
+    if args.role in ("chief", "worker"):
+        _end_with_launcher(args.role)
         _require_teacher(args.stage)
-        return _chief(args)
-    if args.role == "worker":
-        _require_teacher(args.stage)
-        return _worker(args)
+        return _chief(args) if args.role == "chief" else _worker(args)
     return launch(args)

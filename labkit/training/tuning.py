@@ -1,7 +1,8 @@
 """Bayesian optimisation (keras-tuner) for teacher and student, the stages end to end, final training.
 
 Searches are resumable: trials live under ``artifacts/tuning/<project>`` and a rerun reuses the
-finished ones (``overwrite=True`` starts over).  The final model is always rebuilt from the best
+finished ones (``overwrite=True`` starts over), also those of a ``labkit tune`` search, finished or
+interrupted (:func:`_adopt_search`).  The final model is always rebuilt from the best
 ``hp.values`` by the hypermodel's own ``build``.
 """
 from __future__ import annotations
@@ -208,23 +209,80 @@ def _progress_tuner_class():
     return _TUNER_CLASS
 
 
+#: trial statuses of a finished trial (kept by a resumed search)
+FINISHED = ("COMPLETED", "FAILED", "INVALID")
+
+
+def _finished_trials(folder: Path) -> int:
+    """Trials recorded as finished in a search folder (``trial_*/trial.json``)."""
+    n = 0
+    for path in folder.glob("trial_*/trial.json"):
+        try:
+            n += json.loads(path.read_text()).get("status") in FINISHED
+        except (OSError, ValueError, AttributeError):
+            continue
+    return n
+
+
+def _adopt_search(folder: Path) -> None:
+    """A search in ``folder`` that this process's tuner id did not start is resumed, never overwritten.
+
+    keras-tuner reloads a project only when it finds the tuner file of its own id (``tuner0.json``
+    in the labs); without it, it starts a new search in the same folder and writes its trials over
+    the old ones.  ``labkit tune`` (:mod:`labkit.training.distributed`) writes ``chief.json``, and
+    ``tuner0.json`` only when it finishes: an interrupted ``labkit tune`` left a folder the labs
+    would silently overwrite.  Both files hold no trial data (``{}``; the trials are ``oracle.json``
+    and ``trial_*/trial.json``), so the chief's file is taken as ours.  A folder with finished trials
+    and neither file is refused in one sentence; without finished trials nothing is lost by starting
+    over (a search interrupted in its first trial)."""
+    mine = folder / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"      # as keras-tuner names it
+    if mine.exists() or not (folder / "oracle.json").exists():
+        return
+    theirs = next((p for p in (folder / "chief.json", folder / "tuner0.json") if p.exists()), None)
+    if theirs is not None:
+        import shutil
+        shutil.copyfile(theirs, mine)
+    elif (n := _finished_trials(folder)):
+        raise ValueError(f"{folder} holds a search with {n} finished trial(s) but no tuner file "
+                         f"({mine.name} or chief.json) to resume it from: move the folder away to keep it, or start "
+                         f"over with overwrite=True (it deletes only that folder).")
+
+
 def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = False,
                directory: Optional[Path] = None, seed: int = CFG.seed):
     """A resumable ``keras_tuner.BayesianOptimization`` under ``artifacts/tuning/<project>``, showing
     a progress bar over its trials. The first ``bo_initial_points`` trials (course.ini) are random, a
     Gaussian process proposes the rest. Objective: the hypermodel's objective (minimised);
-    accuracy is still logged. Trials whose network ends dead are recorded as FAILED."""
+    accuracy is still logged. Trials whose network ends dead are recorded as FAILED.  A search left
+    in the folder (by ``labkit tune`` too, finished or interrupted) is resumed (:func:`_adopt_search`)."""
     import keras_tuner as kt
     directory = Path(directory or artifacts.tuning())
+    if not overwrite:
+        _adopt_search(directory / project)
     try:
         return _progress_tuner_class()(
             hypermodel, objective=kt.Objective(hypermodel.objective, "min"), max_trials=max_trials,
             seed=seed, num_initial_points=CFG.training.bo_initial_points, directory=str(directory),
             project_name=project, overwrite=overwrite, max_consecutive_failed_trials=max_trials)
     except (ValueError, KeyError, json.JSONDecodeError, OSError) as err:
+        broken = _broken_files(directory / project)
+        what = (f"{', '.join(map(str, broken[:3]))}{' ...' if len(broken) > 3 else ''} "
+                f"{'is' if len(broken) == 1 else 'are'} truncated or not JSON (an interrupted save?)"
+                if broken else f"{type(err).__name__}: {err}")
         raise ValueError(
-            f"the saved search in {directory / project} cannot be resumed ({type(err).__name__}: {err}); "
-            f"start over with overwrite=True (it deletes only that folder).") from None
+            f"the saved search in {directory / project} cannot be resumed: {what}; start over by deleting that "
+            f"folder (in a lab: overwrite=True; `labkit tune`: --fresh), or restore the file from a copy") from None
+
+
+def _broken_files(folder: Path) -> list:
+    """The JSON files of a search folder that do not parse (what an interrupted save leaves)."""
+    broken = []
+    for path in sorted(folder.glob("*.json")) + sorted(folder.glob("trial_*/trial.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            broken.append(path)
+    return broken
 
 
 def search(hypermodel, split: Split, project: str, *, trials: int, epochs: int, training: Training,
