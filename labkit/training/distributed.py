@@ -78,6 +78,7 @@ from typing import Optional
 
 from .. import artifacts
 from ..config import CFG, SELECTION_MODES
+from ..stream import int_arg
 
 STAGES = ("teacher", "student")
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
@@ -102,16 +103,16 @@ def _parser() -> argparse.ArgumentParser:
         "Run the teacher or student search (keras-tuner) with a chief and N worker processes on this "
         "machine. Several hosts: README, 'Searches that outgrow one machine'."))
     ap.add_argument("stage", choices=STAGES, help="which search: teacher (lab 02) or student (lab 03, needs the teacher)")
-    ap.add_argument("--workers", type=int, default=2, help="worker processes on this machine (default 2)")
-    ap.add_argument("--port", type=int, help="port of the chief on 127.0.0.1 (default: a free one)")
+    ap.add_argument("--workers", type=int_arg(1), default=2, help="worker processes on this machine (default 2)")
+    ap.add_argument("--port", type=int_arg(1, 65535), help="port of the chief on 127.0.0.1 (default: a free one)")
     ap.add_argument("--role", choices=("launcher", "chief", "worker"), default="launcher",
                     help="launcher (default) starts chief + workers here; chief/worker run one process "
                          f"configured by {ENV_ID}, {ENV_IP}, {ENV_PORT} and the search's secret {ENV_TOKEN} "
                          f"(several hosts; a worker waits {ENV_TIMEOUT} seconds, default {TIMEOUT:g}, for the chief)")
-    ap.add_argument("--trials", type=int, help="trial budget (default: course.ini's for the stage)")
-    ap.add_argument("--epochs", type=int, help="epochs per trial (default: course.ini's for the stage)")
+    ap.add_argument("--trials", type=int_arg(1), help="trial budget (default: course.ini's for the stage)")
+    ap.add_argument("--epochs", type=int_arg(1), help="epochs per trial (default: course.ini's for the stage)")
     ap.add_argument("--data", default="synthetic", help="'synthetic' (default), 'zenodo', a folder or a window CSV")
-    ap.add_argument("--max-rows", type=int, help="read at most this many pulses per class file (a quick search)")
+    ap.add_argument("--max-rows", type=int_arg(1), help="read at most this many pulses per class file (a quick search)")
     ap.add_argument("--fresh", action="store_true", help="start the search over (deletes only its folder)")
     ap.add_argument("--hardware", action="store_true",
                     help="accepted for older scripts: the student search always searches bits and sparsity "
@@ -119,8 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--select", choices=SELECTION_MODES,
                     help="after the search, print the trial this mode chooses (accuracy | budget | pareto; "
                          "needs the trials' recorded cost: the student search)")
-    ap.add_argument("--lut-budget", type=int, help="--select budget: most LUTs (default course.ini [search])")
-    ap.add_argument("--latency-budget", type=int, help="--select budget: most cycles (default course.ini [search])")
+    ap.add_argument("--lut-budget", type=int_arg(1), help="--select budget: most LUTs (default course.ini [search])")
+    ap.add_argument("--latency-budget", type=int_arg(1), help="--select budget: most cycles (default course.ini [search])")
     return ap
 
 
