@@ -15,7 +15,7 @@ mkdir -p "$out"
 rm -f "$out"/labs.* "$out"/tests.*
 # the notebooks' process also takes a test file that runs in its own folders, so that both
 # processes take about as long (their times: the 15 slowest tests, printed at the end)
-BESIDE_LABS="tests/test_browser.py tests/test_gallery.py"
+BESIDE_LABS="tests/test_browser.py tests/test_gallery.py tests/test_own_model.py"
 notebooks=$("$PY" scripts/answered_labs.py artifacts/fast/answered) || exit 1
 "$PY" -m pytest -p no:cacheprovider $notebooks $BESIDE_LABS --nbval-lax --nbval-current-env \
       --junitxml="$out/labs.xml" > "$out/labs.log" 2>&1 &

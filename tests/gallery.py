@@ -65,10 +65,10 @@ def published():
     tf.keras.utils.set_random_seed(SEED)
     k = dict(kernel_quantizer=q.quantized_bits(8, 0, alpha="auto_po2"), bias_quantizer=q.quantized_bits(8, 0, alpha=1))
     model = tf.keras.Sequential([
-        q.QDense(16, input_shape=(CFG.n_samples,), name="fc1", **k),
+        q.QDense(8, input_shape=(CFG.n_samples,), name="fc1", **k),
         q.QActivation("quantized_bits(8)", name="relu0"),
         tf.keras.layers.Dropout(0.1, name="drop0"),
-        q.QDense(8, name="fc2", **k),
+        q.QDense(4, name="fc2", **k),
         q.QActivation("quantized_bits(8)", name="relu1"),
         tf.keras.layers.Dropout(0.1, name="drop1"),
         q.QDense(2, name="output", kernel_quantizer=q.quantized_bits(16, 6, alpha=1),
@@ -78,17 +78,6 @@ def published():
     return train(model, 2, "raw", lr=1e-3)
 
 
-def relu_one_hidden():
-    """Functional, one hidden quantized_relu layer, the course's normalised input (the plain contract)."""
-    import tensorflow as tf
-    q = _q()
-    tf.keras.utils.set_random_seed(SEED + 1)
-    k = dict(kernel_quantizer=q.quantized_bits(6, 0, alpha=1), bias_quantizer=q.quantized_bits(6, 0, alpha=1))
-    inp = tf.keras.Input((CFG.n_samples,), name="window")
-    x = q.QActivation(q.quantized_relu(6, 2), name="r1")(q.QDense(12, name="fc1", **k)(inp))
-    return train(tf.keras.Model(inp, q.QDense(2, name="logits", **k)(x)), 2)
-
-
 def three_classes_inline():
     """3 classes; the ReLU inside the QDense (activation=quantized_relu)."""
     import tensorflow as tf
@@ -96,8 +85,8 @@ def three_classes_inline():
     tf.keras.utils.set_random_seed(SEED + 2)
     k = dict(kernel_quantizer=q.quantized_bits(8, 1, alpha=1), bias_quantizer=q.quantized_bits(8, 1, alpha=1))
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = q.QDense(12, name="fc1", activation=q.quantized_relu(8, 3), **k)(inp)
-    x = q.QDense(6, name="fc2", activation=q.quantized_relu(6, 2), **k)(x)
+    x = q.QDense(6, name="fc1", activation=q.quantized_relu(8, 3), **k)(inp)
+    x = q.QDense(4, name="fc2", activation=q.quantized_relu(6, 2), **k)(x)
     return train(tf.keras.Model(inp, q.QDense(3, name="logits", **k)(x)), 3)
 
 
@@ -108,7 +97,7 @@ def batchnorm_sigmoid():
     tf.keras.utils.set_random_seed(SEED + 3)
     k = dict(kernel_quantizer=q.quantized_bits(8, 0, alpha=1), bias_quantizer=q.quantized_bits(8, 0, alpha=1))
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = q.QDense(16, name="fc1", **k)(inp)
+    x = q.QDense(8, name="fc1", **k)(inp)
     x = tf.keras.layers.BatchNormalization(name="bn1")(x)
     x = q.QActivation(q.quantized_relu(8, 3), name="relu1")(x)
     return train(tf.keras.Model(inp, q.QDense(1, name="out", activation="sigmoid", **k)(x)), 2)
@@ -120,7 +109,7 @@ def po2_weights():
     q = _q()
     tf.keras.utils.set_random_seed(SEED + 4)
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = q.QDense(10, name="fc1", kernel_quantizer=q.quantized_po2(4, 1), bias_quantizer=q.quantized_bits(8, 2, alpha=1))(inp)
+    x = q.QDense(6, name="fc1", kernel_quantizer=q.quantized_po2(4, 1), bias_quantizer=q.quantized_bits(8, 2, alpha=1))(inp)
     x = q.QActivation(q.quantized_relu(6, 2), name="r1")(x)
     out = q.QDense(2, name="out", kernel_quantizer=q.quantized_po2(5, 2), bias_quantizer=q.quantized_bits(8, 2, alpha=1))(x)
     return train(tf.keras.Model(inp, out), 2)
@@ -132,10 +121,10 @@ def binary_ternary():
     q = _q()
     tf.keras.utils.set_random_seed(SEED + 5)
     model = tf.keras.Sequential([
-        q.QDense(16, input_shape=(CFG.n_samples,), name="bin", kernel_quantizer=q.binary(alpha=1),
+        q.QDense(8, input_shape=(CFG.n_samples,), name="bin", kernel_quantizer=q.binary(alpha=1),
                  bias_quantizer=q.quantized_bits(8, 3, alpha=1)),
         q.QActivation(q.quantized_bits(6, 2, keep_negative=False), name="u1"),
-        q.QDense(8, name="ter", kernel_quantizer=q.ternary(alpha=1), bias_quantizer=q.quantized_bits(8, 3, alpha=1)),
+        q.QDense(4, name="ter", kernel_quantizer=q.ternary(alpha=1), bias_quantizer=q.quantized_bits(8, 3, alpha=1)),
         q.QActivation(q.quantized_bits(6, 2, keep_negative=False), name="u2"),
         q.QDense(2, name="out", kernel_quantizer=q.quantized_bits(8, 0, alpha=1), bias_quantizer=q.quantized_bits(8, 0, alpha=1)),
     ])
@@ -149,8 +138,8 @@ def tanh_sigmoid():
     tf.keras.utils.set_random_seed(SEED + 6)
     k = dict(kernel_quantizer=q.quantized_bits(8, 0, alpha=1), bias_quantizer=q.quantized_bits(8, 0, alpha=1))
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = q.QActivation(q.quantized_tanh(6), name="tanh1")(q.QDense(12, name="fc1", **k)(inp))
-    x = q.QActivation(q.quantized_sigmoid(6), name="sig2")(q.QDense(6, name="fc2", **k)(x))
+    x = q.QActivation(q.quantized_tanh(6), name="tanh1")(q.QDense(6, name="fc1", **k)(inp))
+    x = q.QActivation(q.quantized_sigmoid(6), name="sig2")(q.QDense(4, name="fc2", **k)(x))
     return train(tf.keras.Model(inp, q.QDense(2, name="out", **k)(x)), 2)
 
 
@@ -159,20 +148,20 @@ def float_keras():
     import tensorflow as tf
     tf.keras.utils.set_random_seed(SEED + 7)
     model = tf.keras.Sequential([
-        tf.keras.layers.Dense(12, input_shape=(CFG.n_samples,), name="d1"),
+        tf.keras.layers.Dense(6, input_shape=(CFG.n_samples,), name="d1"),
         tf.keras.layers.Activation("relu", name="a1"),
-        tf.keras.layers.Dense(6, activation="relu", name="d2"),
+        tf.keras.layers.Dense(4, activation="relu", name="d2"),
         tf.keras.layers.Dense(2, activation="softmax", name="d3"),
     ])
     return train(model, 2)
 
 
 def deep_narrow_mixed():
-    """Five hidden layers of 4 to 8 units, a different bit width on every layer (4 ... 10 bits)."""
+    """Five hidden layers of 4 to 6 units, a different bit width on every layer (4 ... 10 bits)."""
     import tensorflow as tf
     q = _q()
     tf.keras.utils.set_random_seed(SEED + 8)
-    widths, bits = (8, 6, 4, 6, 4), (6, 4, 8, 5, 10)
+    widths, bits = (6, 5, 4, 5, 4), (6, 4, 8, 5, 10)
     layers = []
     for j, (u, b) in enumerate(zip(widths, bits)):
         extra = dict(input_shape=(CFG.n_samples,)) if j == 0 else {}
@@ -186,14 +175,14 @@ def deep_narrow_mixed():
 
 def wide_flatten_raw():
     """A (161, 1) input flattened, a lossless input quantizer (11-bit integers hold every ADC code), one wide
-    hidden layer (24 units, symmetric alpha='auto_po2' kernel) with a saturating linear activation; raw codes."""
+    hidden layer (16 units, symmetric alpha='auto_po2' kernel) with a saturating linear activation; raw codes."""
     import tensorflow as tf
     q = _q()
     tf.keras.utils.set_random_seed(SEED + 9)
     inp = tf.keras.Input((CFG.n_samples, 1), name="trace")
     x = tf.keras.layers.Flatten(name="flat")(inp)
     x = q.QActivation(q.quantized_bits(11, 10, alpha=1), name="adc")(x)
-    x = q.QDense(24, name="wide", kernel_quantizer=q.quantized_bits(8, 0, alpha="auto_po2", symmetric=True),
+    x = q.QDense(16, name="wide", kernel_quantizer=q.quantized_bits(8, 0, alpha="auto_po2", symmetric=True),
                  bias_quantizer=q.quantized_bits(8, 0, alpha=1))(x)
     x = q.QActivation("quantized_bits(8)", name="q1")(x)
     x = tf.keras.layers.Dropout(0.2, name="drop")(x)
@@ -208,7 +197,7 @@ def one_bit_linear():
     q = _q()
     tf.keras.utils.set_random_seed(SEED + 10)
     inp = tf.keras.Input((CFG.n_samples,), name="pulse")
-    x = q.QDense(8, name="fc1", kernel_quantizer=q.quantized_bits(1, 0, alpha=1),
+    x = q.QDense(6, name="fc1", kernel_quantizer=q.quantized_bits(1, 0, alpha=1),
                  bias_quantizer=q.quantized_bits(6, 2, alpha=1))(inp)
     x = q.QActivation("quantized_bits(8, 2)", name="q1")(x)
     x = tf.keras.layers.Dropout(0.2, name="drop1")(x)
@@ -220,7 +209,6 @@ def one_bit_linear():
 #: name -> (builder, input transform, classes)
 GALLERY = {
     "published": (published, "raw", 2),
-    "relu_one_hidden": (relu_one_hidden, "course", 2),
     "three_classes_inline": (three_classes_inline, "course", 3),
     "batchnorm_sigmoid": (batchnorm_sigmoid, "course", 2),
     "po2_weights": (po2_weights, "course", 2),
