@@ -311,9 +311,9 @@ def test_outputs_are_never_overwritten_and_bad_arguments_are_one_line(windows_cs
     assert res.returncode == 2 and "is a folder: give the path of the CSV file to write" in res.stderr
     res = run("data", "synth", "--out", str(windows_csv), "--n", "3")
     assert res.returncode == 2 and "a file stands where its folder should be" in res.stderr
-    for args, message in ((["synth", "--out", str(tmp_path / "s"), "--n", "0"], "--n must be at least 1"),
-                          (["synth", "--out", str(tmp_path / "s"), "--seed", "-1"], "--seed must be a non-negative"),
-                          (["fetch", "--timeout", "nan"], "--timeout must be a positive, finite number")):
+    for args, message in ((["synth", "--out", str(tmp_path / "s"), "--n", "0"], "argument --n: must be >= 1"),
+                          (["synth", "--out", str(tmp_path / "s"), "--seed", "-1"], "argument --seed: must be >= 0"),
+                          (["fetch", "--timeout", "nan"], "argument --timeout: must be a finite number > 0")):
         res = run("data", *args)
         assert res.returncode == 2 and message in res.stderr
     assert not list(tmp_path.glob(".*.part")) and not (tmp_path / "s").exists()

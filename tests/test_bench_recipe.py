@@ -36,7 +36,7 @@ def test_parts_never_hold_a_test_pulse_and_score_each_pulse_once():
 
 def test_bad_settings_are_refused_in_one_sentence():
     for args, words in ((["--vary", "depth=1,2"], "unknown student setting"),
-                        (["--vary", "sparsity=0.5", "--folds", "0"], "at least"),
+                        (["--vary", "sparsity=0.5", "--folds", "0"], "--folds: must be >= 1"),
                         (["--vary", "sparsity=0.5,"], "JSON separated by commas"),
                         (["--student", "[1]", "--vary", "sparsity=0.5"], "JSON object")):
         r = subprocess.run([sys.executable, "-m", "labkit", "bench", "recipe", *args], capture_output=True, text=True)

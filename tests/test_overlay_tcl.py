@@ -425,7 +425,7 @@ def test_main_dry_run_and_refuses_to_overwrite(tmp_path, capsys):
     assert "would run: vivado -mode batch" in capsys.readouterr().out
     out.mkdir()
     (out / f"{CFG.overlay_name}.bit").write_text("old")
-    assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 1
+    assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run"]) == 2
     assert "--force" in capsys.readouterr().err
     assert blockdesign.main(["--board", "kv260", "--out", str(out), "--dry-run", "--force"]) == 0
 

@@ -64,6 +64,9 @@ def _cache_key(path: Path) -> str:
     h = hashlib.sha256(f"reader{READER_VERSION}".encode())
     for p in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
         h.update(f"{p.name}\0".encode())
+        if not p.is_file():      # a folder, pipe or device where a file belongs: the reader says so in its words
+            h.update(f"not a file: {p.resolve()}".encode())
+            continue
         with open(p, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
