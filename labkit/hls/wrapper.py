@@ -86,7 +86,9 @@ def quote_build_script(project_dir) -> None:
     """hls4ml's ``build_lib.sh`` puts the project folder into a C string literal as it is
     (``WEIGHTS_DIR="\\"${BASEDIR}/firmware/weights\\""``): a ``"`` or ``\\`` in the artifacts path
     ends the literal and the C simulation does not compile. Replace that line by the same path as a
-    C literal (:func:`labkit.emit.c_string`) in shell single quotes."""
+    C literal (:func:`labkit.emit.c_string`) in shell single quotes.  The script also keeps the
+    network's object file (``myproject.o``), which :func:`build_emulation` links instead of compiling
+    the network a second time (most of a conversion's compile time)."""
     script = Path(project_dir) / "build_lib.sh"
     if not script.is_file():
         return
@@ -96,9 +98,25 @@ def quote_build_script(project_dir) -> None:
     line = "WEIGHTS_DIR=" + shlex.quote(c_string(str(weights)))
     text = script.read_text()
     fixed = re.sub(r"^WEIGHTS_DIR=.*$", lambda _: line, text, flags=re.M)
+    fixed = re.sub(r"^rm -f \*\.o$", "rm -f ${PROJECT}_bridge.o   # labkit keeps ${PROJECT}.o (build_emulation)",
+                   fixed, flags=re.M)
     if fixed != text:
         _write_if_changed(script, fixed)
         script.chmod(0o755)
+
+
+def network_object(project_dir):
+    """hls4ml's compiled network (``<project>/myproject.o``, kept by :func:`quote_build_script`) when it
+    is newer than every source of the network, else None (the library then compiles the network)."""
+    project_dir = Path(project_dir)
+    obj = project_dir / "myproject.o"
+    if not obj.is_file():
+        return None
+    ours = set(WRAPPER_FILES) | {PARAMS_HEADER}
+    sources = [p for p in (project_dir / "firmware").rglob("*") if p.is_file() and p.name not in ours
+               and p.suffix in (".h", ".hpp", ".cpp", ".txt")]
+    newest = max((p.stat().st_mtime_ns for p in sources), default=0)
+    return obj if obj.stat().st_mtime_ns >= newest else None
 
 
 def compiler() -> str:
@@ -121,13 +139,14 @@ def build_emulation(project_dir, out_path=None, defines=(), quiet=True) -> Path:
     out_path = Path(out_path) if out_path is not None else default_lib_path()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
+    network = network_object(project_dir)
     cmd = [compiler(), "-O2", "-fPIC", "-shared", "-std=c++14",
            f"-I{fw}", f"-I{fw / 'ap_types'}",
            # the path as a C string literal (a '"' or '\\' in the artifacts path must not end it);
            # g++ gets an argument list, no shell
            f"-DWEIGHTS_DIR={c_string(str(fw / 'weights'))}",
-           *[f"-D{d}" for d in defines],
-           str(CPP_DIR / EMU_SOURCE), "-o", str(tmp)]
+           *[f"-D{d}" for d in defines], *(["-DLABKIT_LINK_NETWORK"] if network else []),
+           str(CPP_DIR / EMU_SOURCE), *([str(network)] if network else []), "-o", str(tmp)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

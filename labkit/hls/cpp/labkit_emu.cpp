@@ -8,7 +8,13 @@
 // capacity too small, -3 batch == 0 or batch > LABKIT_MAX_BATCH.
 #include <cstdint>
 
+// LABKIT_LINK_NETWORK: the network is hls4ml's own compiled object (myproject.o, linked by
+// labkit.hls.wrapper.build_emulation when it is newer than the project's sources), not compiled again
+#ifndef LABKIT_LINK_NETWORK
 #include "myproject.cpp"
+#else
+#include "myproject.h"
+#endif
 #include "clyc_classifier.cpp"
 
 extern "C" {
