@@ -477,10 +477,8 @@ PATH_VARIABLES = ("LABKIT_ARTIFACTS", "LABKIT_DATASETS", "LABKIT_SHARED_DATA")
 def absolute_env_paths() -> None:
     for name in PATH_VARIABLES:
         value = os.environ.get(name)
-        if value and not os.path.isabs(os.path.expanduser(value)):
+        if value:
             os.environ[name] = str(Path(value).expanduser().absolute())
-        elif value and value.startswith("~"):
-            os.environ[name] = os.path.expanduser(value)
 
 
 def project_root() -> Path:

@@ -177,6 +177,13 @@ def load_test_vectors(folder=None) -> dict:
     return out
 
 
+def input_from_metadata(meta: dict | None) -> str | None:
+    """The IP's input transform named by board metadata (the test vectors' ``meta.json``), or ``None``."""
+    if not meta or meta.get("input") is None:
+        return None
+    return CFG.input_transform(str(meta["input"])).name
+
+
 # ---- numbers a user passes to the IP / the driver: refused, never silently replaced ----------
 
 def whole_number(value, what: str, low: int = 1, high: int | None = None) -> int:

@@ -28,7 +28,7 @@ from pynq import DefaultIP, allocate
 from ..config import CFG
 from ..fixedpoint import FixedFormat, predicted_classes
 from ..stream import max_outputs
-from ..stream import check_pulses, decode_logits, pack_pulses
+from ..stream import check_pulses, decode_logits, input_from_metadata, pack_pulses  # noqa: F401 (the board's API)
 from . import regs as R
 from .regs import BoardError, DMATimeoutError, positive_seconds, whole_number
 
@@ -41,13 +41,6 @@ def n_out_from_metadata(meta: Optional[dict]) -> Optional[int]:
     if not meta or meta.get("n_out") is None:
         return None
     return whole_number(meta["n_out"], "n_out in the test vectors' meta.json", low=1, high=max_outputs())
-
-
-def input_from_metadata(meta: Optional[dict]) -> Optional[str]:
-    """The IP's input transform named by board metadata (the test vectors' ``meta.json``), or ``None``."""
-    if not meta or meta.get("input") is None:
-        return None
-    return CFG.input_transform(str(meta["input"])).name
 
 
 class InputSaturationWarning(UserWarning):

@@ -530,11 +530,11 @@ def _stage04_vectors(model, folder=None, input=None):
     Written by ``labkit hls convert`` (by default the whole test split); refused when they were
     written for another student (QKeras logits more than half a logit LSB apart).
     """
-    from ..stream import load_test_vectors
+    from ..stream import input_from_metadata, load_test_vectors
     from ..training.contract import qkeras_logits
 
     vec = load_test_vectors(folder)
-    recorded = CFG.input_transform(str((vec.get("meta") or {}).get("input") or "course")).name
+    recorded = input_from_metadata(vec.get("meta")) or "course"
     if input is not None and input != recorded:
         raise ValueError(f"--input {input}, but the test vectors were written with the {recorded!r} input "
                          f"transform: write them again with `labkit hls convert --input {input}` or drop --input")
