@@ -168,6 +168,20 @@ class Search:
     lut_penalty: float           #: search objective: added validation loss per doubling of LUTs over lut_budget
 
 
+@dataclass(frozen=True)
+class Hgq:
+    """[hgq]: the HGQ2 (Keras 3) route's student and its resource sweep (labkit.rtl.hgq)."""
+    betas: Tuple[float, ...]     #: EBOPs regulariser strengths, one front point each
+    hidden_layers: Tuple[int, ...]  #: the students' shapes: 0 = linear, N = one hidden ReLU layer of N units
+    steps: int                   #: optimiser steps per beta (epochs follow from the training pulses)
+    batch_size: int              #: pulses per step
+    learning_rate: float         #: Adam's, cosine-decayed to 1 %
+    weight_bits0: int            #: starting bits of every weight and bias
+    act_frac0: int               #: starting fraction bits of every hidden activation
+    kd_temperature: float        #: distillation temperature
+    kd_alpha: float              #: weight of the hard-label loss (1 = no distillation)
+
+
 #: the selection modes of [search] (labkit.rtl.search.select)
 SELECTION_MODES = ("accuracy", "budget", "pareto")
 
@@ -278,6 +292,8 @@ class Config:
     training_fast: Training
     search_full: Search
     search_fast: Search
+    hgq_full: Hgq
+    hgq_fast: Hgq
     boards: Dict[str, Board] = field(default_factory=dict)
     vivado: Dict[str, VivadoRelease] = field(default_factory=dict)
 
@@ -293,6 +309,11 @@ class Config:
     def training(self) -> Training:
         """Training budgets for the current mode (``LABKIT_FAST``)."""
         return self.training_fast if fast_mode() else self.training_full
+
+    @property
+    def hgq(self) -> Hgq:
+        """The HGQ2 route's settings for the current mode (``LABKIT_FAST``)."""
+        return self.hgq_fast if fast_mode() else self.hgq_full
 
     @property
     def search(self) -> Search:
@@ -402,6 +423,7 @@ def load(path: Path = INI_PATH) -> Config:
         training_fast=_section(Training, ini["training"], prefix="fast_"),
         search_full=_section(Search, ini["search"]),
         search_fast=_section(Search, ini["search"], prefix="fast_"),
+        hgq_full=_section(Hgq, ini["hgq"]), hgq_fast=_section(Hgq, ini["hgq"], prefix="fast_"),
         boards=boards, vivado=vivado)
     _check(cfg)
     return cfg

@@ -57,13 +57,14 @@ def test_typed_config_one_dataclass_per_section():
     from labkit import config
     ini = config._read_ini()
     classes = {"data": config.Data, "input_stage": config.InputStage, "stream": config.Stream,
-               "quant": config.Quant, "training": config.Training, "design": config.Design, "rtl": config.Rtl, "search": config.Search}
+               "quant": config.Quant, "training": config.Training, "design": config.Design, "rtl": config.Rtl, "search": config.Search,
+               "hgq": config.Hgq}
     for section in ini.sections():
         cls = (config.Board if section.startswith("board:") else
                config.VivadoRelease if section.startswith("vivado:") else classes[section])
         names = {f.name for f in dataclasses.fields(cls)}
         for key in ini[section]:
-            assert key in names or (section in ("training", "search") and key.removeprefix("fast_") in names), \
+            assert key in names or (section in ("training", "search", "hgq") and key.removeprefix("fast_") in names), \
                 (section, key)
         source = inspect.getsource(cls)
         for f in dataclasses.fields(cls):

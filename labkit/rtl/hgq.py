@@ -48,32 +48,49 @@ BACKEND = "jax"
 VENV = ".venv-keras3"
 #: Verilog module name of the HGQ2 core (``<CORE>_wrapper`` is da4ml's top)
 CORE = "hgq_core"
-#: the betas :func:`sweep` tries when none are given (beta x EBOPs is added to the loss)
-DEFAULT_BETAS = (1e-6, 1e-5, 1e-4, 3e-4, 1e-3)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How an HGQ2 student is built and trained (:data:`FULL`, :data:`FAST` in fast mode)."""
-    units: tuple = (16,)            #: hidden ReLU layers (units each); the logits layer follows
-    epochs: int = 1000              #: epochs at one beta (Adam moves a bit width by about the learning rate per step)
-    batch_size: int = 256           #: pulses per step
-    learning_rate: float = 5e-3     #: Adam's, decayed along a cosine to 1 % of it
-    weight_bits0: int = 6           #: starting bits of every weight and bias (without the sign; all fraction bits at first)
-    act_frac0: int = 6              #: starting fraction bits of every hidden activation
+    """How an HGQ2 student is built and trained: course.ini [hgq] (``fast_`` keys in fast mode)."""
+    units: tuple             #: hidden ReLU layers (units each); the logits layer follows
+    steps: int               #: optimiser steps at one beta (the epochs follow from the training pulses)
+    batch_size: int          #: pulses per step
+    learning_rate: float     #: Adam's, decayed along a cosine to 1 % of it
+    weight_bits0: int        #: starting bits of every weight and bias (without the sign; all fraction bits at first)
+    act_frac0: int           #: starting fraction bits of every hidden activation
+    kd_temperature: float    #: distillation temperature T
+    kd_alpha: float          #: weight of the hard-label loss; the teacher's soft targets weigh 1 - alpha, times T^2
+    epochs: Optional[int] = None  #: epochs instead of ``steps`` (quick checks)
 
-
-FULL = Settings()
-FAST = Settings(units=(8,), epochs=300)
+    def n_epochs(self, n_train: int) -> int:
+        """Epochs over ``n_train`` pulses: ``epochs`` if set, else enough for ``steps`` steps."""
+        if self.epochs:
+            return int(self.epochs)
+        per_epoch = max(1, int(np.ceil(n_train / self.batch_size)))
+        return max(1, int(np.ceil(self.steps / per_epoch)))
 
 
 def settings(**overrides) -> Settings:
-    """:data:`FULL` (fast mode: :data:`FAST`) with the given fields replaced (``None`` keeps the default)."""
-    base = FAST if fast_mode() else FULL
+    """course.ini [hgq] for the current mode with the given fields replaced (``None`` keeps the setting)."""
+    h = CFG.hgq
+    base = Settings(units=architectures()[-1], steps=h.steps, batch_size=h.batch_size, learning_rate=h.learning_rate,
+                    weight_bits0=h.weight_bits0, act_frac0=h.act_frac0, kd_temperature=h.kd_temperature,
+                    kd_alpha=h.kd_alpha)
     given = {k: v for k, v in overrides.items() if v is not None}
     if "units" in given:
         given["units"] = tuple(int(u) for u in given["units"])
     return dataclasses.replace(base, **given)
+
+
+def architectures() -> list:
+    """The students' hidden layers of course.ini [hgq] hidden_layers: ``()`` linear, ``(N,)`` one layer of N units."""
+    return [() if n == 0 else (int(n),) for n in CFG.hgq.hidden_layers]
+
+
+def default_betas() -> tuple:
+    """The betas of course.ini [hgq] for the current mode (one front point each)."""
+    return tuple(CFG.hgq.betas)
 
 
 # ------------------------------------------------------------------------------------------
@@ -160,33 +177,85 @@ def ebops(model) -> int:
                    if isinstance(layer, QLayerBase) and layer.enable_ebops))
 
 
-def train_student(split, beta: float, s: Optional[Settings] = None, seed: int = CFG.seed, verbose: int = 0):
-    """Build (:func:`build_student`) and train on ``split.train`` (validation: ``split.val``).
+def teacher_logits(teacher, X_raw) -> np.ndarray:
+    """The teacher's logits for raw pulses: ``teacher`` is a saved Keras model (the course's Keras 2
+    ``teacher.h5`` loads in Keras 3 as it is: Dense layers only) or a ``.npy`` of logits already computed."""
+    path = Path(teacher)
+    if path.suffix == ".npy":
+        out = np.load(path)
+        if out.ndim != 2 or len(out) != len(X_raw):
+            raise ValueError(f"{path}: {out.shape} teacher logits for {len(X_raw)} training pulses; write them "
+                             "again for this split")
+        return out.astype(np.float32)
+    keras = _keras()
+    from ..data.prep import preprocess
+    model = keras.saving.load_model(str(path), compile=False)
+    return np.asarray(model.predict(preprocess(X_raw), batch_size=4096, verbose=0), np.float32)
 
-    Returns ``(model, info)``: ``info`` has the epochs, seconds, final EBOPs and the validation accuracy.
+
+def distillation_loss(temperature: float, alpha: float):
+    """Keras 3 loss of the packed target ``[label, teacher logits...]``: ``alpha`` x cross-entropy on
+    the label + (1 - ``alpha``) x T^2 x cross-entropy between the teacher's and the student's softened
+    outputs (Hinton et al.; the course's QKeras student is distilled the same way)."""
+    keras = _keras()
+    ops = keras.ops
+    t = float(temperature)
+
+    def loss(y_true, y_pred):
+        label = ops.cast(y_true[:, 0], "int32")
+        hard = keras.losses.sparse_categorical_crossentropy(label, y_pred, from_logits=True)
+        soft = -ops.sum(ops.softmax(y_true[:, 1:] / t, axis=-1) * ops.log_softmax(y_pred / t, axis=-1), axis=-1)
+        return alpha * hard + (1.0 - alpha) * t * t * soft
+
+    return loss
+
+
+def train_student(split, beta: float, s: Optional[Settings] = None, seed: int = CFG.seed, verbose: int = 0,
+                  teacher=None):
+    """Build (:func:`build_student`) and train on ``split.train`` (validation: ``split.val``, measured
+    after training; nothing is chosen on the test pulses).
+
+    ``teacher``: logits of the teacher on ``split.train`` (an array, see :func:`teacher_logits`); with
+    them and [hgq] kd_alpha < 1 the student is distilled (:func:`distillation_loss`), else it learns
+    the labels alone.  Returns ``(model, info)``: ``info`` has the epochs, seconds, final EBOPs, the
+    validation accuracy and ``val_pred`` (the argmax on every validation pulse, for paired tests).
     """
     keras = _keras()
     from hgq.utils.sugar import FreeEBOPs
 
     from ..data.prep import preprocess
+    from ..metrics import accuracy_ci
 
     s = s or settings()
     model = build_student(beta, s, seed)
     x, y = preprocess(split.train.X), np.asarray(split.train.y, np.int32)
-    steps = max(1, int(np.ceil(len(x) / s.batch_size))) * int(s.epochs)
+    distil = teacher is not None and s.kd_alpha < 1
+    if distil:
+        teacher = np.asarray(teacher, np.float32)
+        target = np.concatenate([y[:, None].astype(np.float32), teacher], axis=1)
+        loss = distillation_loss(s.kd_temperature, s.kd_alpha)
+    else:
+        target, loss = y, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    epochs = s.n_epochs(len(x))
+    steps = max(1, int(np.ceil(len(x) / s.batch_size))) * epochs
     lr = keras.optimizers.schedules.CosineDecay(s.learning_rate, steps, alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(lr),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
     t0 = time.perf_counter()
-    hist = model.fit(x, y, epochs=int(s.epochs), batch_size=int(s.batch_size), shuffle=True, verbose=verbose,
+    hist = model.fit(x, target, epochs=epochs, batch_size=int(s.batch_size), shuffle=True, verbose=verbose,
                      callbacks=[FreeEBOPs()])
     train_s = time.perf_counter() - t0
     val_pred = logits(model, split.val.X).argmax(1)
-    from ..metrics import accuracy_ci
     val = accuracy_ci(split.val.y, val_pred)
-    info = {"epochs": int(s.epochs), "train_s": round(train_s, 1), "ebops": ebops(model),
-            "loss": round(float(hist.history["loss"][-1]), 5), "val_acc": round(val["acc"], 5),
-            "val_k": val["k"], "val_n": val["n"]}
+    info = {"epochs": epochs, "steps": steps, "train_s": round(train_s, 1), "ebops": ebops(model),
+            "loss": round(float(hist.history["loss"][-1]), 5),
+            # the training curves at 21 epochs from the first to the last (is the front still moving?)
+            "curve": {"epoch": [int(i) + 1 for i in np.unique(np.linspace(0, epochs - 1, 21).astype(int))],
+                      **{key: [round(float(hist.history[key][int(i)]), 4)
+                               for i in np.unique(np.linspace(0, epochs - 1, 21).astype(int))]
+                         for key in ("loss", "ebops") if key in hist.history}},
+            "distilled": bool(distil),
+            "kd_temperature": s.kd_temperature if distil else None, "kd_alpha": s.kd_alpha if distil else None,
+            "val_acc": round(val["acc"], 5), "val_k": val["k"], "val_n": val["n"], "val_pred": val_pred.tolist()}
     return model, info
 
 
@@ -338,7 +407,8 @@ def measure(model, test, folder, board: str = CFG.default_board, yosys: bool = T
     folder = Path(folder)
     ref = logits(model, test.X)
     a = accuracy_ci(test.y, ref.argmax(1))
-    out = {"acc": round(a["acc"], 5), "acc_k": a["k"], "acc_n": a["n"], "acc_ci95": [round(v, 5) for v in a["ci95"]]}
+    out = {"acc": round(a["acc"], 5), "acc_k": a["k"], "acc_n": a["n"], "acc_ci95": [round(v, 5) for v in a["ci95"]],
+           "pred": ref.argmax(1).tolist()}
     out.update(weight_stats(model))
     t0 = time.perf_counter()
     comb = trace(model)
@@ -357,62 +427,100 @@ def _head(pulses, n: Optional[int]):
     return pulses if not n or n >= len(pulses) else pulses.subset(np.arange(int(n)))
 
 
-def sweep(betas: Sequence[float] = DEFAULT_BETAS, *, split=None, units=None, epochs: Optional[int] = None,
-          weight_bits0: Optional[int] = None, board: str = CFG.default_board, yosys: bool = True, hls: bool = True, folder=None,
-          max_train: Optional[int] = None, max_test: Optional[int] = None, seed: int = CFG.seed,
-          verbose: int = 0, emit=None) -> list:
-    """Train one HGQ2 student per ``beta`` on the course's split and measure each (:func:`measure`).
+def sweep(betas: Optional[Sequence[float]] = None, *, split=None, units=None, steps: Optional[int] = None,
+          epochs: Optional[int] = None,
+          weight_bits0: Optional[int] = None, board: str = CFG.default_board, yosys: bool = True, hls: bool = True,
+          folder=None, max_train: Optional[int] = None, max_test: Optional[int] = None, seed: int = CFG.seed,
+          teacher=None, kd_alpha: Optional[float] = None, verbose: int = 0, emit=None, progress: bool = False) -> list:
+    """Train one HGQ2 student per ``beta`` (default course.ini [hgq] betas) on the course's split and
+    measure each (:func:`measure`).
 
-    Returns one dict per beta: ``beta``, ``units``, ``epochs``, ``ebops``, ``acc`` / ``acc_k`` / ``acc_n`` /
-    ``acc_ci95`` (test split), ``val_acc``, ``lut`` (Yosys), ``lut_estimate`` (labkit's da4ml cost
-    model), ``ff``, ``carry``, ``dsp``, ``latency_cycles``, ``nonzero``, ``mean_weight_bits``, ``da4ml``
-    and ``hls`` (:func:`compare` against HGQ2's logits) and the seconds of each step.  ``split``: default
-    :func:`labkit.data.load_split`; ``max_train`` / ``max_test``: use only the first pulses of the
-    training / test part (quick checks); ``units``, ``epochs``, ``weight_bits0``: replace :func:`settings`'
-    fields; ``emit``: called with each point as soon as it is measured.
+    ``units``: one student shape (hidden layer sizes; ``()`` linear); default: each shape of course.ini
+    [hgq] hidden_layers (:func:`architectures`), every beta for each.
+
+    Returns one dict per shape and beta: ``beta``, ``seed``, ``units``, ``epochs``, ``ebops``, ``acc`` / ``acc_k`` /
+    ``acc_n`` / ``acc_ci95`` and ``pred`` (test split), ``val_acc`` / ``val_k`` / ``val_n`` / ``val_pred``,
+    ``lut`` (Yosys), ``lut_estimate`` (labkit's da4ml cost model), ``ff``, ``carry``, ``dsp``,
+    ``latency_cycles``, ``nonzero``, ``mean_weight_bits``, ``distilled``, ``da4ml`` and ``hls``
+    (:func:`compare` against HGQ2's logits) and the seconds of each step.  ``split``: default
+    :func:`labkit.data.load_split`; ``teacher``: a saved Keras teacher or a ``.npy`` of its logits on
+    the training pulses (:func:`teacher_logits`; default: none, labels only); ``max_train`` /
+    ``max_test``: use only the first pulses of the training / test part (quick checks); ``steps``,
+    ``epochs``, ``weight_bits0``, ``kd_alpha``: replace :func:`settings`' fields; ``emit``: called with
+    each point as soon as it is measured; ``progress``: a progress bar over the betas (stderr).
     """
     from .. import artifacts
     from ..data import load_split
 
     _keras()
-    s = settings(units=units, epochs=epochs, weight_bits0=weight_bits0)
+    shapes = architectures() if units is None else [tuple(int(u) for u in units)]
+    betas = default_betas() if betas is None else tuple(betas)
     split = split if split is not None else load_split()
     split = dataclasses.replace(split, train=_head(split.train, max_train), test=_head(split.test, max_test))
+    soft = teacher_logits(teacher, split.train.X) if teacher is not None else None
     root = Path(folder) if folder is not None else artifacts.rtl("hgq", create=True)
     points = []
-    for beta in betas:
-        beta = float(beta)
-        t0 = time.perf_counter()
-        model, info = train_student(split, beta, s, seed=seed, verbose=verbose)
-        where = root / f"beta_{beta:g}"
-        where.mkdir(parents=True, exist_ok=True)
-        model.save(where / "student.keras")
-        point = {"beta": beta, "units": list(s.units), "weight_bits0": s.weight_bits0, "n_train": len(split.train)}
-        point.update(info)
-        point.update(measure(model, split.test, where, board=board, yosys=yosys, hls=hls))
-        point["total_s"] = round(time.perf_counter() - t0, 1)
-        point["folder"] = str(where)
-        (where / "point.json").write_text(json.dumps(point, indent=1) + "\n")
-        points.append(point)
-        if emit is not None:
-            emit(point)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(betas) * len(shapes), desc="HGQ2 students (one per shape and beta)", unit="student",
+                   file=sys.stderr)
+    for shape in shapes:
+        s = settings(units=shape, steps=steps, epochs=epochs, weight_bits0=weight_bits0, kd_alpha=kd_alpha)
+        for beta in betas:
+            beta = float(beta)
+            t0 = time.perf_counter()
+            model, info = train_student(split, beta, s, seed=seed, verbose=verbose, teacher=soft)
+            name = ("linear" if not shape else "h" + "-".join(map(str, shape))) + f"_beta_{beta:g}"
+            where = root / (name if seed == CFG.seed else f"seed{seed}_{name}")
+            where.mkdir(parents=True, exist_ok=True)
+            model.save(where / "student.keras")
+            point = {"beta": beta, "seed": int(seed), "units": list(s.units), "weight_bits0": s.weight_bits0,
+                     "n_train": len(split.train), "teacher": str(teacher) if teacher is not None else None}
+            point.update(info)
+            point.update(measure(model, split.test, where, board=board, yosys=yosys, hls=hls))
+            point["total_s"] = round(time.perf_counter() - t0, 1)
+            point["folder"] = str(where)
+            (where / "point.json").write_text(json.dumps(point, indent=1) + "\n")
+            points.append(point)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(units=",".join(map(str, shape)) or "linear", beta=f"{beta:g}", acc=point["acc"],
+                                lut=point.get("lut"))
+            if emit is not None:
+                emit(point)
+    if bar is not None:
+        bar.close()
     return points
 
 
 def main(argv=None) -> int:
     """``scripts/hgq_sweep.py``: :func:`sweep`, one JSON line per beta on stdout."""
+    from ..stream import float_arg, int_arg
+
+    s = settings()
     p = argparse.ArgumentParser(prog="hgq_sweep.py", description="Train and measure HGQ2 students, one per beta "
                                 "(run with .venv-keras3/bin/python; LABKIT_FAST=1 for the quick settings).")
-    p.add_argument("--betas", default=",".join(f"{b:g}" for b in DEFAULT_BETAS),
-                   help="comma-separated betas (EBOPs regulariser strengths)")
-    p.add_argument("--units", default=None, help="hidden layer sizes, comma-separated (default: %s; fast: %s)"
-                   % (",".join(map(str, FULL.units)), ",".join(map(str, FAST.units))))
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs per beta (default {FULL.epochs}; fast {FAST.epochs})")
-    p.add_argument("--weight-bits0", type=int, default=None,
-                   help=f"starting bits of every weight (default {FULL.weight_bits0}); HGQ2 learns them from there")
+    p.add_argument("--betas", default=None, help="comma-separated betas (EBOPs regulariser strengths; default "
+                   "course.ini [hgq]: %s)" % ",".join(f"{b:g}" for b in default_betas()))
+    p.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,...,280,class), "
+                   "split as the benches split it")
+    p.add_argument("--test", default=None, help="window CSV used as the test set (default: the 15 %% test split of --train)")
+    p.add_argument("--seed", type=int_arg(0), default=CFG.seed, help=f"the students' seed (default {CFG.seed})")
+    p.add_argument("--teacher", default=None, help="a saved Keras teacher (.h5/.keras, e.g. artifacts/teacher/teacher.h5) "
+                   "or a .npy of its logits on the training pulses: distil from it (default: the labels alone)")
+    p.add_argument("--kd-alpha", type=float_arg(0.0, 1.0), default=None,
+                   help=f"weight of the hard-label loss with --teacher (default {s.kd_alpha:g})")
+    p.add_argument("--units", default=None, help="one student shape: hidden layer sizes, comma-separated, '' = linear "
+                   "(default: each of course.ini [hgq] hidden_layers: %s)"
+                   % "; ".join(",".join(map(str, u)) or "linear" for u in architectures()))
+    p.add_argument("--steps", type=int_arg(1), default=None, help=f"optimiser steps per beta (default {s.steps})")
+    p.add_argument("--epochs", type=int_arg(1), default=None, help="epochs per beta instead of --steps (quick checks)")
+    p.add_argument("--weight-bits0", type=int_arg(1), default=None,
+                   help=f"starting bits of every weight (default {s.weight_bits0}); HGQ2 learns them from there")
     p.add_argument("--board", default=CFG.default_board, choices=sorted(CFG.boards))
-    p.add_argument("--max-train", type=int, default=None, help="train on the first N training pulses only")
-    p.add_argument("--max-test", type=int, default=None, help="measure on the first N test pulses only")
+    p.add_argument("--max-train", type=int_arg(1), default=None, help="train on the first N training pulses only")
+    p.add_argument("--max-test", type=int_arg(1), default=None, help="measure on the first N test pulses only")
     p.add_argument("--no-yosys", action="store_true", help="skip Yosys (no 'lut' figure)")
     p.add_argument("--no-hls", action="store_true", help="skip the hls4ml C simulation")
     p.add_argument("--folder", default=None, help="where each point's model, Verilog and hls4ml project go "
@@ -420,20 +528,31 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
     a = p.parse_args(argv)
     try:
-        betas = [float(b) for b in a.betas.split(",") if b.strip()]
+        betas = [float(b) for b in a.betas.split(",") if b.strip()] if a.betas is not None else None
         units = [int(u) for u in a.units.split(",") if u.strip()] if a.units is not None else None
     except ValueError as err:
         p.error(f"--betas and --units take comma-separated numbers ({err})")
-    if not betas or any(not np.isfinite(b) or b < 0 for b in betas):
+    if betas is not None and (not betas or any(not np.isfinite(b) or b < 0 for b in betas)):
         p.error("--betas: give one or more non-negative numbers")
+    if units is not None and any(u < 1 for u in units):
+        p.error("--units: every layer needs at least one unit")
+    if a.teacher is not None and not Path(a.teacher).is_file():
+        p.error(f"--teacher {a.teacher}: no such file (the course's teacher is artifacts/teacher/teacher.h5 after lab 02)")
     reason = missing()
     if reason:
         print(f"hgq_sweep.py: {reason}", file=sys.stderr)
+        return 2
+    from ..data import load_split
+    try:
+        split = load_split(a.train, test=a.test, progress=False)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"hgq_sweep.py: {err}", file=sys.stderr)
         return 2
 
     def emit(point):
         print(json.dumps(point), flush=True)
 
-    sweep(betas, units=units, epochs=a.epochs, weight_bits0=a.weight_bits0, board=a.board, yosys=not a.no_yosys, hls=not a.no_hls,
-          folder=a.folder, max_train=a.max_train, max_test=a.max_test, verbose=a.verbose, emit=emit)
+    sweep(betas, split=split, units=units, steps=a.steps, epochs=a.epochs, weight_bits0=a.weight_bits0, board=a.board,
+          yosys=not a.no_yosys, hls=not a.no_hls, folder=a.folder, max_train=a.max_train, max_test=a.max_test,
+          seed=a.seed, teacher=a.teacher, kd_alpha=a.kd_alpha, verbose=a.verbose, emit=emit)
     return 0
