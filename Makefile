@@ -52,7 +52,7 @@ $(STAMP): pyproject.toml
 
 # the Keras 3 route's environment; the main one's kernelspec folder gets its Jupyter kernel (lab 04c).
 # A failure is a note, not the end of set-up: the rest of the course does not need it.
-$(STAMP3): scripts/setup_keras3.sh | $(STAMP)
+$(STAMP3): scripts/setup_keras3.sh $(STAMP)
 	@VENV3=$(VENV3) bash scripts/setup_keras3.sh $(VENV) && touch $@ \
 	  || echo "note: the Keras 3 environment ($(VENV3)) was not made (the sentence above says why): lab 04c and its tests are skipped"
 

@@ -10,6 +10,7 @@ lab    stage               package
 03     student             ``labkit.training`` (distillation, pruning, dead-network checks)
 04     hls4ml              ``labkit.hls`` (config, conversion, stream wrapper, IP C simulation, export)
 04b    RTL cost            ``labkit.rtl`` (da4ml Verilog, Verilator/Icarus, Yosys)
+04c    two routes          ``labkit.hgq`` (HGQ2 on Keras 3 in ``.venv-keras3``: learned bit widths, da4ml, hls4ml, the IP)
 05     block design        ``labkit.blockdesign`` (+ ``hw/build_overlay.tcl``)
 06     on board            ``labkit.board`` (PYNQ driver, register map, emulated overlay, packaging)
 =====  ==================  ================================================================

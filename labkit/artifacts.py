@@ -14,6 +14,7 @@ stage   artifact                                   function
 04      hls4ml project, exported IP                :func:`hls_project`, :func:`hls_ip`
 04      the IP's C-simulation library, vectors     :func:`ip_library`, :func:`test_vectors`
 04b     da4ml core, Verilog IP                     :func:`rtl`, :func:`rtl_core`, :func:`rtl_ip`
+04c     HGQ2 students, their cores and IPs         :func:`hgq`
 05      ``overlay/<board>/`` (.bit, .hwh, .xsa)    :func:`overlay`
 06      board results, board package               :func:`board_results`, :func:`package`
 course  lab results, executed notebooks, benches   :func:`results`, :func:`executed`, :func:`bench`
@@ -111,6 +112,12 @@ def hls_bench(*parts: str, create: bool = False) -> Path:
 
 def rtl(*parts: str, create: bool = False) -> Path:
     return artifacts_dir("rtl", *parts, create=create)
+
+
+def hgq(*parts: str, create: bool = False) -> Path:
+    """The Keras 3 route's students (lab 04c): one folder per shape and beta, each with its Verilog,
+    hls4ml project and (deployed) IP."""
+    return artifacts_dir("hgq", *parts, create=create)
 
 
 def rtl_root(fold: str = "none") -> Path:

@@ -170,7 +170,7 @@ class Search:
 
 @dataclass(frozen=True)
 class Hgq:
-    """[hgq]: the HGQ2 (Keras 3) route's student and its resource sweep (labkit.rtl.hgq)."""
+    """[hgq]: the HGQ2 (Keras 3) route's student and its resource sweep (labkit.hgq)."""
     betas: Tuple[float, ...]     #: EBOPs regulariser strengths, one front point each
     hidden_layers: Tuple[int, ...]  #: the students' shapes: 0 = linear, N = one hidden ReLU layer of N units
     steps: int                   #: optimiser steps per beta (epochs follow from the training pulses)

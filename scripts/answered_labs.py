@@ -4,8 +4,12 @@ instead of the labs and the solutions apart, so every answer runs exactly where 
 it: in the lab's namespace, after the lab's own cells.
 
     python scripts/answered_labs.py OUT_DIR      # writes the copies, prints their paths in course order
+    python scripts/answered_labs.py --kernel labkit-keras3 OUT_DIR   # the same for the labs on that kernel
 
-A lab without exercises is printed as it is (its own path).  tests/test_solutions_fit_labs.py checks
+A lab without exercises is printed as it is (its own path).  Only the labs whose notebook names the
+kernel ``--kernel`` (default python3, this environment's) are printed: nbval runs each set with its own
+kernel (lab 04c: ``labkit-keras3``, the Keras 3 environment).  When that kernel is not installed nothing is
+printed, and one sentence on stderr says how to install it.  tests/test_solutions_fit_labs.py checks
 the mapping (every answer has its exercise cell, and uses only what the lab defines above it).
 """
 from __future__ import annotations
@@ -48,6 +52,25 @@ def answers(number: str) -> dict:
     return out
 
 
+def kernel_of(lab: Path) -> str:
+    """The Jupyter kernel a lab names in its metadata (python3 when it names none)."""
+    meta = json.loads(lab.read_text()).get("metadata", {})
+    return (meta.get("kernelspec") or {}).get("name") or "python3"
+
+
+def kernel_missing(name: str):
+    """None when Jupyter finds the kernel ``name`` here, else one sentence saying how to install it."""
+    if name == "python3":
+        return None
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return (f"answered_labs.py: the Jupyter kernel {name} is not installed, so its labs are not run: "
+                "`bash scripts/setup_keras3.sh .venv` (or `make setup`) installs it")
+    return None
+
+
 def answered(lab: Path) -> tuple:
     """(the notebook with its exercise cells answered, the exercise numbers answered)."""
     nb = json.loads(lab.read_text())
@@ -64,11 +87,19 @@ def answered(lab: Path) -> tuple:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    kernel = "python3"
+    if len(argv) == 3 and argv[0] == "--kernel":
+        kernel, argv = argv[1], argv[2:]
     if len(argv) != 1:
-        print(__doc__.strip().splitlines()[-4].strip(), file=sys.stderr)
+        print("usage: python scripts/answered_labs.py [--kernel NAME] OUT_DIR", file=sys.stderr)
         return 2
     out = Path(argv[0])
-    for lab in course_order():
+    labs = [lab for lab in course_order() if kernel_of(lab) == kernel]
+    why = kernel_missing(kernel) if labs else None
+    if why:
+        print(why, file=sys.stderr)
+        return 0
+    for lab in labs:
         nb, done = answered(lab)
         if not done:
             print(lab)

@@ -7,7 +7,7 @@ board in the main environment; one JSON line on stdout.  Runs in the second envi
     LABKIT_FAST=1 .venv-keras3/bin/python scripts/hgq_deploy.py /tmp/pts/h8_beta_0.0001   # the point's "folder"
     .venv-keras3/bin/python scripts/hgq_deploy.py --help
 
-See labkit/rtl/hgq_ip.py.
+See labkit/hgq/ip.py.
 """
 import os
 import sys
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:          # the checkout's labkit even where it is not installed
     sys.path.insert(0, str(ROOT))
 
-from labkit.rtl.hgq_ip import main  # noqa: E402
+from labkit.hgq.ip import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

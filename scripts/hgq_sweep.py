@@ -7,7 +7,7 @@ and hls4ml's C simulation); one JSON line per beta on stdout.  Runs in the secon
     LABKIT_FAST=1 .venv-keras3/bin/python scripts/hgq_sweep.py --betas 1e-5,1e-4
     .venv-keras3/bin/python scripts/hgq_sweep.py --help
 
-See labkit/rtl/hgq.py.
+See labkit/hgq/route.py.
 """
 import os
 import sys
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:          # the checkout's labkit even where it is not installed
     sys.path.insert(0, str(ROOT))
 
-from labkit.rtl.hgq import main  # noqa: E402
+from labkit.hgq.route import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,13 @@
 # CPU backend, HGQ2 (learned per-weight bit widths), da4ml with its own dependencies (numpy 2), hls4ml
 # (1.2 or later converts HGQ2 models) and pandas, then labkit itself in editable mode without its
 # dependencies (labkit's data, config and fixed-point modules need numpy only; pandas reads the CSVs).
-# labkit/rtl/hgq.py is the route; scripts/hgq_sweep.py runs it.
+# labkit/hgq/route.py is the route; scripts/hgq_sweep.py runs it.
+#
+# ipykernel and matplotlib go there too, and the Jupyter kernel `labkit-keras3` ("labkit (Keras 3,
+# HGQ2)": this environment's Python with KERAS_BACKEND=jax, JAX_PLATFORMS=cpu) is registered in the MAIN
+# environment, in <MAIN_VENV_DIR>/share/jupyter/kernels/labkit-keras3/, where its Jupyter, nbclient
+# (`labkit course`) and nbval find it: lab 04c runs on it. MAIN_VENV_DIR is the argument when that is
+# a folder (the Makefile passes .venv), else the checkout's .venv when it exists.
 #
 # The Python: the first of pyenv's 3.12.1, python3.12 on PATH, then a 3.11: the argument's (a
 # Python, or a venv folder such as the main .venv, whose interpreter is used), python3.11 on PATH.
@@ -33,13 +39,49 @@ PINS=(
     "hls4ml==1.3.0"
     "numpy==2.5.5"
     "pandas==2.3.3"
+    "ipykernel==7.4.0"
+    "matplotlib==3.11.2"
 )
+KERNEL="labkit-keras3"
+KERNEL_TITLE="labkit (Keras 3, HGQ2)"
 
 fail() { echo "setup_keras3.sh: $*" >&2; exit 1; }
 
+# the main environment, whose Jupyter gets the kernel: the argument if it is a folder, else ./.venv
+MAIN=""
+if [ -n "$ARG" ] && [ -d "$ARG" ]; then
+    MAIN="$(cd "$ARG" && pwd)"
+elif [ -d "$ROOT/.venv" ]; then
+    MAIN="$ROOT/.venv"
+fi
+
+# <MAIN>/share/jupyter/kernels/labkit-keras3/kernel.json: this environment's Python, Keras 3 on JAX's
+# CPU. Written on every run (cheap; the main venv may have been made again since the stamp).
+kernelspec() {
+    if [ -z "$MAIN" ]; then
+        echo "setup_keras3.sh: no main environment (.venv) yet, so the Jupyter kernel $KERNEL is not registered: run again once it exists (bash scripts/setup_keras3.sh .venv)"
+        return 0
+    fi
+    local dir="$MAIN/share/jupyter/kernels/$KERNEL"
+    mkdir -p "$dir" 2>/dev/null || fail "cannot make $dir for the Jupyter kernel $KERNEL: check that $MAIN is writable."
+    "$VENV3/bin/python" - "$dir/kernel.json" "$VENV3/bin/python" "$KERNEL_TITLE" <<'PY' \
+        || fail "writing the Jupyter kernel $KERNEL into $dir failed: check that the folder is writable."
+import json, sys
+path, python, title = sys.argv[1:]
+# -Xfrozen_modules=off: what `ipykernel install` writes (no debugger warning at every start)
+spec = {"argv": [python, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": title, "language": "python", "metadata": {"debugger": True},
+        "env": {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}}
+with open(path, "w") as f:
+    f.write(json.dumps(spec, indent=1) + "\n")
+PY
+    echo "setup_keras3.sh: Jupyter kernel $KERNEL (\"$KERNEL_TITLE\") registered in $dir"
+}
+
 digest="$( { cat "$0"; printf '%s\n' "${PINS[@]}"; } | sha256sum | cut -c1-16)"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$digest" ] && KERAS_BACKEND=jax JAX_PLATFORMS=cpu "$VENV3/bin/python" -c "import keras, hgq, da4ml, hls4ml, labkit" 2>/dev/null; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$digest" ] && KERAS_BACKEND=jax JAX_PLATFORMS=cpu "$VENV3/bin/python" -c "import keras, hgq, da4ml, hls4ml, ipykernel, matplotlib, labkit" 2>/dev/null; then
     echo "setup_keras3.sh: $VENV3 is set up already (stamp $STAMP)"
+    kernelspec
     exit 0
 fi
 
@@ -80,20 +122,21 @@ log="$VENV3/setup.log"
 "${PIP[@]}" install -q --upgrade "pip>=24" >>"$log" 2>&1 \
     || fail "upgrading pip in $VENV3 failed (see $log): is PyPI reachable?"
 "${PIP[@]}" install -q "${PINS[@]}" >>"$log" 2>&1 \
-    || fail "installing Keras 3, JAX, HGQ2, da4ml and hls4ml into $VENV3 failed (see the end of $log)."
+    || fail "installing Keras 3, JAX, HGQ2, da4ml, hls4ml, ipykernel and matplotlib into $VENV3 failed (see the end of $log)."
 # labkit itself, editable, without its dependencies; pyproject.toml names the main environment's
 # Python range (3.10/3.11, for TensorFlow 2.15), which this environment does not need
 "${PIP[@]}" install -q --no-deps --ignore-requires-python -e "$ROOT" >>"$log" 2>&1 \
     || fail "installing labkit (editable, --no-deps) from $ROOT into $VENV3 failed (see the end of $log)."
 
-KERAS_BACKEND=jax JAX_PLATFORMS=cpu "$VENV3/bin/python" - >>"$log" 2>&1 <<'EOF' || fail "$VENV3 was installed but the check failed: Keras 3 on JAX, hgq, da4ml, hls4ml or labkit does not import (see the end of $log)."
-import keras, hgq, da4ml, hls4ml, jax, numpy, labkit
-from labkit.rtl.hgq import missing
+KERAS_BACKEND=jax JAX_PLATFORMS=cpu "$VENV3/bin/python" - >>"$log" 2>&1 <<'EOF' || fail "$VENV3 was installed but the check failed: Keras 3 on JAX, hgq, da4ml, hls4ml, ipykernel, matplotlib or labkit does not import (see the end of $log)."
+import keras, hgq, da4ml, hls4ml, jax, numpy, ipykernel, matplotlib, labkit
+from labkit.hgq.route import missing
 assert keras.__version__.split(".")[0] == "3" and keras.config.backend() == "jax", (keras.__version__, keras.config.backend())
 assert missing() is None, missing()
 print("keras", keras.__version__, "jax", jax.__version__, "hgq2", hgq.__version__, "da4ml", da4ml.__version__,
       "hls4ml", hls4ml.__version__, "numpy", numpy.__version__)
 EOF
 tail -1 "$log"
+kernelspec
 echo "$digest" > "$STAMP"
 echo "setup_keras3.sh: $VENV3 ready in $(( $(date +%s) - t0 )) s, $(du -sh "$VENV3" | cut -f1); run: LABKIT_FAST=1 $VENV3/bin/python scripts/hgq_sweep.py --betas 1e-5"

@@ -1,4 +1,4 @@
-"""The Keras 3 route (issue 32, labkit/rtl/hgq.py, labkit/rtl/hgq_ip.py), driven from the main environment.
+"""The Keras 3 route (issue 32, labkit/hgq/route.py, labkit/hgq/ip.py), driven from the main environment.
 
 One tiny fast-mode HGQ2 student (161 -> 2 -> 2 from 2-bit weights, 200 epochs on 600 pulses, distilled from
 the course's teacher when lab 02 left one) is trained in the second environment (.venv-keras3,
@@ -57,8 +57,8 @@ def tiny_point(tmp_path_factory):
 
 
 def test_the_main_environment_imports_the_route_and_says_what_it_lacks():
-    """labkit.rtl.hgq imports here (numpy and labkit at its top level) and names the fix in one sentence."""
-    from labkit.rtl import hgq
+    """labkit.hgq.route imports here (numpy and labkit at its top level) and names the fix in one sentence."""
+    from labkit.hgq import route as hgq
     reason = hgq.missing()
     if reason is not None:      # the main environment: Keras 2 (TensorFlow 2.15), no hgq2
         assert "scripts/setup_keras3.sh" in reason and reason.count(".") >= 1
@@ -67,7 +67,7 @@ def test_the_main_environment_imports_the_route_and_says_what_it_lacks():
 
 def test_logits_that_do_not_fit_the_ip_format_are_refused_in_one_sentence():
     """Every value of the HGQ2 logits' type must be a value of ap_fixed<22,10>: else a refusal naming the numbers."""
-    from labkit.rtl.hgq_ip import LogitFormatError, check_fits
+    from labkit.hgq.ip import LogitFormatError, check_fits
 
     fmt = FixedFormat(22, 10)
     for ok in (FixedFormat(10, 4), FixedFormat(22, 10), FixedFormat(9, 9, signed=False), FixedFormat(3, -2)):

@@ -9,7 +9,7 @@ import labkit
 
 PKG = Path(labkit.__file__).parent
 ROOT = PKG.parent
-STAGES = {"data": "01", "training": "02-03", "hls": "04", "rtl": "04b", "blockdesign": "05", "board": "06"}
+STAGES = {"data": "01", "training": "02-03", "hls": "04", "rtl": "04b", "hgq": "04c", "blockdesign": "05", "board": "06"}
 
 
 def _py(folder=PKG):

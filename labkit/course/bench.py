@@ -183,12 +183,30 @@ def bench_accuracy(argv=None) -> int:
 # labkit bench pareto (the student search, measured: test accuracy, Yosys, classical cuts)
 # ------------------------------------------------------------------------------------------
 
+#: the routes ``labkit bench pareto --route`` measures: lab 03's QKeras search, the HGQ2 sweep (Keras 3, in
+#: .venv-keras3, labkit.hgq.route), or both on the same split and the same axes
+PARETO_ROUTES = ("qkeras", "hgq2", "both")
+
+
+def keras3_missing() -> Optional[str]:
+    """None when the Keras 3 environment's Python is here, else one sentence with the fix."""
+    from ..hgq.route import VENV, venv_python
+    exe = venv_python()
+    if exe.exists():
+        return None
+    return (f"the HGQ2 route runs in the second environment {VENV}, and {exe} does not exist: run "
+            "`bash scripts/setup_keras3.sh .venv` (or `make setup`) to make it")
+
+
 def bench_pareto(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="labkit bench pareto", description=(
         "Hardware-aware student search (full settings): accuracy vs LUTs vs latency. Prints one JSON line: "
         "front, chosen, baselines, wall_s; writes the front plot beside the bench's trials."))
     ap.add_argument("--train", default="synthetic", help="'synthetic' or a window CSV (header 120,…,280,class)")
     ap.add_argument("--test", help="window CSV used as the test set (default: the 15 %% test split of --train)")
+    ap.add_argument("--route", choices=PARETO_ROUTES, default="qkeras",
+                    help="qkeras: lab 03's search (default); hgq2: HGQ2 students, one per course.ini [hgq] beta, "
+                         "trained and measured in .venv-keras3 (scripts/hgq_sweep.py); both: the two on one plot")
     ap.add_argument("--lut-budget", type=int_arg(1), help="budget mode: most LUTs (implies --selection budget)")
     ap.add_argument("--latency-budget", type=int_arg(1),
                     help=f"budget mode: most cycles at {CFG.rtl.clock_mhz:g} MHz (default course.ini's "
@@ -209,7 +227,7 @@ def bench_pareto(argv=None) -> int:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
     mode = args.selection or ("budget" if args.lut_budget is not None else CFG.search_full.selection)
     from ..rtl import tools
-    reason = tools.missing("da4ml", "yosys", "iverilog")
+    reason = tools.missing("da4ml", "yosys", "iverilog") or (keras3_missing() if args.route != "qkeras" else None)
     if reason:
         print(json.dumps({"skipped": reason}))
         return 1
@@ -217,71 +235,264 @@ def bench_pareto(argv=None) -> int:
     # the JSON line is the bench's only stdout: training chatter (a dead trial's sentence) goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         from ..rtl import baselines
-        from ..rtl.cost import calibrate
-        from ..rtl.search import hardware_search, measure, public
-        from ..training.selection import cut_floor, front, select
-        from ..training.tuning import dead_trials, teacher_stage
+        from ..training.selection import cut_floor
+        from ..training.tuning import teacher_stage
 
         t0 = time.time()
         directory, split = bench_data("pareto", args.train, args.test, fresh=args.fresh)
-        fresh = not (directory / "student").exists()        # resumed searches reuse trials: their times mean little
         teacher, *_ = teacher_stage(split, training=CFG.training_full, directory=directory / "teacher", verbose=0)
-
-        t1 = time.time()
-        tuner, pts = hardware_search(split, teacher, trials=args.trials, directory=directory / "student", verbose=0,
-                                     full=True)
-        hw_s = time.time() - t1
-        acc_s, acc_choice = None, None
-        if not args.no_compare:           # the paper's choice among the same trials (no second search)
-            acc_choice = measure(select(pts, "accuracy"), split.test, board=args.board)
-
-        cache: dict = {}
-
-        def measured(p):
-            if p["trial_id"] not in cache:
-                cache[p["trial_id"]] = measure(p, split.test, board=args.board)
-            return cache[p["trial_id"]]
-
-        fr = [measured(p) for p in front(pts)]
         budget = mode == "budget"
         lut_budget = (args.lut_budget or CFG.search_full.lut_budget) if budget else None
         latency_budget = (args.latency_budget or CFG.search_full.latency_budget) if budget else None
-        chosen = select(pts, mode, lut_budget=lut_budget, latency_budget=latency_budget,
-                        verify=(lambda p: measured(p)["lut"]) if budget else None,
-                        y_val=split.val.y, floor=cut_floor(split))
-        chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
+        rule = dict(mode=mode, lut_budget=lut_budget, latency_budget=latency_budget, floor=cut_floor(split))
+        routes = {}
+        if args.route in ("qkeras", "both"):
+            routes["qkeras"] = _pareto_qkeras(args, split, teacher, directory, rule, parallel=args.route == "both")
+        if args.route in ("hgq2", "both"):
+            from ..training.tuning import logits
+            routes["hgq2"] = _pareto_hgq2(args, split, logits(teacher, split.train), directory, rule)
         bl = baselines.report(split.train, split.test, board=args.board)
-        ratio = calibrate([(p, p["lut"]) for p in cache.values()])
-
+        cuts = [{"name": b["name"], "acc": round(b["acc"]["acc"], 5),
+                 "acc_ci95": [round(v, 5) for v in b["acc"]["ci95"]],
+                 "lut": b["lut"], "ff": b["ff"], "dsp": b["dsp"], "latency_cycles": b["latency_cycles"]} for b in bl]
         from . import plots
-        png = directory / "front.png"
-        plots.pareto(pts, list(cache.values()), bl, chosen=chosen, accuracy_choice=acc_choice,
-                     lut_budget=lut_budget, path=png)
-        from .. import metrics as mx
+        for name, r in routes.items():
+            if name == "qkeras":
+                plots.pareto(r["pts"], r["measured"], bl, chosen=r["chosen"], accuracy_choice=r["acc_choice"],
+                             lut_budget=lut_budget, path=r["plot"])
+            else:
+                plots.two_routes({"HGQ2, parallel core (da4ml)": r["measured"]}, cuts, path=r["plot"],
+                                 title="HGQ2 students: test accuracy against LUTs")
+        lead = routes["qkeras" if "qkeras" in routes else "hgq2"]     # the route whose choice is "chosen"
         out = {
-            "front": [public(p) for p in fr],
-            "chosen": public(chosen),
-            "baselines": [{"name": b["name"], "acc": round(b["acc"]["acc"], 5),
-                           "acc_ci95": [round(v, 5) for v in b["acc"]["ci95"]],
-                           "lut": b["lut"], "ff": b["ff"], "dsp": b["dsp"], "latency_cycles": b["latency_cycles"]}
-                          for b in bl],
-            "wall_s": round(time.time() - t0, 1),
+            "route": args.route,
+            "front": lead["out"]["front"],
+            "chosen": lead["out"]["chosen"],
+            "baselines": cuts,
+            "wall_s": None,
             "selection": mode, "lut_budget": lut_budget, "latency_budget": latency_budget,
-            "accuracy_choice": public(acc_choice) if acc_choice else None,
-            "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
-                                          if acc_choice else None),
-            "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
-            "trials": len(tuner.oracle.trials), "dead_trials": dead_trials(tuner),
-            "points": [{k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
-                                          "weight_bits", "activation_bits")} for p in pts],
-            "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,
-            "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None, "searches_fresh": fresh,
-            "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
-            "board": args.board, "clock_mhz": CFG.rtl.clock_mhz, "train": args.train, "test": args.test or "split",
-            "plot": str(png),
         }
+        out.update({k: v for k, v in lead["out"].items() if k not in out})
+        out.update({"n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+                    "board": args.board, "clock_mhz": CFG.rtl.clock_mhz, "train": args.train,
+                    "test": args.test or "split", "plot": str(lead["plot"])})
+        if args.route == "both":
+            out.update(_both(routes, cuts, split, directory))
+        out["wall_s"] = round(time.time() - t0, 1)
     print(json.dumps(out))
     return 0
+
+
+def _pareto_qkeras(args, split, teacher, directory: Path, rule: dict, parallel: bool = False) -> dict:
+    """Lab 03's search on the bench's split, its front and choices measured on the test pulses and in
+    Yosys (the core course.ini [rtl] fold names; with ``parallel`` also the fully parallel core)."""
+    from .. import metrics as mx
+    from ..rtl.cost import calibrate
+    from ..rtl.search import hardware_search, measure, public
+    from ..training.selection import front, select
+    from ..training.tuning import dead_trials
+
+    fresh = not (directory / "student").exists()        # resumed searches reuse trials: their times mean little
+    t1 = time.time()
+    tuner, pts = hardware_search(split, teacher, trials=args.trials, directory=directory / "student", verbose=0,
+                                 full=True)
+    hw_s = time.time() - t1
+    acc_s, acc_choice = None, None
+    if not args.no_compare:           # the paper's choice among the same trials (no second search)
+        acc_choice = measure(select(pts, "accuracy"), split.test, board=args.board)
+
+    cache: dict = {}
+
+    def measured(p):
+        if p["trial_id"] not in cache:
+            cache[p["trial_id"]] = measure(p, split.test, board=args.board)
+        return cache[p["trial_id"]]
+
+    fr = [measured(p) for p in front(pts)]
+    budget = rule["mode"] == "budget"
+    chosen = select(pts, rule["mode"], lut_budget=rule["lut_budget"], latency_budget=rule["latency_budget"],
+                    verify=(lambda p: measured(p)["lut"]) if budget else None,
+                    y_val=split.val.y, floor=rule["floor"])
+    chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
+    if parallel:                      # like for like with HGQ2's da4ml core: the same students, fully parallel
+        for p in [*cache.values(), chosen]:
+            p.update(_parallel_core(p, directory / "parallel", args.board))
+    ratio = calibrate([(p, p["lut"]) for p in cache.values()])
+
+    def pub(p):
+        out = dict(public(p), route="qkeras")
+        if parallel:
+            out.update(fold=CFG.rtl.fold, lut_parallel=p.get("lut_parallel"),
+                       latency_cycles_parallel=p.get("latency_cycles_parallel"))
+        return out
+
+    out = {
+        "front": [pub(p) for p in fr],
+        "chosen": pub(chosen),
+        "accuracy_choice": pub(acc_choice) if acc_choice else None,
+        "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
+                                      if acc_choice else None),
+        "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
+        "trials": len(tuner.oracle.trials), "dead_trials": dead_trials(tuner),
+        "points": [dict({k: p[k] for k in ("trial_id", "val_acc", "lut_estimate", "latency_cycles", "nonzero",
+                                           "weight_bits", "activation_bits")}, route="qkeras") for p in pts],
+        "hw_search_s": round(hw_s, 1), "accuracy_search_s": round(acc_s, 1) if acc_s is not None else None,
+        "search_time_ratio": round(hw_s / acc_s, 2) if acc_s else None, "searches_fresh": fresh,
+    }
+    return {"out": out, "pts": pts, "measured": list(cache.values()), "chosen": chosen, "acc_choice": acc_choice,
+            "plot": directory / "front.png"}
+
+
+def _parallel_core(point: dict, folder: Path, board: str) -> dict:
+    """``lut_parallel`` (Yosys) and ``latency_cycles_parallel`` of a trial's student as the fully parallel core."""
+    from ..rtl import build, synth
+    from ..rtl.search import load_point
+    built = build(load_point(point), board=board, fold="none", emulator=False, folder=folder / f"trial_{point['trial_id']}")
+    return {"lut_parallel": int(synth(built, board, ip=False)["core"]["lut"]),
+            "latency_cycles_parallel": int(built["core"].latency_cycles)}
+
+
+def hgq2_command(args, directory: Path, teacher_npy: Path, seed: int = CFG.seed) -> list:
+    """The command line of the HGQ2 sweep in the Keras 3 environment: the bench's data and seed, the
+    teacher's logits on the training pulses; betas, shapes and epochs from course.ini [hgq] (the sweep
+    runs in this process's mode, so that it loads the same split: full settings unless LABKIT_FAST=1)."""
+    from ..config import project_root
+    from ..hgq.route import venv_python
+    cmd = [str(venv_python()), str(project_root() / "scripts" / "hgq_sweep.py"), "--train", str(args.train)]
+    if args.test:
+        cmd += ["--test", str(args.test)]
+    return cmd + ["--seed", str(seed), "--teacher", str(teacher_npy), "--folder", str(directory / "hgq2"),
+                  "--board", args.board]
+
+
+def _run_hgq2(cmd: list) -> list:
+    """Run the sweep, its stderr (progress, Keras) through to ours; its stdout's JSON lines, one per beta."""
+    import os
+    import subprocess
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+    points = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env) as proc:
+        for line in proc.stdout:
+            line = line.strip()
+            if not line.startswith("{"):
+                print(line, file=sys.stderr)
+                continue
+            p = json.loads(line)
+            points.append(p)
+            print(f"  hgq2 beta {p['beta']:g}: validation {p['val_k']}/{p['val_n']}, test {p['acc']}, "
+                  f"{p.get('lut')} LUT, {p.get('latency_cycles')} cycles", file=sys.stderr, flush=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the HGQ2 sweep failed (exit {proc.returncode}; its messages are above): {' '.join(cmd)}")
+    return points
+
+
+def hgq2_points(raw: list, split) -> list:
+    """The sweep's JSON points as the selection rule's points (labkit.training.selection): ``trial_id``
+    ``<shape>_beta_<beta>`` (``linear_beta_1e-05``, ``h16_beta_0.001``: the sweep's folder names),
+    ``objective`` = the validation loss when the sweep recorded one, else the validation error;
+    predictions as arrays.  Refuses points measured on other pulses than ``split``'s."""
+    from ..metrics import wilson
+    out = []
+    for p in raw:
+        if p.get("val_n") != len(split.val) or p.get("acc_n") != len(split.test):
+            raise RuntimeError(f"the HGQ2 sweep measured beta {p.get('beta')} on {p.get('val_n')} validation and "
+                               f"{p.get('acc_n')} test pulses, the bench's split has {len(split.val)} and "
+                               f"{len(split.test)}: run both in the same mode (LABKIT_FAST) on the same --train/--test")
+        shape = "h" + "-".join(str(u) for u in p["units"]) if p.get("units") else "linear"
+        q = dict(p, route="hgq2", trial_id=f"{shape}_beta_{p['beta']:g}",
+                 objective=p.get("val_loss", 1.0 - p["val_k"] / p["val_n"]),
+                 val_acc=p["val_k"] / p["val_n"], val_ci95=[round(v, 5) for v in wilson(p["val_k"], p["val_n"])],
+                 weight_bits=p.get("mean_weight_bits"), activation_bits=None,
+                 hp={"beta": p["beta"], "units": p.get("units"), "epochs": p.get("epochs")},
+                 val_pred=np.asarray(p["val_pred"]) if p.get("val_pred") is not None else None,
+                 pred=np.asarray(p["pred"]) if p.get("pred") is not None else None)
+        out.append(q)
+    return out
+
+
+def lut_front(pts) -> list:
+    """The points no other point beats: none with more validation accuracy at no more Yosys LUTs (ties in
+    LUTs: the more accurate); points without a circuit (no LUT count) are left out.  Sorted by LUTs."""
+    ordered = sorted((p for p in pts if p.get("lut")), key=lambda p: (p["lut"], -p["val_acc"]))
+    out, best = [], -1.0
+    for p in ordered:
+        if p["val_acc"] > best:
+            out.append(p)
+            best = p["val_acc"]
+    return out
+
+
+def _public_hgq2(p: dict) -> dict:
+    from ..rtl.search import public
+    return dict(public(p), route="hgq2", beta=p["beta"], ebops=p.get("ebops"),
+                mean_weight_bits=p.get("mean_weight_bits"), da4ml_exact=(p.get("da4ml") or {}).get("exact"),
+                hls_exact=(p.get("hls") or {}).get("exact"), fold="none")
+
+
+def _pareto_hgq2(args, split, teacher_logits, directory: Path, rule: dict) -> dict:
+    """HGQ2 students in the Keras 3 environment, distilled from the bench's teacher (its logits on the
+    training pulses); the front by validation accuracy and Yosys LUTs, the choice by the QKeras route's
+    rule (validation only)."""
+    from .. import metrics as mx
+    from ..rtl.cost import calibrate
+    from ..training.selection import select
+
+    npy = directory / "teacher_logits_train.npy"
+    np.save(npy, np.asarray(teacher_logits, np.float32))
+    t1 = time.time()
+    pts = hgq2_points(_run_hgq2(hgq2_command(args, directory, npy)), split)
+    sweep_s = time.time() - t1
+    if not pts:
+        raise RuntimeError("the HGQ2 sweep printed no point: see its messages above")
+    fr = lut_front(pts)
+    budget = rule["mode"] == "budget"
+    chosen = select(pts, rule["mode"], lut_budget=rule["lut_budget"], latency_budget=rule["latency_budget"],
+                    verify=(lambda p: p.get("lut") or 0) if budget else None, y_val=split.val.y,
+                    floor=rule["floor"])
+    acc_choice = None if args.no_compare else select(pts, "accuracy")
+    ratio = calibrate([(p, p["lut"]) for p in pts if p.get("lut")])
+    out = {
+        "front": [_public_hgq2(p) for p in fr],
+        "chosen": _public_hgq2(chosen),
+        "accuracy_choice": _public_hgq2(acc_choice) if acc_choice else None,
+        "chosen_vs_accuracy_choice": (mx.mcnemar(split.test.y, chosen["pred"], acc_choice["pred"])
+                                      if acc_choice else None),
+        "lut_estimate_ratio": ratio["ratio"], "lut_estimate_ratios": ratio["ratios"],
+        "trials": len(pts), "dead_trials": sum(1 for p in pts if not p.get("lut")),
+        "points": [{"trial_id": p["trial_id"], "val_acc": round(p["val_acc"], 5), "lut_estimate": p["lut_estimate"],
+                    "latency_cycles": p["latency_cycles"], "nonzero": p["nonzero"], "weight_bits": p["weight_bits"],
+                    "activation_bits": None, "route": "hgq2", "beta": p["beta"], "lut": p.get("lut")} for p in pts],
+        "hw_search_s": round(sweep_s, 1), "accuracy_search_s": None, "search_time_ratio": None,
+        "searches_fresh": True,
+    }
+    return {"out": out, "pts": pts, "measured": pts, "chosen": chosen, "acc_choice": acc_choice,
+            "plot": directory / "front_hgq2.png"}
+
+
+def _both(routes: dict, cuts: list, split, directory: Path) -> dict:
+    """What ``--route both`` adds: the union of the fronts and points, each route's choice, the two choices
+    compared on the same test pulses (McNemar), and the plot of both routes on the same axes."""
+    from .. import metrics as mx
+    from . import plots
+    qk, hg = routes["qkeras"], routes["hgq2"]
+    png = directory / "two_routes.png"
+    plots.two_routes({"HGQ2, parallel core (da4ml)": hg["measured"],
+                      "QKeras, parallel core": [dict(p, lut=p.get("lut_parallel"),
+                                                     latency_cycles=p.get("latency_cycles_parallel"))
+                                                for p in qk["measured"]],
+                      f"QKeras, {CFG.rtl.fold} core (the course's IP)": [dict(p, latency_cycles=p["latency_cycles_rtl"])
+                                                                         for p in qk["measured"]]},
+                     cuts, path=png, title="two routes: test accuracy against LUTs")
+    return {
+        "front": qk["out"]["front"] + hg["out"]["front"],
+        "points": qk["out"]["points"] + hg["out"]["points"],
+        "chosen_by_route": {"qkeras": qk["out"]["chosen"], "hgq2": hg["out"]["chosen"]},
+        "accuracy_choice_by_route": {"qkeras": qk["out"]["accuracy_choice"], "hgq2": hg["out"]["accuracy_choice"]},
+        "chosen_qkeras_vs_hgq2": mx.mcnemar(split.test.y, qk["chosen"]["pred"], hg["chosen"]["pred"]),
+        "hgq2": {k: hg["out"][k] for k in ("lut_estimate_ratio", "lut_estimate_ratios", "trials", "dead_trials",
+                                           "hw_search_s", "chosen_vs_accuracy_choice")},
+        "plot_two_routes": str(png),
+    }
 
 
 # ------------------------------------------------------------------------------------------

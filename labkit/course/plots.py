@@ -342,3 +342,55 @@ def rate(rows, *, detector_rate: float, stream_rate: float, clock_mhz: float, pa
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+#: one marker per route in :func:`two_routes` (the classical cuts are squares)
+ROUTE_MARKERS = ("o", "D", "^", "v", "P")
+
+
+def two_routes(routes, cuts=(), *, path=None, ax=None, title="two routes to the same IP"):
+    """Test accuracy (95 % CI) against Yosys LUTs (log axis) of several routes' students on one plot
+    (lab 04c, ``labkit bench pareto --route both``): colour = latency in clock cycles, one marker per
+    route, each route's points joined in LUT order, the classical cuts as RTL points (squares).
+
+    ``routes``: ``{label: [point, ...]}``, each point with ``lut``, ``acc``, ``acc_ci95`` and
+    ``latency_cycles`` (``acc_n`` for the axis label); ``cuts``: the same keys and ``name``.  Points
+    without a LUT count (no circuit, or Yosys missing) are left out.  ``path``: also save a PNG."""
+    from matplotlib import colors
+
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8.5, 5))
+    groups = {label: sorted((p for p in pts if p.get("lut")), key=lambda p: p["lut"]) for label, pts in routes.items()}
+    cut_pts = [c for c in cuts if c.get("lut")]
+    every = [p for pts in groups.values() for p in pts] + cut_pts
+    lat = [p["latency_cycles"] for p in every if p.get("latency_cycles") is not None]
+    norm = colors.Normalize(vmin=min(lat, default=0), vmax=max(max(lat, default=1), min(lat, default=0) + 1))
+    cmap = plt.get_cmap("viridis")
+    sc = None
+    for k, (label, pts) in enumerate(groups.items()):
+        if not pts:
+            continue
+        x, y = [p["lut"] for p in pts], [p["acc"] for p in pts]
+        ax.errorbar(x, y, yerr=_yerr(y, [p["acc_ci95"] for p in pts]), fmt="none", ecolor="0.65", capsize=3, zorder=1)
+        ax.plot(x, y, ls=":", lw=1, color="0.45", zorder=1)
+        sc = ax.scatter(x, y, c=[p.get("latency_cycles") or 0 for p in pts], cmap=cmap, norm=norm, s=70,
+                        marker=ROUTE_MARKERS[k % len(ROUTE_MARKERS)], edgecolors="k", linewidths=0.6, zorder=3,
+                        label=f"{label} ({len(pts)})")
+    for c in cut_pts:
+        a = c["acc"]
+        ax.errorbar([c["lut"]], [a], yerr=_yerr([a], [c["acc_ci95"]]), fmt="none", ecolor="0.65", capsize=3, zorder=1)
+        sc = ax.scatter([c["lut"]], [a], c=[c.get("latency_cycles") or 0], cmap=cmap, norm=norm, s=70, marker="s",
+                        edgecolors="r", linewidths=1.2, zorder=3, label=f"{c['name']} (RTL)")
+    if sc is not None:
+        cb = fig.colorbar(sc, ax=ax, label=f"latency (clock cycles at {CFG.rtl.clock_mhz:g} MHz)")
+        cb.set_ticks(sorted({int(v) for v in lat}))
+    ns = sorted({p["acc_n"] for p in every if p.get("acc_n")})
+    n = ns[0] if len(ns) == 1 else ("differs: " + ", ".join(map(str, ns)) if ns else "?")
+    ax.set(xscale="log", xlabel="LUTs (Yosys)", ylabel=f"test accuracy (95 % CI, n={n})", title=title)
+    if every:
+        ax.legend(fontsize=8, loc="best")
+        _lut_axis(ax)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

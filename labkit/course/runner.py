@@ -2,6 +2,11 @@
 
 Executed copies go to ``artifacts/executed/``; ``artifacts/summary.md`` and ``summary.json`` hold
 each lab's status and wall time plus the numbers the labs recorded (``labkit.course.results``).
+
+A lab runs on the Jupyter kernel its notebook names (``metadata.kernelspec.name``) when that is one of
+:data:`KERNELS`, else on ``python3`` (this environment).  Lab 04c names ``labkit-keras3``, the second
+environment's kernel (``.venv-keras3``, Keras 3 + HGQ2); where that kernel is not installed, the lab is
+reported as skipped with the command that installs it, and the run goes on.
 """
 from __future__ import annotations
 
@@ -50,6 +55,36 @@ def labs(folder: Path | None = None):
     return found
 
 
+#: the kernels a lab may name: this environment's, and the Keras 3 route's (scripts/setup_keras3.sh)
+KERNELS = ("python3", "labkit-keras3")
+#: how to install a kernel that is missing (one sentence's end)
+KERNEL_FIX = {"labkit-keras3": "run `bash scripts/setup_keras3.sh .venv` (or `make setup`) to make .venv-keras3 "
+                               "and register it"}
+
+
+def kernel_name(nb) -> str:
+    """The kernel a lab runs on: the one its notebook names, when it is in :data:`KERNELS`, else python3."""
+    name = ((nb.get("metadata") or {}).get("kernelspec") or {}).get("name")
+    return name if name in KERNELS else "python3"
+
+
+def kernel_missing(name: str) -> Optional[str]:
+    """None when Jupyter finds the kernel ``name`` and its interpreter exists, else one sentence with the fix."""
+    if name == "python3":
+        return None
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    fix = KERNEL_FIX.get(name, "install it")
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return f"needs the Jupyter kernel {name}, which is not installed here: {fix}"
+    exe = Path(spec.argv[0]) if spec.argv else None
+    if exe is None or not exe.is_absolute() or not exe.exists():
+        return (f"needs the Jupyter kernel {name}, whose Python ({spec.argv[0] if spec.argv else 'none'}) is gone "
+                f"({spec.resource_dir}): {fix}")
+    return None
+
+
 def _client(nb, path: Path, timeout: int = 3600):
     """A headless kernel that runs ``nb`` with the notebook's folder as working directory.
 
@@ -68,7 +103,7 @@ def _client(nb, path: Path, timeout: int = 3600):
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = os.path.join(sockets, "kernel")
     # the client owns (starts and shuts down) the kernel manager it creates from this config
-    return NotebookClient(nb, timeout=timeout, kernel_name="python3", config=config,
+    return NotebookClient(nb, timeout=timeout, kernel_name=kernel_name(nb), config=config,
                           resources={"metadata": {"path": str(path.parent)}})
 
 
@@ -108,6 +143,10 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> dict:
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    why = kernel_missing(kernel_name(nb))
+    if why:
+        return {"lab": path.stem, "status": "skipped", "wall_s": 0.0, "executed": None,
+                "error": f"{path.name} {why}", "noise": []}
     client = _client(nb, path, timeout)
     t0 = time.time()
     status, error = "ok", ""
@@ -212,7 +251,9 @@ def _run(args, notebooks, current) -> int:
     if args.refresh_checks:
         for nb in notebooks:
             current["lab"] = nb.name
-            print(f"{nb.name}: {refresh_checked_outputs(nb)} checked cell(s) stored")
+            why = kernel_missing(kernel_name(json.loads(nb.read_text(encoding="utf-8"))))
+            print(f"{nb.name}: skipped, it {why}" if why else
+                  f"{nb.name}: {refresh_checked_outputs(nb)} checked cell(s) stored")
         return 0
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -227,12 +268,16 @@ def _run(args, notebooks, current) -> int:
         row = run_notebook(nb, out_dir)
         current["lab"] = None
         rows.append(row)
-        print(f"  {row['lab']}: {row['status']} in {row['wall_s']} s" + (f" — {row['error']}" if row["error"] else ""), flush=True)
+        if row["status"] == "skipped":
+            print(f"  {row['lab']}: skipped — {row['error']}", flush=True)
+        else:
+            print(f"  {row['lab']}: {row['status']} in {row['wall_s']} s" + (f" — {row['error']}" if row["error"] else ""),
+                  flush=True)
         for n in row["noise"]:
             print(f"    noise in cell {n['cell']} ({n['kind']}): {n['text']}", flush=True)
         if mode == "full" and row["status"] == "ok" and (off := time_mismatch(nb, row["wall_s"])):
             print(f"    {off}", flush=True)
-        if row["status"] != "ok" and not args.keep_going:
+        if row["status"] == "failed" and not args.keep_going:
             break
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     from .results import load_all
@@ -244,13 +289,15 @@ def _run(args, notebooks, current) -> int:
              artifacts.student_line(), "",
              "| lab | status | wall s | noisy outputs (stderr, warnings) |", "|---|---|---|---|"]
     lines += [f"| {r['lab']} | {r['status']} | {r['wall_s']} | {len(r['noise'])} |" for r in rows]
+    skipped = [f"- {r['lab']} skipped: {r['error']}" for r in rows if r["status"] == "skipped"]
+    lines += [""] + skipped if skipped else []
     lines += ["", "## Recorded numbers", ""]
     for stage, nums in summary["results"].items():
         lines.append(f"- **{stage}**: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in nums.items()
                                                        if not isinstance(v, (dict, list)) or _is_accuracy(v)))
     artifacts.write_text_atomic(artifacts.root() / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    ok = all(r["status"] == "ok" for r in rows) and len(rows) == len(notebooks)
+    ok = all(r["status"] in ("ok", "skipped") for r in rows) and len(rows) == len(notebooks)
     return 0 if ok else 1
 
 

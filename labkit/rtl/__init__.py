@@ -8,9 +8,7 @@ block design (``make overlay IP=rtl``).  Modules:
 * :mod:`labkit.rtl.core` -- trace the student, write the pipelined core, Verilator emulator;
 * :mod:`labkit.rtl.sim` -- IP folder, Icarus test benches (core latency/II; IP cycle by cycle);
 * :mod:`labkit.rtl.resources` -- Yosys ``synth_xilinx`` figures and the device share;
-* :mod:`labkit.rtl.tools` -- where Verilator / Icarus / Yosys are, or why not;
-* :mod:`labkit.rtl.hgq` -- the Keras 3 route (HGQ2 student, da4ml, hls4ml) in ``.venv-keras3``
-  (``scripts/setup_keras3.sh``; work in progress, issue 32).
+* :mod:`labkit.rtl.tools` -- where Verilator / Icarus / Yosys are, or why not.
 
 numpy-only at import time; ``labkit rtl build|check|synth|status`` and ``labkit bench rtl``.
 """

@@ -1,6 +1,6 @@
 """An HGQ2 student as a drop-in for the course's IP (issue 32), proven through the emulated board.
 
-One point of :func:`labkit.rtl.hgq.sweep` (its ``folder``, holding ``student.keras``) goes the way the
+One point of :func:`labkit.hgq.route.sweep` (its ``folder``, holding ``student.keras``) goes the way the
 QKeras student goes in ``labkit hls convert`` and ``labkit bench board``:
 
 1. hls4ml (Vitis backend, io_parallel, bit-exact precision propagation from the HGQ2 quantizers) writes
@@ -41,9 +41,9 @@ import numpy as np
 from .. import artifacts
 from ..config import CFG, project_root
 from ..fixedpoint import FixedFormat
-from . import hgq
+from . import route as hgq
 
-#: what :func:`labkit.rtl.hgq.sweep` saves in each point's folder
+#: what :func:`labkit.hgq.route.sweep` saves in each point's folder
 MODEL_FILE = "student.keras"
 #: the main environment (PYNQ, the emulated overlay) in the checkout
 MAIN_VENV = ".venv"
@@ -152,7 +152,7 @@ def convert(model, project_dir, where, board: str = CFG.default_board):
     inp = hm.get_input_variables()
     if len(inp) != 1 or inp[0].type.name != "input_t" or format_of(inp[0].type.precision).hls() != fmt_in.hls():
         raise RuntimeError(f"{where}: hls4ml did not keep the network's input at {fmt_in.hls()} (input_t): "
-                           "this hls4ml version converts HGQ2 models differently than labkit.rtl.hgq_ip expects")
+                           "this hls4ml version converts HGQ2 models differently than labkit.hgq.ip expects")
     out = hm.get_output_variables()
     if len(out) != 1 or out[0].type.name != "result_t":
         raise RuntimeError(f"{where}: the hls4ml network has {len(out)} outputs, not one result_t array")
@@ -233,7 +233,7 @@ def deploy(model_or_point, test_pulses=None, folder=None, board: str = CFG.defau
 
     ``model_or_point``: a Keras model or a point folder / ``student.keras`` (:func:`load_point`);
     ``test_pulses``: the course's test split by default (or an object with ``X``/``y``, or ``(X, y)``);
-    ``folder``: default ``<point>/ip`` (a model object: ``artifacts/rtl/hgq_ip``); ``stream``: run the
+    ``folder``: default ``<point>/ip`` (a model object: ``artifacts/hgq/ip``); ``stream``: run the
     board step (``python``: the main environment's interpreter, default ``.venv/bin/python``).
 
     Returns JSON-able ``words_equal_to_csim`` (the board's words = the emulation's expected words, from
@@ -256,7 +256,7 @@ def deploy(model_or_point, test_pulses=None, folder=None, board: str = CFG.defau
         folder = Path(folder) if folder is not None else where / "ip"
     else:
         model, where = model_or_point, getattr(model_or_point, "name", "the HGQ2 model")
-        folder = Path(folder) if folder is not None else artifacts.rtl("hgq_ip")
+        folder = Path(folder) if folder is not None else artifacts.hgq("ip")
     X, y = _pulses(test_pulses)
     paths = layout(folder)
     out = {"point": str(where), "folder": str(paths["project"].parents[1]), "board": board}

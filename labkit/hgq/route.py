@@ -1,4 +1,4 @@
-"""Stage 04b, the Keras 3 route (issue 32): an HGQ2 student with learned bit widths, measured like the QKeras one.
+"""Stage 04c, the Keras 3 route (issue 32): an HGQ2 student with learned bit widths, measured like the QKeras one.
 
 HGQ2 (pip ``hgq2``, Keras 3) learns the bit width of every weight and of every input of every layer; its
 resource regulariser adds ``beta`` x EBOPs (effective bit operations, HGQ2's own LUT proxy) to the loss,
@@ -323,8 +323,8 @@ def rtl_core(comb, folder, board: str = CFG.default_board, clock_mhz: Optional[f
     from da4ml.codegen import RTLModel
 
     from ..training.cost import comb_cost
-    from .core import _uniform_layout, verilog_sources
-    from .resources import synthesize
+    from ..rtl.core import _uniform_layout, verilog_sources
+    from ..rtl.resources import synthesize
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -458,7 +458,7 @@ def sweep(betas: Optional[Sequence[float]] = None, *, split=None, units=None, st
     split = split if split is not None else load_split()
     split = dataclasses.replace(split, train=_head(split.train, max_train), test=_head(split.test, max_test))
     soft = teacher_logits(teacher, split.train.X) if teacher is not None else None
-    root = Path(folder) if folder is not None else artifacts.rtl("hgq", create=True)
+    root = Path(folder) if folder is not None else artifacts.hgq(create=True)
     points = []
     bar = None
     if progress:
@@ -524,7 +524,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-yosys", action="store_true", help="skip Yosys (no 'lut' figure)")
     p.add_argument("--no-hls", action="store_true", help="skip the hls4ml C simulation")
     p.add_argument("--folder", default=None, help="where each point's model, Verilog and hls4ml project go "
-                   "(default artifacts/rtl/hgq)")
+                   "(default artifacts/hgq)")
     p.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
     a = p.parse_args(argv)
     try:
