@@ -26,6 +26,7 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV3="${VENV3:-$ROOT/.venv-keras3}"
+case "$VENV3" in /*) ;; *) VENV3="$PWD/$VENV3" ;; esac     # absolute: the Jupyter kernel's argv names it
 STAMP="$VENV3/.labkit-keras3-installed"
 ARG="${1:-}"
 

@@ -325,7 +325,7 @@ import dataclasses, json, sys
 from labkit.config import CFG
 from labkit.data import load_split
 from labkit.training import tuning
-training = dataclasses.replace(CFG.training, teacher_trials=3, teacher_epochs=1)
+training = dataclasses.replace(CFG.training, teacher_trials=int(sys.argv[1]), teacher_epochs=1)
 split = load_split("synthetic", max_rows=200, progress=False)
 model, hp, history, tuner = tuning.teacher_stage(split, training=training, verbose=0)
 print(json.dumps(len(tuner.oracle.trials)))
@@ -335,7 +335,8 @@ print(json.dumps(len(tuner.oracle.trials)))
 def test_an_interrupted_search_is_resumed_by_the_labs_not_replaced(tmp_path):
     """`labkit tune teacher` stopped by Ctrl-C after a finished trial; then the labs' search
     (teacher_stage, as lab 02's checkpoints.teacher_model) in the same folder keeps that trial."""
-    search = Proc(tmp_path, "teacher", "--workers", "1", "--trials", 3, *TINY)
+    # 30 trials: the search cannot finish before Ctrl-C reaches it, however loaded the machine is
+    search = Proc(tmp_path, "teacher", "--workers", "1", "--trials", 30, *TINY)
     try:
         search.wait_for(DONE.pattern)
         search.p.send_signal(signal.SIGINT)
@@ -345,14 +346,15 @@ def test_an_interrupted_search_is_resumed_by_the_labs_not_replaced(tmp_path):
         search.kill_all()
     before = {i: t for i, t in _trials(tmp_path).items() if t["status"] in ("COMPLETED", "FAILED")}
     assert before
-    r = subprocess.run([sys.executable, "-c", RESUME], env=_env(tmp_path), cwd=ROOT, capture_output=True, text=True,
-                       timeout=300)
+    trials = len(before) + 2                            # the labs' budget: two more than were finished
+    r = subprocess.run([sys.executable, "-c", RESUME, str(trials)], env=_env(tmp_path), cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _trials(tmp_path)
     for i, t in before.items():                         # the finished trials are kept as they were
         assert after[i]["status"] == t["status"] and after[i]["score"] == t["score"], (i, after.get(i))
         assert after[i]["hyperparameters"]["values"] == t["hyperparameters"]["values"]
-    assert len(after) == 3 == json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(after) == trials == json.loads(r.stdout.strip().splitlines()[-1])
     assert all(t["status"] in ("COMPLETED", "FAILED") for t in after.values())
 
 
