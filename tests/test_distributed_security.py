@@ -63,9 +63,12 @@ class Proc:
         artifacts.mkdir(parents=True, exist_ok=True)
         self.err_path = artifacts / f"proc{len(list(artifacts.glob('proc*.err')))}.err"
         with open(self.err_path, "w") as err:
+            # Ctrl-C must reach it even where this test runs as a background job (a shell without job
+            # control starts those with SIGINT ignored, and the ignore is inherited): default SIGINT
             self.p = subprocess.Popen([sys.executable, "-m", "labkit", "tune", *map(str, args)],
                                       env=_env(artifacts, **extra), cwd=ROOT, stdout=subprocess.PIPE,
-                                      stderr=err, text=True)
+                                      stderr=err, text=True,
+                                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.lines: queue.Queue = queue.Queue()
         self.out: list = []
         self.reader = threading.Thread(target=self._read, daemon=True)
