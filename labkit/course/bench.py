@@ -413,13 +413,8 @@ def hgq2_points(raw: list, split) -> list:
 def lut_front(pts) -> list:
     """The points no other point beats: none with more validation accuracy at no more Yosys LUTs (ties in
     LUTs: the more accurate); points without a circuit (no LUT count) are left out.  Sorted by LUTs."""
-    ordered = sorted((p for p in pts if p.get("lut")), key=lambda p: (p["lut"], -p["val_acc"]))
-    out, best = [], -1.0
-    for p in ordered:
-        if p["val_acc"] > best:
-            out.append(p)
-            best = p["val_acc"]
-    return out
+    from ..training.selection import front
+    return front([p for p in pts if p.get("lut")], cost="lut")
 
 
 def _public_hgq2(p: dict) -> dict:

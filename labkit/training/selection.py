@@ -96,11 +96,12 @@ def layers_of(hp: dict) -> list:
     return [CFG.n_samples] + [int(hp[f"units_{i}"]) for i in range(depth)] + [CFG.n_classes]
 
 
-def front(pts) -> list:
+def front(pts, cost: str = "lut_estimate") -> list:
     """The trials no other trial beats: none with more validation accuracy at no more LUTs
-    (ties in LUTs: the more accurate; then the lower loss). Sorted by LUTs."""
-    ordered = sorted((p for p in pts if p["lut_estimate"] is not None),
-                     key=lambda p: (p["lut_estimate"], -p["val_acc"], p["objective"]))
+    (ties in LUTs: the more accurate; then the lower loss). Sorted by LUTs.  ``cost``: the LUT figure
+    (default the search's da4ml estimate; ``lut``: Yosys); points without it are left out."""
+    ordered = sorted((p for p in pts if p.get(cost) is not None),
+                     key=lambda p: (p[cost], -p["val_acc"], p.get("objective", 0.0)))
     out, best = [], -1.0
     for p in ordered:
         if p["val_acc"] > best:
