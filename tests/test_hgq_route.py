@@ -92,7 +92,7 @@ def test_a_tiny_hgq2_student_is_bit_exact_and_costed(tiny_point):
     assert type(p["lut"]) is int and p["lut"] > 0, (where, p.get("lut"), p.get("note"))
     assert type(p["latency_cycles"]) is int and p["latency_cycles"] >= 1, (where, p["latency_cycles"])
     assert p["acc_n"] == N_TEST and 0 <= p["acc_k"] <= N_TEST and len(p["pred"]) == N_TEST
-    assert p["val_n"] == len(p["val_pred"]) and p["val_k"] <= p["val_n"]
+    assert p["val_n"] == len(p["val_pred"]) and p["val_k"] <= p["val_n"] and p["val_loss"] > 0
     lo, hi = p["acc_ci95"]
     assert 0 <= lo <= p["acc"] <= hi <= 1, (where, p["acc"], p["acc_ci95"])
     assert p["ebops"] > 0 and p["lut_estimate"] > 0 and p["n_train"] == 600 and p["units"] == [2]

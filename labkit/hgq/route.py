@@ -129,6 +129,9 @@ def _keras():
     reason = missing()
     if reason:
         raise RuntimeError(reason)
+    import warnings
+    # JAX computes in 32 bits unless told otherwise: HGQ2's EBOPs counter asks for int64 and gets int32
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype int64", category=UserWarning)
     import keras
     return keras
 
@@ -218,7 +221,8 @@ def train_student(split, beta: float, s: Optional[Settings] = None, seed: int = 
     ``teacher``: logits of the teacher on ``split.train`` (an array, see :func:`teacher_logits`); with
     them and [hgq] kd_alpha < 1 the student is distilled (:func:`distillation_loss`), else it learns
     the labels alone.  Returns ``(model, info)``: ``info`` has the epochs, seconds, final EBOPs, the
-    validation accuracy and ``val_pred`` (the argmax on every validation pulse, for paired tests).
+    validation accuracy and cross-entropy (``val_loss``) and ``val_pred`` (the argmax on every
+    validation pulse, for paired tests).
     """
     keras = _keras()
     from hgq.utils.sugar import FreeEBOPs
@@ -244,8 +248,12 @@ def train_student(split, beta: float, s: Optional[Settings] = None, seed: int = 
     hist = model.fit(x, target, epochs=epochs, batch_size=int(s.batch_size), shuffle=True, verbose=verbose,
                      callbacks=[FreeEBOPs()])
     train_s = time.perf_counter() - t0
-    val_pred = logits(model, split.val.X).argmax(1)
+    val_logits = logits(model, split.val.X)
+    val_pred = val_logits.argmax(1)
     val = accuracy_ci(split.val.y, val_pred)
+    # the validation cross-entropy on the labels (the QKeras search's objective), from the logits
+    z = val_logits - val_logits.max(axis=1, keepdims=True)
+    val_loss = float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), np.asarray(split.val.y, int)]))
     info = {"epochs": epochs, "steps": steps, "train_s": round(train_s, 1), "ebops": ebops(model),
             "loss": round(float(hist.history["loss"][-1]), 5),
             # the training curves at 21 epochs from the first to the last (is the front still moving?)
@@ -255,7 +263,8 @@ def train_student(split, beta: float, s: Optional[Settings] = None, seed: int = 
                          for key in ("loss", "ebops") if key in hist.history}},
             "distilled": bool(distil),
             "kd_temperature": s.kd_temperature if distil else None, "kd_alpha": s.kd_alpha if distil else None,
-            "val_acc": round(val["acc"], 5), "val_k": val["k"], "val_n": val["n"], "val_pred": val_pred.tolist()}
+            "val_acc": round(val["acc"], 5), "val_k": val["k"], "val_n": val["n"], "val_loss": round(val_loss, 6),
+            "val_pred": val_pred.tolist()}
     return model, info
 
 
