@@ -53,22 +53,16 @@ def answers(number: str) -> dict:
 
 
 def kernel_of(lab: Path) -> str:
-    """The Jupyter kernel a lab names in its metadata (python3 when it names none)."""
-    meta = json.loads(lab.read_text()).get("metadata", {})
-    return (meta.get("kernelspec") or {}).get("name") or "python3"
+    """The Jupyter kernel a lab runs on, by the course runner's rule (labkit.course.runner.kernel_name)."""
+    from labkit.course.runner import kernel_name
+    return kernel_name(json.loads(lab.read_text()))
 
 
 def kernel_missing(name: str):
-    """None when Jupyter finds the kernel ``name`` here, else one sentence saying how to install it."""
-    if name == "python3":
-        return None
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-    try:
-        KernelSpecManager().get_kernel_spec(name)
-    except NoSuchKernel:
-        return (f"answered_labs.py: the Jupyter kernel {name} is not installed, so its labs are not run: "
-                "`bash scripts/setup_keras3.sh .venv` (or `make setup`) installs it")
-    return None
+    """None when the kernel ``name`` is here (labkit.course.runner.kernel_missing), else one sentence with the fix."""
+    from labkit.course.runner import kernel_missing as why_missing
+    why = why_missing(name)
+    return f"answered_labs.py: the labs on the kernel {name} are not run: each {why}" if why else None
 
 
 def answered(lab: Path) -> tuple:

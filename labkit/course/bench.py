@@ -288,7 +288,7 @@ def _pareto_qkeras(args, split, teacher, directory: Path, rule: dict, parallel: 
     Yosys (the core course.ini [rtl] fold names; with ``parallel`` also the fully parallel core)."""
     from .. import metrics as mx
     from ..rtl.cost import calibrate
-    from ..rtl.search import hardware_search, measure, public
+    from ..rtl.search import hardware_search, measure, parallel_core, public
     from ..training.selection import front, select
     from ..training.tuning import dead_trials
 
@@ -316,7 +316,8 @@ def _pareto_qkeras(args, split, teacher, directory: Path, rule: dict, parallel: 
     chosen = dict(measured(chosen), selected_by=chosen["selected_by"])
     if parallel:                      # like for like with HGQ2's da4ml core: the same students, fully parallel
         for p in [*cache.values(), chosen]:
-            p.update(_parallel_core(p, directory / "parallel", args.board))
+            core = parallel_core(p, directory / "parallel", args.board)
+            p.update(lut_parallel=core["lut"], latency_cycles_parallel=core["latency_cycles"])
     ratio = calibrate([(p, p["lut"]) for p in cache.values()])
 
     def pub(p):
@@ -341,15 +342,6 @@ def _pareto_qkeras(args, split, teacher, directory: Path, rule: dict, parallel: 
     }
     return {"out": out, "pts": pts, "measured": list(cache.values()), "chosen": chosen, "acc_choice": acc_choice,
             "plot": directory / "front.png"}
-
-
-def _parallel_core(point: dict, folder: Path, board: str) -> dict:
-    """``lut_parallel`` (Yosys) and ``latency_cycles_parallel`` of a trial's student as the fully parallel core."""
-    from ..rtl import build, synth
-    from ..rtl.search import load_point
-    built = build(load_point(point), board=board, fold="none", emulator=False, folder=folder / f"trial_{point['trial_id']}")
-    return {"lut_parallel": int(synth(built, board, ip=False)["core"]["lut"]),
-            "latency_cycles_parallel": int(built["core"].latency_cycles)}
 
 
 def hgq2_command(args, directory: Path, teacher_npy: Path, seed: int = CFG.seed) -> list:

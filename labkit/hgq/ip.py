@@ -299,6 +299,8 @@ def deploy(model_or_point, test_pulses=None, folder=None, board: str = CFG.defau
 
 def main(argv=None) -> int:
     """``scripts/hgq_deploy.py``: :func:`deploy` of one saved point, one JSON line on stdout."""
+    from ..stream import int_arg
+
     p = argparse.ArgumentParser(prog="hgq_deploy.py", description="Build the course's IP around one HGQ2 point of "
                                 "scripts/hgq_sweep.py and stream its test vectors through the emulated board "
                                 "(run with .venv-keras3/bin/python; the board step runs .venv/bin/python).")
@@ -310,12 +312,10 @@ def main(argv=None) -> int:
     p.add_argument("--train", default="synthetic", help="the sweep's --train: its test split is streamed "
                    "(default synthetic)")
     p.add_argument("--test", default=None, help="the sweep's --test: a window CSV streamed as the test set")
-    p.add_argument("--max-test", type=int, default=None, help="only the first N test pulses (default: all of them)")
+    p.add_argument("--max-test", type=int_arg(1), default=None, help="only the first N test pulses (default: all of them)")
     p.add_argument("--no-board", action="store_true", help="stop after the vectors; print the board command instead")
     p.add_argument("--python", default=None, help="the main environment's interpreter (default .venv/bin/python)")
     a = p.parse_args(argv)
-    if a.max_test is not None and a.max_test < 1:
-        p.error("--max-test: give a whole number of pulses >= 1")
     reason = hgq.missing()
     if reason:
         print(f"hgq_deploy.py: {reason}", file=sys.stderr)

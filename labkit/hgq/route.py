@@ -254,12 +254,12 @@ def train_student(split, beta: float, s: Optional[Settings] = None, seed: int = 
     # the validation cross-entropy on the labels (the QKeras search's objective), from the logits
     z = val_logits - val_logits.max(axis=1, keepdims=True)
     val_loss = float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), np.asarray(split.val.y, int)]))
+    sampled = np.unique(np.linspace(0, epochs - 1, 21).astype(int))     # 21 epochs, the first to the last
     info = {"epochs": epochs, "steps": steps, "train_s": round(train_s, 1), "ebops": ebops(model),
             "loss": round(float(hist.history["loss"][-1]), 5),
-            # the training curves at 21 epochs from the first to the last (is the front still moving?)
-            "curve": {"epoch": [int(i) + 1 for i in np.unique(np.linspace(0, epochs - 1, 21).astype(int))],
-                      **{key: [round(float(hist.history[key][int(i)]), 4)
-                               for i in np.unique(np.linspace(0, epochs - 1, 21).astype(int))]
+            # the training curves (is the front still moving when training stops?)
+            "curve": {"epoch": [int(i) + 1 for i in sampled],
+                      **{key: [round(float(hist.history[key][int(i)]), 4) for i in sampled]
                          for key in ("loss", "ebops") if key in hist.history}},
             "distilled": bool(distil),
             "kd_temperature": s.kd_temperature if distil else None, "kd_alpha": s.kd_alpha if distil else None,
@@ -329,11 +329,9 @@ def rtl_core(comb, folder, board: str = CFG.default_board, clock_mhz: Optional[f
     ``latency_cycles`` (stages + 1, as :mod:`labkit.rtl.core`), ``in_width``/``out_width`` (bits of the
     core's ports) and, with ``yosys``, ``lut``, ``ff``, ``carry``, ``dsp`` and ``yosys_s``.
     """
-    from da4ml.codegen import RTLModel
-
-    from ..training.cost import comb_cost
-    from ..rtl.core import _uniform_layout, verilog_sources
+    from ..rtl.core import _uniform_layout, verilog_sources, write_rtl
     from ..rtl.resources import synthesize
+    from ..training.cost import comb_cost
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -350,9 +348,7 @@ def rtl_core(comb, folder, board: str = CFG.default_board, clock_mhz: Optional[f
                    note="the logits depend on no input (every bit width learned to zero): no circuit")
         return out
     t0 = time.perf_counter()
-    rtl = RTLModel(comb, CORE, folder, flavor="verilog", latency_cutoff=cutoff, clock_period=1000.0 / clock_mhz,
-                   part_name=b.part, print_latency=False)
-    rtl.write()
+    rtl, _, _ = write_rtl(comb, CORE, folder, board, clock_mhz, cutoff)
     stages = len(rtl._pipe.solutions)
     out.update(stages=stages, latency_cycles=stages + 1, write_s=round(time.perf_counter() - t0, 1))
     if yosys:

@@ -64,20 +64,26 @@ def _uniform_layout(qints):
     return max(is_) + max(ks) + max(fs), max(fs)
 
 
-def write_comb(comb, name: str, folder: Path, board: str, clock_mhz: float, cutoff: int, input_format=None):
-    """da4ml's pipelined Verilog of ``comb`` as module ``<name>_wrapper`` in ``folder``, checked.
-
-    Refuses logits that depend on no input, inputs off ``input_format`` (when given) and logits that do
-    not fit the course's logit format.  Returns ``(RTLModel, (in_width, in_frac), (out_width, out_frac))``
-    in da4ml's regular port layout.
-    """
+def write_rtl(comb, name: str, folder: Path, board: str, clock_mhz: float, cutoff: int):
+    """da4ml's pipelined Verilog of ``comb`` as module ``<name>_wrapper`` in ``folder``, unchecked (the
+    HGQ2 route's cores use it as it is).  Returns ``(RTLModel, (in_width, in_frac), (out_width, out_frac))``
+    in da4ml's regular port layout."""
     from da4ml.codegen import RTLModel
 
     rtl = RTLModel(comb, name, folder, flavor="verilog", latency_cutoff=cutoff,
                    clock_period=1000.0 / clock_mhz, part_name=CFG.board(board).part, print_latency=False)
     rtl.write()
-    in_w, in_f = _uniform_layout(comb.inp_qint)
-    out_w, out_f = _uniform_layout(comb.out_qint)
+    return rtl, _uniform_layout(comb.inp_qint), _uniform_layout(comb.out_qint)
+
+
+def write_comb(comb, name: str, folder: Path, board: str, clock_mhz: float, cutoff: int, input_format=None):
+    """da4ml's pipelined Verilog of ``comb`` as module ``<name>_wrapper`` in ``folder``, checked.
+
+    Refuses logits that depend on no input, inputs off ``input_format`` (when given) and logits that do
+    not fit the course's logit format.  Returns ``(RTLModel, (in_width, in_frac), (out_width, out_frac))``
+    in da4ml's regular port layout (:func:`write_rtl`).
+    """
+    rtl, (in_w, in_f), (out_w, out_f) = write_rtl(comb, name, folder, board, clock_mhz, cutoff)
     if in_w == 0:
         raise ValueError("the student's logits do not depend on its input (every hidden unit is dead or "
                          "pruned away), so there is no circuit to build: retrain the student (lab 03)")

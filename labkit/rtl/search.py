@@ -72,6 +72,16 @@ def measure(point: dict, test, *, board: str = CFG.default_board, yosys: bool = 
     return out
 
 
+def parallel_core(point: dict, folder, board: str = CFG.default_board) -> dict:
+    """``lut`` (Yosys) and ``latency_cycles`` of a trial's own student built as the fully parallel core
+    (fold "none", in ``folder``/trial_<id>): the form HGQ2's da4ml core has (lab 04c, ``labkit bench
+    pareto --route both``), whatever core course.ini [rtl] fold names."""
+    from . import build, synth
+    built = build(load_point(point), board=board, fold="none", emulator=False,
+                  folder=Path(folder) / f"trial_{point['trial_id']}")
+    return {"lut": int(synth(built, board, ip=False)["core"]["lut"]), "latency_cycles": int(built["core"].latency_cycles)}
+
+
 def public(point: dict, keys=("acc", "acc_ci95", "lut", "lut_estimate", "ff", "dsp", "latency_cycles", "nonzero",
                              "weight_bits")) -> dict:
     """The JSON form of a measured point (the bench's keys, then the trial's own)."""
