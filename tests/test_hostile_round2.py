@@ -226,3 +226,41 @@ def test_a_truncated_search_file_is_named_with_the_fix(tmp_path, broken):
     with pytest.raises(ValueError, match=rf"{broken.replace('/', '.')} is truncated or not JSON.*overwrite=True; "
                                          r"`labkit tune`: --fresh"):
         make_tuner(Tiny(), "teacher", 2, directory=tmp_path)
+
+
+def test_keras_tuner_saves_are_atomic(tmp_path, monkeypatch):
+    """A search stopped while keras-tuner saves (Ctrl-C, the launcher stopping a chief) leaves the old
+    oracle.json, never a truncated one that no later run can resume."""
+    import os
+
+    from keras_tuner.src import utils as kt_utils
+
+    from labkit.training.tuning import atomic_tuner_saves
+    atomic_tuner_saves()
+    atomic_tuner_saves()                                      # idempotent
+    path = tmp_path / "oracle.json"
+    assert kt_utils.save_json(str(path), {"trials": 1}) == '{"trials": 1}'
+    assert json.loads(path.read_text()) == {"trials": 1}
+
+    real_fdopen = os.fdopen
+
+    class Interrupted:                                          # the write is interrupted half way
+        def __init__(self, *a, **k):
+            self.f = real_fdopen(*a, **k)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, text):
+            self.f.write(text[: len(text) // 2])
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fdopen", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        kt_utils.save_json(str(path), {"trials": 2, "more": "x" * 100})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"trials": 1}       # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]    # no temporary file left

@@ -256,6 +256,7 @@ def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = F
     accuracy is still logged. Trials whose network ends dead are recorded as FAILED.  A search left
     in the folder (by ``labkit tune`` too, finished or interrupted) is resumed (:func:`_adopt_search`)."""
     import keras_tuner as kt
+    atomic_tuner_saves()
     directory = Path(directory or artifacts.tuning())
     if not overwrite:
         _adopt_search(directory / project)
@@ -272,6 +273,25 @@ def make_tuner(hypermodel, project: str, max_trials: int, *, overwrite: bool = F
         raise ValueError(
             f"the saved search in {directory / project} cannot be resumed: {what}; start over by deleting that "
             f"folder (in a lab: overwrite=True; `labkit tune`: --fresh), or restore the file from a copy") from None
+
+
+def atomic_tuner_saves() -> None:
+    """keras-tuner saves its search (``oracle.json``, ``trial.json``, the tuner file) by opening the file
+    for writing and writing the JSON: a run stopped in between (Ctrl-C, the launcher stopping a
+    distributed chief) leaves a truncated file, and the search can no longer be resumed.  Its one JSON
+    writer (``keras_tuner.src.utils.save_json``) is made atomic here (:func:`labkit.artifacts.write_text_atomic`:
+    the old file or the new one, never half of one).  Idempotent."""
+    from keras_tuner.src import utils as kt_utils
+    if getattr(kt_utils.save_json, "labkit_atomic", False):
+        return
+
+    def save_json(path, obj):
+        text = json.dumps(obj)
+        artifacts.write_text_atomic(path, text)
+        return text
+
+    save_json.labkit_atomic = True
+    kt_utils.save_json = save_json
 
 
 def _broken_files(folder: Path) -> list:
